@@ -1,0 +1,13 @@
+//! esia-gateway: a TLS-terminating reverse proxy that puts ESIA (Госуслуги) login in
+//! front of an unmodified legacy school e-diary.
+//!
+//! Modules follow a request's journey: `server` (listen, TLS, connections) → `proxy`
+//! (forward to the diary) → `admin`; `config` turns `gateway.toml` into validated types.
+//! The stand-ins for ESIA and the diary live apart, under `standins`.
+
+pub mod clock;
+pub mod config;
+pub mod secret;
+pub mod server;
+pub mod standins;
+pub mod tls;

@@ -1,0 +1,1 @@
+//! Legacy e-diary stand-in (being built).

@@ -1,0 +1,1 @@
+//! ESIA stand-in (being built).
