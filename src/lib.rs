@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod diary;
 pub mod inject;
 pub mod secret;
 pub mod server;
