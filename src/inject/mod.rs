@@ -10,6 +10,7 @@
 //! Anything it cannot rewrite safely (non-HTML, `br`/`zstd`, a non-ASCII-compatible
 //! charset such as UTF-16) passes through untouched; see [`plan_for`].
 
+pub mod banner;
 mod body;
 
 use std::sync::Arc;
