@@ -3,5 +3,6 @@
 //! assertion header for diaries that trust the gateway ([`assertion`]).
 
 pub mod assertion;
+pub mod config;
 pub mod jar;
 pub mod signin;
