@@ -24,6 +24,8 @@ mod pages;
 pub mod php_query;
 pub mod quirks;
 mod routing;
+#[cfg(test)]
+mod routing_props;
 mod school;
 mod server;
 mod session;
