@@ -852,3 +852,71 @@ async fn shutdown_closes_the_listener() {
     diary.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn the_first_session_cookie_wins_like_php() {
+    let (diary, _) = start().await;
+    let base = diary.url();
+    let id = login(&client(), &base, "student").await;
+    let bare = client();
+    let ask = |cookie: String| {
+        bare.get(format!("{base}/api/me"))
+            .header("Cookie", cookie)
+            .send()
+    };
+    assert_eq!(
+        ask(format!("RIDSESSID={id}; RIDSESSID=bogus"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        ask(format!("RIDSESSID=bogus; RIDSESSID={id}"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ask(format!("x=1; RIDSESSID=\"{id}\""))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn http2_requests_route_like_http1() {
+    let (diary, _) = start().await;
+    let base = diary.url();
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    login(&h2, &base, "parent").await;
+    let r = h2
+        .get(format!("{base}/index.php?module=marks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        marker(&r.bytes().await.unwrap()).as_deref(),
+        Some("page-marks")
+    );
+    let r = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}/marks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[LOCATION], "/login?return=/marks");
+}

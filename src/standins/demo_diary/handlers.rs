@@ -16,6 +16,9 @@ use super::school::{Account, DEMO_PASSWORD, Message, Registration, Role};
 use super::server::{Body, Reply, State};
 use super::session::COOKIE_NAME;
 
+/// Messages and pending registrations kept at most.
+const MAX_STORED: usize = 10_000;
+
 /// The diary's wording for a refused login.
 pub const BAD_LOGIN: &str = "Неверный логин или пароль";
 
@@ -230,6 +233,10 @@ fn send_message(state: &State, from: &Account, form: &PhpParams) -> Reply {
     let (status, notice) = match error {
         Some(e) => (StatusCode::BAD_REQUEST, e),
         None => {
+            // Memory stays bounded: the oldest messages go first.
+            if messages.len() >= MAX_STORED {
+                messages.remove(0);
+            }
             messages.push(Message {
                 from: from.login.to_owned(),
                 to,
@@ -286,6 +293,7 @@ fn register(state: &State, form: &PhpParams) -> Reply {
         _ if password.chars().count() < 4 => "Пароль должен быть не короче 4 символов",
         _ => match role {
             None => "Выберите роль",
+            Some(_) if pending.len() >= MAX_STORED => "Приём заявок временно закрыт",
             Some(role) => {
                 pending.push(Registration {
                     login: login.clone(),

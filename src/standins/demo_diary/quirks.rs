@@ -42,6 +42,10 @@
 //! Methods (PHP ignores them on page reads):
 //! 18. Any method, even `PROPFIND` or `get`, reads a page like GET; only an exact `POST`
 //!     submits a form (`/login`, `/register`, `/messages`); `HEAD` is GET without a body.
+//!
+//! Session cookie:
+//! 19. `RIDSESSID` sent twice (in one `Cookie` header or in two): the first one wins, as in
+//!     PHP's `$_COOKIE`: `Cookie: RIDSESSID=a; RIDSESSID=b` uses `a`.
 
 /// The raw path and raw query of a request target; `None` when it is neither
 /// origin-form (`/…`) nor absolute-form (`http://host/…`).

@@ -104,9 +104,6 @@ proptest! {
             spelled.push_str("#module=marks");
         }
         if absolute {
-            if spelled.starts_with('\\') {
-                spelled.insert(0, '/');
-            }
             spelled = format!("http://diary.example{spelled}");
         }
         let m = METHODS[method];

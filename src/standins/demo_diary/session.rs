@@ -14,6 +14,9 @@ use crate::clock::SharedClock;
 /// The session cookie's name, as an old PHP diary would call it.
 pub const COOKIE_NAME: &str = "RIDSESSID";
 
+/// Live sessions kept at most; memory stays bounded whatever clients do.
+const MAX_SESSIONS: usize = 100_000;
+
 #[derive(Debug)]
 struct Entry {
     login: String,
@@ -46,6 +49,16 @@ impl Sessions {
         let mut entries = self.lock();
         // Forget expired sessions now and then, so memory stays bounded.
         entries.retain(|_, e| now.signed_duration_since(e.last_seen) <= self.idle);
+        // A login flood within the idle time: the least recently used session goes.
+        if entries.len() >= MAX_SESSIONS {
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_seen)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                entries.remove(&oldest);
+            }
+        }
         entries.insert(
             id.clone(),
             Entry {
