@@ -71,7 +71,7 @@ impl Route {
             Route::Register | Route::RegisterSubmit => "page-register",
             Route::ApiMe => "api-me",
             Route::UnknownModule | Route::NotFound => "page-not-found",
-            Route::BadRequest => "page-bad-request",
+            Route::BadRequest => "page-error",
         }
     }
 }
@@ -177,6 +177,16 @@ mod tests {
         assert_eq!(
             resolve("GET", b"/index.php?module=marks%20"),
             Route::UnknownModule
+        );
+        // An encoded `&` or `?` is data, not a separator.
+        assert_eq!(
+            resolve("GET", b"/index.php?module=stats%26module=marks"),
+            Route::UnknownModule
+        );
+        assert_eq!(resolve("GET", b"/marks%3Fx"), Route::NotFound);
+        assert_eq!(
+            resolve("GET", b"/index.php%3Fmodule=marks"),
+            Route::NotFound
         );
         assert_eq!(resolve("GET", b"/marks+"), Route::NotFound);
         assert_eq!(resolve("GET", b"/%252Fmarks"), Route::NotFound);
