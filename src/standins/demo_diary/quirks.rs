@@ -3,7 +3,9 @@
 //! mean something. [`super::routing::resolve`] applies them, and nothing else in the
 //! diary decides which page a request gets.
 //!
-//! Web-server layer (the request target):
+//! Web-server layer (the request target). Before any of this, the HTTP layer (hyper)
+//! answers 400 to targets it cannot parse, e.g. a raw `\xff` byte; `resolve` itself is
+//! total and answers `BadRequest` for targets that are neither `/…` nor `http(s)://…`.
 //! 1. A fragment is cut off: `/marks#x` is `/marks`.
 //! 2. Absolute-form targets use their path: `http://any.host/marks` is `/marks`;
 //!    `http://host?module=marks` is `/?module=marks`.
@@ -11,8 +13,9 @@
 //! 4. `;…` path parameters are dropped from each raw segment, before decoding:
 //!    `/marks;jsessionid=x` and `/a;x/../marks` are `/marks`; an encoded `%3B` stays.
 //! 5. The path is percent-decoded once; `%2F` and `%5C` become separators:
-//!    `/foo%2Fmarks` is `/foo/marks`, `/%6Darks` is `/marks`. A bad escape (`%zz`) stays
-//!    literal, `%252F` decodes to the literal segment `%2F` (no second pass).
+//!    `/foo%2Fmarks` is `/foo/marks` (a 404), `/foo%2F..%2Fmarks` and `/%6Darks` are
+//!    `/marks`. A bad escape (`%zz`) stays literal, `%252F` decodes to the literal
+//!    segment `%2F` (no second pass).
 //! 6. `+` in the path is a literal plus: `/marks+` is not `/marks`.
 //! 7. Empty and `.` segments vanish (`//marks`, `/./marks`, a trailing `/` as in `/marks/`);
 //!    `..` removes the previous segment and clamps at the root like IIS, also when encoded:
@@ -30,7 +33,8 @@
 //! 13. Leading spaces of a name are dropped; `.` and space inside it become `_`:
 //!     `+module=marks` is `module`, `a.b=1` and `a b=1` are `a_b`.
 //! 14. `name[]=x` and `name[k]=x` make an array; a scalar lookup of an array finds nothing:
-//!     `module[]=marks` routes to the dashboard. `name[` without `]` is the plain name
+//!     `module[]=marks` routes to the dashboard; `name[ ]` (one blank) is `name[]`; junk
+//!     after a `]` is ignored (`module[a]x=1` is `module[a]`). `name[` without `]` is the plain name
 //!     `name_` (the rest has ` `, `.`, `[` turned into `_`); nesting past 64 levels drops
 //!     the variable. An array after a scalar of the same name replaces it and vice versa.
 //! 15. The diary folds parameter names to lowercase (its framework did): `MODULE=marks`
