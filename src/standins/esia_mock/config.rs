@@ -295,6 +295,14 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses_and_validates() {
+        let cfg = MockConfig::parse(include_str!("../../../esia-mock.toml")).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.clients.len(), 1);
+        assert_eq!(cfg.faults, Faults::default());
+    }
+
+    #[test]
     fn unknown_keys_name_their_path() {
         let (key, _) =
             MockConfig::parse("[[client]]\nclient_id = \"X\"\nredirect_uri = []\n").unwrap_err();
