@@ -1636,3 +1636,56 @@ async fn the_mock_starts_from_a_config_file_and_shuts_down() {
         .unwrap();
     assert!(err.to_string().contains("missing.pem"), "{err}");
 }
+
+// ---------------------------------------------------------------- hostile input table
+
+#[tokio::test]
+async fn hostile_ac_requests_from_the_data_file_are_refused_as_listed() {
+    let e = env(Rp::ed25519(), |_| {}).await;
+    let table = include_str!("data/esia_mock/ac_hostile.tsv");
+    let mut checked = 0;
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [name, value, expected] = cols[..] else {
+            panic!("bad line: {line:?}")
+        };
+        let (how, code) = expected.split_once(' ').unwrap();
+        let state = uuid();
+        let good = e.rp.ac_params(&state, &e.ts()).await;
+        let params = match value {
+            "<absent>" => without(&good, name),
+            "<empty>" => with(&good, name, ""),
+            v => with(&good, name, v),
+        };
+        let resp = e.ac(&params).await;
+        match how {
+            "page" => assert_error_page(resp, code).await,
+            "back" => {
+                let sent_state = params
+                    .iter()
+                    .find(|(k, _)| k == "state")
+                    .map(|(_, v)| v.as_str());
+                assert_error_redirect(&resp, code, oauth_for(code), sent_state);
+            }
+            other => panic!("unknown refusal kind {other:?}"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 40, "{checked}");
+    assert_eq!(e.mock.state().login_pages, 0);
+}
+
+fn oauth_for(code: &str) -> &'static str {
+    match code {
+        "ESIA-007002" | "ESIA-007053" => "invalid_client",
+        "ESIA-007004" | "ESIA-007055" => "access_denied",
+        "ESIA-007005" => "unauthorized_client",
+        "ESIA-007006" => "invalid_scope",
+        "ESIA-007011" => "invalid_grant",
+        "ESIA-007012" => "unsupported_response_type",
+        _ => "invalid_request",
+    }
+}
