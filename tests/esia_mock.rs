@@ -1689,3 +1689,40 @@ fn oauth_for(code: &str) -> &'static str {
         _ => "invalid_request",
     }
 }
+
+#[tokio::test]
+async fn hostile_te_requests_from_the_data_file_are_refused_as_listed() {
+    let e = env(Rp::ed25519(), |_| {}).await;
+    let (code, _) = e.code_for("confirmed").await;
+    let table = include_str!("data/esia_mock/te_hostile.tsv");
+    let mut checked = 0;
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [name, value, expected] = cols[..] else {
+            panic!("bad line: {line:?}")
+        };
+        let good = e.rp.te_params(&code, &uuid(), &e.ts()).await;
+        let form = match value {
+            "<absent>" => without(&good, name),
+            "<empty>" => with(&good, name, ""),
+            v => with(&good, name, v),
+        };
+        let body = assert_te_error(e.te(&form).await, expected, oauth_for(expected)).await;
+        let sent_state = form
+            .iter()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(
+            body["state"].as_str(),
+            Some(sent_state.unwrap_or("")),
+            "{line}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 25, "{checked}");
+    let (resp, _) = e.exchange(&code).await;
+    assert_eq!(resp.status(), StatusCode::OK, "no refusal used the code up");
+}
