@@ -164,14 +164,13 @@ impl Rp {
     }
 
     fn registration(&self) -> ClientRegistration {
-        ClientRegistration {
-            client_id: self.client_id.clone(),
-            redirect_uris: vec![REDIRECT.into(), REDIRECT_2.into()],
-            logout_redirect_urls: vec![LOGOUT_TO.into()],
-            certificates: vec![],
-            certificates_pem: vec![self.cert_pem.clone()],
-            require_confirmed: false,
-        }
+        let mut reg = ClientRegistration::with_certificate_pem(
+            self.client_id.clone(),
+            vec![REDIRECT.into(), REDIRECT_2.into()],
+            self.cert_pem.clone(),
+        );
+        reg.logout_redirect_urls = vec![LOGOUT_TO.into()];
+        reg
     }
 
     async fn ac_params(&self, state: &str, ts: &str) -> Vec<(String, String)> {
