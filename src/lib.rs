@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod esia;
 pub mod secret;
 pub mod server;
 pub mod standins;
