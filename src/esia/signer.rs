@@ -191,12 +191,24 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
     r: Option<&mut R>,
 ) -> Result<Vec<u8>, SignError> {
     let mut buf = Vec::new();
+    let mut total = 0usize;
     if let Some(r) = r {
-        let mut limited = r.take(MAX_SIGNER_OUTPUT as u64 + 1);
-        // A read error leaves what was read; the exit status decides.
-        let _ = limited.read_to_end(&mut buf).await;
+        // Keep the first bytes but drain everything, so a program writing too much
+        // still exits instead of blocking on a full pipe (the timeout bounds the rest).
+        let mut chunk = [0u8; 8192];
+        // A read error ends the read; the exit status decides.
+        while let Ok(n) = r.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            total = total.saturating_add(n);
+            if buf.len() < MAX_SIGNER_OUTPUT {
+                let room = MAX_SIGNER_OUTPUT - buf.len();
+                buf.extend_from_slice(chunk.get(..n.min(room)).unwrap_or_default());
+            }
+        }
     }
-    if buf.len() > MAX_SIGNER_OUTPUT {
+    if total > MAX_SIGNER_OUTPUT {
         return Err(SignError::TooLarge(MAX_SIGNER_OUTPUT));
     }
     Ok(buf)
