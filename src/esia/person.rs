@@ -179,8 +179,14 @@ pub async fn fetch_person(
     if !status.is_success() {
         return Err(EsiaError::PersonRefused(status.as_u16()));
     }
-    serde_json::from_slice(resp.body())
-        .map_err(|_| EsiaError::BadResponse("person data is not a JSON object".into()))
+    // Parse to a Value first: serde would accept a JSON array as a struct.
+    match serde_json::from_slice::<Value>(resp.body()) {
+        Ok(v @ Value::Object(_)) => serde_json::from_value(v)
+            .map_err(|_| EsiaError::BadResponse("person data unreadable".into())),
+        _ => Err(EsiaError::BadResponse(
+            "person data is not a JSON object".into(),
+        )),
+    }
 }
 
 /// Fetches `/rs/prns/{oid}/docs?embed=(elements)`. Refusals (403: `id_doc` not granted)
