@@ -186,3 +186,16 @@ fn signer_sections_are_checked() {
         assert!(errs.iter().any(|e| e.0 == key), "{signer}: {errs:?}");
     }
 }
+
+#[test]
+fn shipped_example_is_valid() {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wrapper {
+        esia: EsiaFile,
+    }
+    let w: Wrapper = toml::from_str(include_str!("../src/esia/example.toml")).unwrap();
+    let c = w.esia.validate().unwrap();
+    assert_eq!(c.client_id, "DNEVNIK76");
+    assert!(matches!(c.signer, SignerConfig::Command { .. }));
+}

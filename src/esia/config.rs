@@ -2,7 +2,8 @@
 //! [`EsiaFile::validate`] turns it into the runtime [`EsiaConfig`], collecting every
 //! problem as `(key path, message, hint)` so the main loader can report them all at once.
 //! Hosts, paths, keys and algorithms are all configuration: the same code talks to the
-//! mock, ESIA's test contour and production.
+//! mock, ESIA's test contour and production. `example.toml` next to this file documents
+//! every key (a test keeps it valid).
 
 use std::path::PathBuf;
 use std::time::Duration;
