@@ -142,10 +142,16 @@ impl EsiaClient {
         if person.is_deleted() {
             return Err(EsiaError::AccountDeleted);
         }
-        // /docs is only needed to tell standard from simplified.
-        let need_docs = person.trusted != Some(true)
-            && person.r_id_doc.is_some()
-            && claims.scope.iter().any(|s| s == "id_doc");
+        // /docs only tells standard from simplified: skip it for confirmed and child
+        // accounts, and when `id_doc` was visibly not granted (ESIA would answer 403).
+        let confirmed = person.trusted == Some(true) && claims.sbj.is_tru == Some(true);
+        let child = claims
+            .sbj
+            .lvl
+            .as_deref()
+            .is_some_and(|l| l.eq_ignore_ascii_case("KD"));
+        let id_doc_granted = claims.scope.is_empty() || claims.scope.iter().any(|s| s == "id_doc");
+        let need_docs = !confirmed && !child && person.r_id_doc.is_some() && id_doc_granted;
         let docs = if need_docs {
             person::fetch_docs(
                 &self.http,
