@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod counting;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
