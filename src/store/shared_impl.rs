@@ -1,10 +1,13 @@
 //! One implementation of [`Store`](super::Store) for any backend whose struct has a
 //! `pool: sqlx::Pool<_>` field. A macro rather than generics: sqlx's generic executor
 //! bounds do not combine with boxed `Send` futures, and the SQL is identical anyway.
+//! Backend-only methods (PostgreSQL's notification feed) follow a `;`.
 
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty $(; $($extra:tt)*)?) => {
         impl $crate::store::Store for $store {
+            $($($extra)*)?
+
             fn create_session<'a>(
                 &'a self,
                 s: &'a SessionRecord,
