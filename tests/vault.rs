@@ -120,13 +120,16 @@ async fn sealed() -> (TestDb, Vault, VaultEntry) {
     (db, v, e)
 }
 
+/// Which refusal a hostile entry must get.
+type Expect = fn(&VaultError) -> bool;
+
 #[tokio::test]
 async fn every_change_to_an_entry_is_refused() {
     let (_db, v, good) = sealed().await;
     assert_eq!(v.open(&good).unwrap().expose(), PASSWORD);
-    let mut cases: Vec<(&str, VaultEntry, fn(&VaultError) -> bool)> = Vec::new();
-    let decrypt: fn(&VaultError) -> bool = |e| matches!(e, VaultError::Decrypt);
-    let malformed: fn(&VaultError) -> bool = |e| matches!(e, VaultError::Malformed);
+    let mut cases: Vec<(&str, VaultEntry, Expect)> = Vec::new();
+    let decrypt: Expect = |e| matches!(e, VaultError::Decrypt);
+    let malformed: Expect = |e| matches!(e, VaultError::Malformed);
     for i in 1..good.ciphertext.len() {
         let mut e = good.clone();
         e.ciphertext[i] ^= 0x01;
@@ -245,7 +248,10 @@ fn key_files_are_checked() {
         Err(VaultError::Io { .. })
     ));
     assert!(
-        matches!(VaultKey::load(dir.path()), Err(_)),
+        matches!(
+            VaultKey::load(dir.path()),
+            Err(VaultError::KeyFileFormat(_))
+        ),
         "a directory is not a key file"
     );
 }
