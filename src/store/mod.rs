@@ -16,6 +16,7 @@
 pub mod postgres;
 pub mod records;
 mod shared_impl;
+mod shared_records;
 mod sql;
 pub mod sqlite;
 
