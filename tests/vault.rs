@@ -295,3 +295,52 @@ fn generated_key_files_are_private_and_never_overwritten() {
     let ring = Keyring::from_files(&second, &[p.clone(), p]).unwrap();
     assert_ne!(ring.active().id(), id);
 }
+
+#[tokio::test]
+async fn blobs_open_only_in_their_own_context() {
+    let db = TestDb::sqlite().await;
+    let v = vault(&db.store, [1; 32], &[]);
+    let jar = b"PHPSESSID=abc; diary_auth=xyz";
+    let blob = v.seal_blob(b"jar:session-1", jar).unwrap();
+    assert_eq!(v.open_blob(b"jar:session-1", &blob).unwrap(), jar);
+    assert!(!blob.windows(jar.len()).any(|w| w == jar));
+    assert_ne!(
+        blob,
+        v.seal_blob(b"jar:session-1", jar).unwrap(),
+        "fresh nonce"
+    );
+    assert!(matches!(
+        v.open_blob(b"jar:session-2", &blob),
+        Err(VaultError::Decrypt)
+    ));
+    assert!(matches!(v.open_blob(b"", &blob), Err(VaultError::Decrypt)));
+    // Every single-bit change and every truncation is refused, never a panic.
+    for i in 0..blob.len() {
+        let mut bad = blob.clone();
+        bad[i] ^= 0x01;
+        assert!(
+            v.open_blob(b"jar:session-1", &bad).is_err(),
+            "bit flip at {i}"
+        );
+        assert!(
+            v.open_blob(b"jar:session-1", &blob[..i]).is_err(),
+            "truncated to {i}"
+        );
+    }
+    assert!(matches!(
+        v.open_blob(b"jar:session-1", &[2, 200, 1, 2]),
+        Err(VaultError::Malformed)
+    ));
+    assert!(matches!(
+        v.open_blob(b"x", &[9]),
+        Err(VaultError::UnsupportedVersion(9))
+    ));
+    // After a rotation, blobs sealed under the retired key still open while it is kept.
+    let rotated = vault(&db.store, [2; 32], &[[1; 32]]);
+    assert_eq!(rotated.open_blob(b"jar:session-1", &blob).unwrap(), jar);
+    let only_new = vault(&db.store, [2; 32], &[]);
+    assert!(matches!(
+        only_new.open_blob(b"jar:session-1", &blob),
+        Err(VaultError::UnknownKey(_))
+    ));
+}
