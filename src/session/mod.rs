@@ -30,7 +30,9 @@ use chrono::TimeDelta;
 use moka::future::Cache;
 
 pub use cookie::{SESSION_COOKIE, removal_cookie, session_cookie, session_id_from_cookies};
-pub use id::{SessionId, SessionIdError, hash_token, random_token, tokens_equal};
+pub use id::{
+    SessionId, SessionIdError, hash_token, random_token, token_matches_hash, tokens_equal,
+};
 
 use crate::clock::SharedClock;
 use crate::store::{AuthMethod, SessionKey, SessionRecord, SharedStore, StoreResult};
