@@ -12,5 +12,7 @@ pub mod esia;
 pub mod inject;
 pub mod secret;
 pub mod server;
+pub mod session;
 pub mod standins;
+pub mod store;
 pub mod tls;
