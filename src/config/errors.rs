@@ -121,7 +121,7 @@ pub fn split_serde_message(raw: &str) -> SerdeMessage {
         {
             return SerdeMessage {
                 message: what.to_string(),
-                hint: Some(format!("expected {expected}")),
+                hint: Some(format!("expected {}", plain_expectation(expected))),
                 unknown: None,
             };
         }
@@ -137,6 +137,17 @@ pub fn split_serde_message(raw: &str) -> SerdeMessage {
         message: raw.to_string(),
         hint: None,
         unknown: None,
+    }
+}
+
+/// serde names Rust types ("usize", "struct ListenFile"); operators read TOML.
+fn plain_expectation(expected: &str) -> String {
+    match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number ≥ 0".to_string(),
+        "i64" | "i32" | "isize" => "a whole number".to_string(),
+        "a sequence" => "an array like [\"a\", \"b\"]".to_string(),
+        e if e.starts_with("struct ") => "a table".to_string(),
+        e => e.to_string(),
     }
 }
 
@@ -156,7 +167,7 @@ pub fn unknown_hint(name: &str, allowed: &[String]) -> String {
         .map(|a| (edit_distance(&name.to_lowercase(), a), a))
         .min_by_key(|(d, _)| *d);
     match nearest {
-        Some((d, a)) if d <= 2.max(name.chars().count() / 3) => format!("did you mean `{a}`?"),
+        Some((d, a)) if d <= (name.chars().count() / 3).max(1) => format!("did you mean `{a}`?"),
         _ if allowed.is_empty() => "this table takes no keys".to_string(),
         _ => format!(
             "allowed here: {}",
@@ -250,6 +261,10 @@ mod tests {
         let m = split_serde_message("invalid type: integer `5`, expected a string");
         assert_eq!(m.message, "invalid type: integer `5`");
         assert_eq!(m.hint.as_deref(), Some("expected a string"));
+        let m = split_serde_message("invalid type: string \"x\", expected usize");
+        assert_eq!(m.hint.as_deref(), Some("expected a whole number ≥ 0"));
+        let m = split_serde_message("invalid type: string \"x\", expected struct ListenFile");
+        assert_eq!(m.hint.as_deref(), Some("expected a table"));
         let m = split_serde_message("unknown variant `xml`, expected `pretty` or `json`");
         assert_eq!(m.message, "unknown value `xml`");
         assert_eq!(m.hint.as_deref(), Some("allowed here: `pretty`, `json`"));

@@ -64,7 +64,7 @@ pub fn load_str_with_env(
         ConfigErrors(vec![ConfigError {
             path: String::new(),
             location,
-            message: format!("TOML syntax error: {}", e.message().trim()),
+            message: format!("TOML syntax error: {}", one_line(e.message())),
             hint: Some("see the commented example gateway.toml for the syntax".into()),
         }])
     };
@@ -75,7 +75,7 @@ pub fn load_str_with_env(
             location: Location::FileOnly {
                 path: origin.into(),
             },
-            message: format!("TOML syntax error: {}", e.message().trim()),
+            message: format!("TOML syntax error: {}", one_line(e.message())),
             hint: None,
         }])
     })?;
@@ -99,10 +99,8 @@ pub fn load_str_with_env(
         });
     }
 
-    let base_dir = match origin.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    // `gateway.toml` has the parent "": relative paths then stay relative to the cwd.
+    let base_dir = origin.parent().unwrap_or(Path::new(""));
     let mut cx = Ctx::new(base_dir);
     let config = file.as_ref().and_then(|f| validate(f, &mut cx));
     for p in cx.into_problems() {
@@ -131,6 +129,16 @@ pub fn load_str_with_env(
             Err(ConfigErrors(errors))
         }
     }
+}
+
+/// The parser's multi-line message on one line: one error, one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// File positions first, in file order, then whole-file problems, then variables.

@@ -144,8 +144,11 @@ fn find_span(doc: &ImDocument<&str>, path: &[Segment], want: Want) -> Option<Ran
         let Some((key_span, (next, value_span))) = found else {
             break;
         };
+        let is_table = matches!(next, Node::Table(_));
         node = next;
         best = match (i == last, want) {
+            // A `[section]` header is where the reader looks, not the name inside it.
+            (true, Want::Key) if is_table => value_span.or(key_span).or(best),
             (true, Want::Key) => key_span.or(value_span).or(best),
             _ => value_span.or(key_span).or(best),
         };
