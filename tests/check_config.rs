@@ -357,6 +357,41 @@ fn run_refuses_a_bad_config_before_starting() {
     assert!(out.stderr.contains("tls.cert: required key is missing"));
 }
 
+#[test]
+fn library_api_returns_structured_errors() {
+    use esia_gateway::config::{Location, load_str_with_env};
+    let site = Site::new();
+    let origin = site.path("gateway.toml");
+    let text = VALID.replace("http://127.0.0.1:8080", "http://127.0.0.1:8080/x");
+    let errs = load_str_with_env(&text, &origin, Vec::new()).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    let e = errs.iter().next().unwrap();
+    assert_eq!(e.path, "upstream.url");
+    assert_eq!(
+        e.location,
+        Location::File {
+            path: origin.clone(),
+            line: 9,
+            col: 7
+        }
+    );
+    assert!(e.hint.as_deref().unwrap().contains("no path"));
+
+    let fixed = load_str_with_env(
+        &text,
+        &origin,
+        vec![(
+            "ESIA_GATEWAY__UPSTREAM__URL".into(),
+            "https://diary:8443".into(),
+        )],
+    )
+    .unwrap();
+    assert_eq!(fixed.upstream.url.as_str(), "https://diary:8443/");
+    assert_eq!(fixed.tls.cert, site.path("certs/gateway.pem"));
+    assert_eq!(fixed.limits.max_header_bytes, 16 * 1024);
+    assert_eq!(fixed.timeouts.upstream_response.as_secs(), 30);
+}
+
 /// Header directives of a fixture file.
 struct Fixture {
     name: String,

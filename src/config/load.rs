@@ -14,11 +14,11 @@ use std::path::Path;
 use toml_edit::ImDocument;
 
 use super::GatewayConfig;
-use super::deser::deserialize_all;
+use super::deser::{RawError, deserialize_all};
 use super::env;
-use super::errors::{ConfigError, ConfigErrors, Location};
+use super::errors::{ConfigError, ConfigErrors, Location, SerdeMessage};
 use super::file::FileConfig;
-use super::source::{SourceMap, line_col, path_string};
+use super::source::{Segment, SourceMap, line_col, path_string};
 use super::validate::{Ctx, validate};
 
 /// Reads and validates the config file at `path`, with `ESIA_GATEWAY__*` overrides from
@@ -90,7 +90,8 @@ pub fn load_str_with_env(
     let mut errors = applied.errors;
 
     let (file, raw) = deserialize_all::<FileConfig>(table);
-    for e in raw {
+    for mut e in raw {
+        explain_array_of_tables(&map, &mut e);
         errors.push(ConfigError {
             path: path_string(&e.path),
             location: map.locate(&e.path, e.want),
@@ -129,6 +130,24 @@ pub fn load_str_with_env(
             Err(ConfigErrors(errors))
         }
     }
+}
+
+/// `[[listen]]` where `[listen]` was meant: serde reads a list as a struct's fields in
+/// order and complains about the first field's type, which misleads. Say what happened.
+fn explain_array_of_tables(map: &SourceMap<'_>, e: &mut RawError) {
+    let Some((Segment::Index(_), parent)) = e.path.split_last() else {
+        return;
+    };
+    if !e.message.message.starts_with("invalid type: map") || !map.is_array_of_tables(parent) {
+        return;
+    }
+    let name = path_string(parent);
+    e.path = parent.to_vec();
+    e.message = SerdeMessage {
+        message: format!("`[[{name}]]` declares a list of tables"),
+        hint: Some(format!("write `[{name}]`, with single brackets")),
+        unknown: None,
+    };
 }
 
 /// The parser's multi-line message on one line: one error, one line.
