@@ -21,11 +21,10 @@ impl Site {
         let dir = tempfile::tempdir().unwrap();
         let ca = TestCa::generate("check-config test CA").unwrap();
         let certs = dir.path().join("certs");
-        ca.leaf(&["localhost"])
-            .unwrap()
-            .write(&certs, "gateway")
-            .unwrap();
+        let names = ["localhost", "dnevnik.example.ru", "127.0.0.1"];
+        ca.leaf(&names).unwrap().write(&certs, "gateway").unwrap();
         ca.leaf(&["other"]).unwrap().write(&certs, "other").unwrap();
+        write_expired(&certs);
         Self { dir }
     }
 
@@ -45,6 +44,17 @@ impl Site {
             env,
         )
     }
+}
+
+/// `certs/expired.{pem,key}`: a self-signed certificate that ran out in 2001.
+fn write_expired(certs: &Path) {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(certs.join("expired.pem"), cert.pem()).unwrap();
+    std::fs::write(certs.join("expired.key"), key.serialize_pem()).unwrap();
 }
 
 struct Outcome {

@@ -142,7 +142,8 @@ pub fn forwarding(f: &ForwardingFile, cx: &mut Ctx) -> Option<Forwarding> {
             .parse::<IpNet>()
             .or_else(|_| t.parse::<std::net::IpAddr>().map(IpNet::from));
         match parsed {
-            Ok(net) => nets.push(net),
+            // `10.1.2.3/8` means the network `10.0.0.0/8`: store the canonical form.
+            Ok(net) => nets.push(net.trunc()),
             Err(_) => {
                 ok = false;
                 let path = format!("forwarding.trusted_proxies[{i}]");

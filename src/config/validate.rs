@@ -144,6 +144,7 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         log: log?,
     };
     sections::cross_checks(&config, cx);
+    tls_files::covers_public_url(&config, cx);
     (!cx.has_problems()).then_some(config)
 }
 
