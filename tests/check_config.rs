@@ -400,6 +400,16 @@ fn library_api_returns_structured_errors() {
     assert_eq!(fixed.tls.cert, site.path("certs/gateway.pem"));
     assert_eq!(fixed.limits.max_header_bytes, 16 * 1024);
     assert_eq!(fixed.timeouts.upstream_response.as_secs(), 30);
+
+    let proxies = format!("{VALID}[forwarding]\ntrusted_proxies = [\"10.1.2.3/8\", \"::1\"]\n");
+    let cfg = load_str_with_env(&proxies, &origin, Vec::new()).unwrap();
+    let nets: Vec<String> = cfg
+        .forwarding
+        .trusted_proxies
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(nets, ["10.0.0.0/8", "::1/128"]);
 }
 
 /// Header directives of a fixture file.
