@@ -60,16 +60,37 @@ impl fmt::Display for Location {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.location)?;
+        // Keys and values come from the file: a quoted key may hold a newline or an ANSI
+        // escape. Escape control characters so one error stays one line on a terminal.
+        let location = self.location.to_string();
+        write!(f, "{}: ", escape_controls(&location))?;
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", escape_controls(&self.path))?;
         }
-        f.write_str(&self.message)?;
+        f.write_str(&escape_controls(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, " (hint: {hint})")?;
+            write!(f, " (hint: {})", escape_controls(hint))?;
         }
         Ok(())
     }
+}
+
+/// `\n`, `\r`, `\t` and other control characters as visible escapes.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl fmt::Display for ConfigErrors {
@@ -239,6 +260,22 @@ mod tests {
             errs.to_string(),
             "gateway.toml:12:7: upstream.url: not a URL (hint: expected \"http://host:port\")\n\
              env ESIA_GATEWAY__TLS__CERT: tls.cert: missing"
+        );
+    }
+
+    #[test]
+    fn control_characters_never_break_the_line() {
+        let e = ConfigError {
+            path: "log.a\nb".into(),
+            location: Location::FileOnly {
+                path: "g.toml".into(),
+            },
+            message: "unknown key `a\nb\u{1b}[31m`".into(),
+            hint: Some("x\ty".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "g.toml: log.a\\nb: unknown key `a\\nb\\u{1b}[31m` (hint: x\\ty)"
         );
     }
 

@@ -168,3 +168,105 @@ fn order(location: &Location) -> (u8, usize, usize) {
         Location::Env { .. } => (2, 0, 0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Whatever the text: no panic, and an error list of exactly one line per error.
+    fn check(text: &str) {
+        let origin = Path::new("/nonexistent/gateway.toml");
+        if let Err(errs) = load_str_with_env(text, origin, Vec::new()) {
+            assert!(!errs.is_empty());
+            let shown = errs.to_string();
+            assert_eq!(shown.lines().count(), errs.len(), "{shown}");
+        }
+    }
+
+    const SECTIONS: [&str; 9] = [
+        "listen",
+        "tls",
+        "upstream",
+        "forwarding",
+        "limits",
+        "timeouts",
+        "pages",
+        "log",
+        "lisen",
+    ];
+    const KEYS: [&str; 14] = [
+        "https",
+        "admin",
+        "public_url",
+        "cert",
+        "key",
+        "url",
+        "host_header",
+        "trusted_proxies",
+        "max_header_bytes",
+        "idle",
+        "language",
+        "format",
+        "level",
+        "x\ny",
+    ];
+
+    fn value() -> impl Strategy<Value = String> {
+        let quote = |s: String| toml::Value::String(s).to_string();
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            "\\PC{0,20}".prop_map(quote),
+            "[0-9]{1,6}(ms|s|m|h|KiB|MiB|x|)".prop_map(quote),
+            "(127\\.0\\.0\\.1|0\\.0\\.0\\.0|::1|\\[::\\])(:[0-9]{1,6})?".prop_map(quote),
+            "(http|https|ftp)://[a-z0-9.]{0,12}(:[0-9]{1,5})?(/[a-z]{0,4})?".prop_map(quote),
+            Just("[]".to_string()),
+            Just("[\"10.0.0.0/8\", 1]".to_string()),
+            Just("{ a = 1 }".to_string()),
+            Just("1.5".to_string()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            check(&text);
+        }
+
+        #[test]
+        fn random_sections_keys_and_values_never_panic(
+            entries in proptest::collection::vec(
+                (proptest::sample::select(&SECTIONS[..]), proptest::sample::select(&KEYS[..]), value()),
+                0..16,
+            )
+        ) {
+            let mut sections: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
+            for (section, key, value) in entries {
+                sections.entry(section).or_default().insert(key, value);
+            }
+            let mut text = String::new();
+            for (section, keys) in sections {
+                text.push_str(&format!("[{section}]\n"));
+                for (key, value) in keys {
+                    text.push_str(&format!("{} = {value}\n", toml::Value::String(key.into())));
+                }
+            }
+            check(&text);
+        }
+    }
+
+    #[test]
+    fn quoted_key_with_newline_stays_on_one_line() {
+        let text = "[log]\n\"a\\nb\" = 1\n";
+        let errs = load_str_with_env(text, Path::new("g.toml"), Vec::new()).unwrap_err();
+        let line = errs.to_string();
+        assert!(
+            line.contains("g.toml:2:1: log.a\\nb: unknown key `a\\nb`"),
+            "{line}"
+        );
+    }
+}
