@@ -412,6 +412,58 @@ fn library_api_returns_structured_errors() {
     assert_eq!(nets, ["10.0.0.0/8", "::1/128"]);
 }
 
+/// The shipped file documents the defaults: loading it, or a file that leaves every
+/// optional key out, must give exactly the runtime defaults of `GatewayConfig::new`.
+#[test]
+fn shipped_defaults_match_the_runtime_defaults() {
+    use esia_gateway::config::{GatewayConfig, load_str_with_env};
+    let site = Site::new();
+    let cert = site.path("certs/gateway.pem");
+    let key = site.path("certs/gateway.key");
+    let defaults = GatewayConfig::new(
+        "127.0.0.1:8443".parse().unwrap(),
+        cert.clone(),
+        key.clone(),
+        "http://127.0.0.1:8080".parse().unwrap(),
+    );
+    let shipped_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml");
+    let shipped_text = std::fs::read_to_string(&shipped_path).unwrap();
+    let env = vec![
+        (
+            "ESIA_GATEWAY__TLS__CERT".into(),
+            cert.clone().into_os_string(),
+        ),
+        (
+            "ESIA_GATEWAY__TLS__KEY".into(),
+            key.clone().into_os_string(),
+        ),
+    ];
+    let shipped = load_str_with_env(&shipped_text, &shipped_path, env).unwrap();
+    let minimal = load_str_with_env(VALID, &site.path("gateway.toml"), Vec::new()).unwrap();
+    for cfg in [&shipped, &minimal] {
+        assert_eq!(
+            format!("{:?}", cfg.upstream),
+            format!("{:?}", defaults.upstream)
+        );
+        assert_eq!(
+            format!("{:?}", cfg.forwarding),
+            format!("{:?}", defaults.forwarding)
+        );
+        assert_eq!(
+            format!("{:?}", cfg.limits),
+            format!("{:?}", defaults.limits)
+        );
+        assert_eq!(
+            format!("{:?}", cfg.timeouts),
+            format!("{:?}", defaults.timeouts)
+        );
+        assert_eq!(format!("{:?}", cfg.pages), format!("{:?}", defaults.pages));
+        assert_eq!(format!("{:?}", cfg.log), format!("{:?}", defaults.log));
+        assert_eq!(cfg.tls.outgoing_ca, None);
+        assert_eq!(cfg.listen.public_url, None);
+    }
+}
+
 /// Header directives of a fixture file.
 struct Fixture {
     name: String,
