@@ -90,8 +90,10 @@ pub fn load_str_with_env(
     let mut errors = applied.errors;
 
     let (file, raw) = deserialize_all::<FileConfig>(table);
+    let mut bad_paths: Vec<Vec<Segment>> = Vec::new();
     for mut e in raw {
         explain_array_of_tables(&map, &mut e);
+        bad_paths.push(e.path.clone());
         errors.push(ConfigError {
             path: path_string(&e.path),
             location: map.locate(&e.path, e.want),
@@ -105,6 +107,10 @@ pub fn load_str_with_env(
     let mut cx = Ctx::new(base_dir);
     let config = file.as_ref().and_then(|f| validate(f, &mut cx));
     for p in cx.into_problems() {
+        // A key serde already refused was removed; "missing" would only repeat it.
+        if bad_paths.iter().any(|bad| p.path.starts_with(bad)) {
+            continue;
+        }
         errors.push(ConfigError {
             path: path_string(&p.path),
             location: map.locate(&p.path, p.want),
@@ -257,6 +263,21 @@ mod tests {
             }
             check(&text);
         }
+    }
+
+    #[test]
+    fn a_refused_required_key_is_not_also_reported_missing() {
+        let text = "[listen]\nhttps = 443\n[upstream]\nurl = 5\n";
+        let errs = load_str_with_env(text, Path::new("g.toml"), Vec::new()).unwrap_err();
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["listen.https", "upstream.url", "tls.cert", "tls.key"]
+        );
+        assert!(
+            errs.iter()
+                .all(|e| !e.message.contains("missing") || e.path.starts_with("tls"))
+        );
     }
 
     #[test]
