@@ -5,11 +5,13 @@
 //! (forward to the diary) → `admin`; `config` turns `gateway.toml` into validated types.
 //! The stand-ins for ESIA and the diary live apart, under `standins`.
 
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diary;
 pub mod esia;
 pub mod inject;
+pub mod logging;
 pub mod secret;
 pub mod server;
 pub mod session;
