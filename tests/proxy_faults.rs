@@ -258,3 +258,32 @@ async fn plain_http_redirects_to_https() {
     assert_eq!(resp.status(), 308, "a POST keeps its method");
     assert!(up.seen().is_empty(), "plain http never reaches the diary");
 }
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let pki = Pki::new();
+    let up = TestUpstream::start().await;
+    let mut cfg = config(&pki, &up.url());
+    cfg.timeouts.idle = Duration::from_millis(600);
+    let gw = start(cfg).await;
+
+    let mut tls = tls_stream(&pki, gw.https_addr()).await;
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tls.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert_eq!(gw.metrics().open_connections(), 1);
+
+    // Nothing more is sent: the gateway closes the connection by itself.
+    let read = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buf)).await;
+    assert_eq!(read.expect("closed after idle").unwrap_or(0), 0);
+    for _ in 0..100 {
+        if gw.metrics().open_connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(gw.metrics().open_connections(), 0);
+}
