@@ -5,6 +5,7 @@
 //! (forward to the diary) → `admin`; `config` turns `gateway.toml` into validated types.
 //! The stand-ins for ESIA and the diary live apart, under `standins`.
 
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -12,6 +13,9 @@ pub mod diary;
 pub mod esia;
 pub mod inject;
 pub mod logging;
+pub mod metrics;
+pub mod pages;
+pub mod proxy;
 pub mod secret;
 pub mod server;
 pub mod session;
