@@ -1,0 +1,397 @@
+//! The canonical request: one reading of the request-target that the gateway matches
+//! on AND forwards, so the gateway and the diary cannot disagree about the page asked for.
+//!
+//! Threat: the diary is lenient (case-insensitive paths, `%2F` decoded to `/`, `\` read
+//! as `/`, `//` and `/./` collapsed, `..` clamped at the root, `;params` dropped, PHP
+//! query rules). An attacker holding a legacy-only session after the cutover spells the
+//! grade page so that the gateway's matcher sees "not grades" while the diary serves
+//! grades (`/%4Darks`, `/x/..%2Fmarks`, `/marks;x`, `/index.php?module[]=…`, `get`).
+//!
+//! Defence: decode exactly once, normalise the way the diary does, refuse (400) anything
+//! that has more than one plausible reading, and forward [`CanonicalRequest::forward_target`]
+//! — the re-encoded canonical form — instead of the bytes the client sent. Because the
+//! diary only ever sees canonical targets, its leniencies have nothing left to act on.
+//!
+//! Decisions worth knowing:
+//! - `%25` followed by two hex digits (`%252F`) is refused as double encoding; `%25`
+//!   followed by anything else is a literal `%` (`100%25` → `100%`).
+//! - `%2F`, `%5C` and raw `\` in the path are refused: the diary reads them as `/`.
+//! - NUL and control bytes (raw or encoded) are refused in path and query alike.
+//! - Characters that fold to ASCII under some case mapping or compatibility form
+//!   (Kelvin sign `K`, long s `ſ`, fullwidth `ｍ`, math letters, combining marks,
+//!   zero-width characters) are refused: a diary may fold them onto `marks`.
+//! - Absolute-form targets are accepted only for a host listed in `own_hosts` and are
+//!   reduced to origin-form; any other host, userinfo, or unknown scheme is refused.
+//!   Authority-form is refused; asterisk-form only as `OPTIONS *`.
+//! - Methods are uppercased (`get` is GET to the diary); any valid token is accepted and
+//!   checked against the policy like every other method.
+
+use http::Method;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::query::PhpQuery;
+
+/// Path bytes escaped in the forwarded target (everything but unreserved and the
+/// sub-delims a path may carry verbatim; `;` is escaped so it can never become a param).
+const PATH_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// How the diary reads targets, and the limits past which we stop trying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonConfig {
+    /// The diary ignores path case (IIS, or PHP routing with strtolower).
+    pub case_insensitive: bool,
+    /// The diary compares routing parameter values ignoring case (`module=MARKS`).
+    pub value_case_insensitive: bool,
+    /// Hosts (lowercase, no port) whose absolute-form targets are ours.
+    pub own_hosts: Vec<String>,
+    pub max_target_bytes: usize,
+    pub max_segments: usize,
+    pub max_query_params: usize,
+}
+
+impl Default for CanonConfig {
+    fn default() -> Self {
+        Self {
+            case_insensitive: false,
+            value_case_insensitive: true,
+            own_hosts: Vec::new(),
+            max_target_bytes: 8192,
+            max_segments: 64,
+            max_query_params: 256,
+        }
+    }
+}
+
+/// Why a target was refused (answered with 400). Names are stable: logs, metrics, tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("bad-method")]
+    BadMethod,
+    #[error("empty-target")]
+    EmptyTarget,
+    #[error("target-too-long")]
+    TooLong,
+    #[error("path-too-deep")]
+    TooDeep,
+    #[error("too-many-parameters")]
+    TooManyParameters,
+    #[error("invalid-character")]
+    InvalidCharacter,
+    #[error("fragment")]
+    Fragment,
+    #[error("absolute-form-foreign")]
+    AbsoluteFormForeign,
+    #[error("authority-form")]
+    AuthorityForm,
+    #[error("asterisk-form")]
+    AsteriskForm,
+    #[error("backslash")]
+    Backslash,
+    #[error("encoded-slash")]
+    EncodedSlash,
+    #[error("encoded-backslash")]
+    EncodedBackslash,
+    #[error("nul-byte")]
+    NulByte,
+    #[error("control-character")]
+    ControlCharacter,
+    #[error("invalid-percent-encoding")]
+    InvalidPercentEncoding,
+    #[error("double-encoding")]
+    DoubleEncoding,
+    #[error("invalid-utf8")]
+    InvalidUtf8,
+    #[error("confusable-character")]
+    ConfusableCharacter,
+    #[error("above-root")]
+    AboveRoot,
+}
+
+impl Reject {
+    /// The stable kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reject::BadMethod => "bad-method",
+            Reject::EmptyTarget => "empty-target",
+            Reject::TooLong => "target-too-long",
+            Reject::TooDeep => "path-too-deep",
+            Reject::TooManyParameters => "too-many-parameters",
+            Reject::InvalidCharacter => "invalid-character",
+            Reject::Fragment => "fragment",
+            Reject::AbsoluteFormForeign => "absolute-form-foreign",
+            Reject::AuthorityForm => "authority-form",
+            Reject::AsteriskForm => "asterisk-form",
+            Reject::Backslash => "backslash",
+            Reject::EncodedSlash => "encoded-slash",
+            Reject::EncodedBackslash => "encoded-backslash",
+            Reject::NulByte => "nul-byte",
+            Reject::ControlCharacter => "control-character",
+            Reject::InvalidPercentEncoding => "invalid-percent-encoding",
+            Reject::DoubleEncoding => "double-encoding",
+            Reject::InvalidUtf8 => "invalid-utf8",
+            Reject::ConfusableCharacter => "confusable-character",
+            Reject::AboveRoot => "above-root",
+        }
+    }
+}
+
+/// The one reading of a request that is matched and forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalRequest {
+    /// Uppercased: lowercase methods are the same method to the diary.
+    pub method: Method,
+    /// Decoded, normalised (lowercased when case-insensitive); `/` for the root, `*`
+    /// for `OPTIONS *`. Never ends with `/` except the root.
+    pub path: String,
+    pub query: PhpQuery,
+    /// Exactly what is sent upstream: re-encoded `path` + `?` + canonical query.
+    pub forward_target: String,
+}
+
+/// Which part of the target a component comes from (they decode differently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    Path,
+    Query,
+}
+
+/// Canonicalises `method` + request-target as received (origin-, absolute- or
+/// asterisk-form). See the module doc for what is refused and why.
+pub fn canonicalize(
+    method: &str,
+    target: &str,
+    cfg: &CanonConfig,
+) -> Result<CanonicalRequest, Reject> {
+    let method = canonical_method(method)?;
+    if target.is_empty() {
+        return Err(Reject::EmptyTarget);
+    }
+    if target.len() > cfg.max_target_bytes {
+        return Err(Reject::TooLong);
+    }
+    if target.bytes().any(|b| b == b'#') {
+        return Err(Reject::Fragment);
+    }
+    if let Some(b) = target.bytes().find(|b| !(0x21..0x7f).contains(b)) {
+        return Err(if b == 0 {
+            Reject::NulByte
+        } else if b < 0x20 || b == 0x7f {
+            Reject::ControlCharacter
+        } else {
+            Reject::InvalidCharacter
+        });
+    }
+    if target == "*" {
+        if method != Method::OPTIONS {
+            return Err(Reject::AsteriskForm);
+        }
+        return Ok(CanonicalRequest {
+            method,
+            path: "*".into(),
+            query: PhpQuery::default(),
+            forward_target: "*".into(),
+        });
+    }
+    let origin = origin_form(target, cfg)?;
+    let (raw_path, raw_query) = origin.split_once('?').unwrap_or((origin, ""));
+    let path = canonical_path(raw_path, cfg)?;
+    let query = PhpQuery::parse(raw_query, cfg.max_query_params)?;
+    let mut forward_target = encode_path(&path);
+    if !query.is_empty() {
+        forward_target.push('?');
+        forward_target.push_str(&query.to_query_string());
+    }
+    Ok(CanonicalRequest {
+        method,
+        path,
+        query,
+        forward_target,
+    })
+}
+
+fn canonical_method(method: &str) -> Result<Method, Reject> {
+    let upper = method.to_ascii_uppercase();
+    if upper.is_empty() || upper.len() > 32 {
+        return Err(Reject::BadMethod);
+    }
+    Method::from_bytes(upper.as_bytes()).map_err(|_| Reject::BadMethod)
+}
+
+/// Reduces absolute-form for our own hosts to origin-form; refuses other forms.
+fn origin_form<'a>(target: &'a str, cfg: &CanonConfig) -> Result<&'a str, Reject> {
+    if target.starts_with('/') {
+        return Ok(target);
+    }
+    let lower = target.to_ascii_lowercase();
+    let rest_at = if lower.starts_with("https://") {
+        8
+    } else if lower.starts_with("http://") {
+        7
+    } else if target.contains("://") {
+        return Err(Reject::AbsoluteFormForeign);
+    } else {
+        return Err(Reject::AuthorityForm);
+    };
+    let rest = target.get(rest_at..).unwrap_or("");
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, origin) = rest.split_at(end);
+    if authority.contains('@') {
+        return Err(Reject::AbsoluteFormForeign);
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(']') => h,
+        Some((h, port)) if h.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    let host = host.to_ascii_lowercase();
+    if host.is_empty() || !cfg.own_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+        return Err(Reject::AbsoluteFormForeign);
+    }
+    Ok(if origin.is_empty() { "/" } else { origin })
+}
+
+/// Decodes and normalises the path; see the module doc.
+fn canonical_path(raw: &str, cfg: &CanonConfig) -> Result<String, Reject> {
+    if raw.contains('\\') {
+        return Err(Reject::Backslash);
+    }
+    let raw_segments = raw.split('/').skip(1);
+    if raw.split('/').count() > cfg.max_segments.saturating_add(1) {
+        return Err(Reject::TooDeep);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for raw_seg in raw_segments {
+        let seg = decode_component(raw_seg, Component::Path)?;
+        // `;params` are dropped by the diary, before or after decoding: drop both.
+        let seg = seg.split(';').next().unwrap_or("");
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if out.pop().is_none() {
+                    return Err(Reject::AboveRoot);
+                }
+            }
+            s if cfg.case_insensitive => out.push(s.to_lowercase()),
+            s => out.push(s.to_string()),
+        }
+    }
+    Ok(format!("/{}", out.join("/")))
+}
+
+fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.extend(utf8_percent_encode(seg, PATH_ENCODE));
+    }
+    out
+}
+
+/// Strict single percent-decoding of one component (a path segment, a query name or
+/// value). `+` is a space in the query only.
+pub(crate) fn decode_component(raw: &str, part: Component) -> Result<String, Reject> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hex = |k: usize| bytes.get(k).and_then(|c| (*c as char).to_digit(16));
+                let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else {
+                    return Err(Reject::InvalidPercentEncoding);
+                };
+                let byte = (hi * 16 + lo) as u8;
+                if byte == b'%' && hex(i + 3).is_some() && hex(i + 4).is_some() {
+                    return Err(Reject::DoubleEncoding);
+                }
+                if part == Component::Path && byte == b'/' {
+                    return Err(Reject::EncodedSlash);
+                }
+                if part == Component::Path && byte == b'\\' {
+                    return Err(Reject::EncodedBackslash);
+                }
+                out.push(byte);
+                i += 3;
+            }
+            b'+' if part == Component::Query => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    if let Some(&b) = out.iter().find(|b| **b < 0x20 || **b == 0x7f) {
+        return Err(if b == 0 {
+            Reject::NulByte
+        } else {
+            Reject::ControlCharacter
+        });
+    }
+    let s = String::from_utf8(out).map_err(|_| Reject::InvalidUtf8)?;
+    if s.chars().any(is_confusable) {
+        return Err(Reject::ConfusableCharacter);
+    }
+    Ok(s)
+}
+
+/// Non-ASCII characters that some platform may fold onto ASCII letters, or that hide.
+fn is_confusable(c: char) -> bool {
+    if c.is_ascii() {
+        return false;
+    }
+    // Also one mapping deep (`ẞ` → `ß` → `SS`), so lowercasing stays idempotent.
+    let folds_to_ascii = c.to_lowercase().any(|l| l.is_ascii())
+        || c.to_uppercase().any(|u| u.is_ascii())
+        || c.to_lowercase()
+            .flat_map(char::to_uppercase)
+            .any(|u| u.is_ascii())
+        || c.to_uppercase()
+            .flat_map(char::to_lowercase)
+            .any(|l| l.is_ascii());
+    let cp = c as u32;
+    let suspicious_block = matches!(cp,
+        0x00AD                  // soft hyphen
+        | 0x0080..=0x009F       // C1 controls
+        | 0x0300..=0x036F       // combining diacritics
+        | 0x1D00..=0x1DBF       // phonetic small capitals, modifier letters
+        | 0x200B..=0x200F       // zero-width, direction marks
+        | 0x202A..=0x202E       // bidi embeddings
+        | 0x2060..=0x2064       // word joiner, invisible operators
+        | 0x2070..=0x209F       // super- and subscripts
+        | 0x2100..=0x214F       // letterlike symbols
+        | 0x2160..=0x217F       // roman numerals
+        | 0x24B6..=0x24E9       // circled letters
+        | 0xFE00..=0xFE0F       // variation selectors
+        | 0xFEFF                // BOM
+        | 0xFF01..=0xFF5E       // fullwidth ASCII
+        | 0x1D400..=0x1D7FF     // mathematical alphanumerics
+        | 0x1F130..=0x1F189     // squared / negative letters
+        | 0xE0000..=0xE007F // tags
+    );
+    folds_to_ascii || suspicious_block
+}
+
+#[cfg(test)]
+#[path = "canonical_tests.rs"]
+mod tests;
