@@ -13,8 +13,10 @@
 //! diary only ever sees canonical targets, its leniencies have nothing left to act on.
 //!
 //! Decisions worth knowing:
-//! - `%25` followed by two hex digits (`%252F`) is refused as double encoding; `%25`
-//!   followed by anything else is a literal `%` (`100%25` → `100%`).
+//! - Decoding that yields a new escape (`%252F`, `%25%32%46` → `%2F`) is refused as
+//!   double encoding; any other `%25` is a literal `%` (`100%25` → `100%`).
+//! - When the diary is case-insensitive (Windows/IIS), a segment ending in `.` or a
+//!   space is refused: Windows would drop it (`marks.` is `marks`).
 //! - `%2F`, `%5C` and raw `\` in the path are refused: the diary reads them as `/`.
 //! - NUL and control bytes (raw or encoded) are refused in path and query alike.
 //! - Characters that fold to ASCII under some case mapping or compatibility form
@@ -121,6 +123,8 @@ pub enum Reject {
     ConfusableCharacter,
     #[error("above-root")]
     AboveRoot,
+    #[error("trailing-dot-or-space")]
+    TrailingDotOrSpace,
 }
 
 impl Reject {
@@ -147,6 +151,7 @@ impl Reject {
             Reject::InvalidUtf8 => "invalid-utf8",
             Reject::ConfusableCharacter => "confusable-character",
             Reject::AboveRoot => "above-root",
+            Reject::TrailingDotOrSpace => "trailing-dot-or-space",
         }
     }
 }
@@ -287,6 +292,10 @@ fn canonical_path(raw: &str, cfg: &CanonConfig) -> Result<String, Reject> {
                     return Err(Reject::AboveRoot);
                 }
             }
+            // Windows drops trailing dots and spaces (`marks.` is `marks`): refuse them.
+            s if cfg.case_insensitive && s.ends_with(['.', ' ']) => {
+                return Err(Reject::TrailingDotOrSpace);
+            }
             s if cfg.case_insensitive => out.push(s.to_lowercase()),
             s => out.push(s.to_string()),
         }
@@ -319,9 +328,6 @@ pub(crate) fn decode_component(raw: &str, part: Component) -> Result<String, Rej
                     return Err(Reject::InvalidPercentEncoding);
                 };
                 let byte = (hi * 16 + lo) as u8;
-                if byte == b'%' && hex(i + 3).is_some() && hex(i + 4).is_some() {
-                    return Err(Reject::DoubleEncoding);
-                }
                 if part == Component::Path && byte == b'/' {
                     return Err(Reject::EncodedSlash);
                 }
@@ -347,6 +353,12 @@ pub(crate) fn decode_component(raw: &str, part: Component) -> Result<String, Rej
         } else {
             Reject::ControlCharacter
         });
+    }
+    // Decoding must not produce a new escape (`%2541`, `%25%34%31` → `%41`).
+    let escape =
+        |w: &[u8]| matches!(w, [b'%', a, b] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit());
+    if out.windows(3).any(escape) {
+        return Err(Reject::DoubleEncoding);
     }
     let s = String::from_utf8(out).map_err(|_| Reject::InvalidUtf8)?;
     if s.chars().any(is_confusable) {

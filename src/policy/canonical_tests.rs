@@ -164,6 +164,12 @@ fn rejected_spellings_with_stable_names() {
         ("GET", "/%2e%2e/marks", "above-root"),
         ("GET", "/..;x/marks", "above-root"),
         ("GET", "/index.php?module=%252F", "double-encoding"),
+        ("GET", "/%25%36%44arks", "double-encoding"),
+        ("GET", "/index.php?module=%25%34%31", "double-encoding"),
+        ("GET", "/marks.", "trailing-dot-or-space"),
+        ("GET", "/marks%20", "trailing-dot-or-space"),
+        ("GET", "/index.php.?module=marks", "trailing-dot-or-space"),
+        ("GET", "/.../marks", "trailing-dot-or-space"),
         ("GET", "/index.php?module=mar%00ks", "nul-byte"),
         (
             "GET",
