@@ -160,6 +160,28 @@ impl Calendar {
     pub fn cutover_at(&self) -> DateTime<Utc> {
         self.cutover_at
     }
+
+    /// Reads an instant for `--at`: `2019-02-01` (00:00 local), `2019-02-01T10:30[:00]`
+    /// or `2019-02-01 10:30[:00]` (local time), or RFC 3339 with an offset.
+    pub fn parse_instant(&self, s: &str) -> Option<DateTime<Utc>> {
+        let s = s.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Some(t.to_utc());
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return local_midnight(self.time_zone, d).ok();
+        }
+        [
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+        .and_then(|local| self.time_zone.from_local_datetime(&local).earliest())
+        .map(|t| t.to_utc())
+    }
 }
 
 /// Both seed dates are valid constants; this fallback only satisfies the type.
@@ -261,6 +283,36 @@ mod tests {
             z.next_change_after(msk("2015-06-01T00:00:00")),
             Some(msk("2016-01-01T00:00:00"))
         );
+    }
+
+    #[test]
+    fn instants_for_the_cli() {
+        let c = Calendar::seed_004();
+        assert_eq!(
+            c.parse_instant("2019-01-01"),
+            Some(msk("2019-01-01T00:00:00"))
+        );
+        assert_eq!(
+            c.parse_instant("2018-12-31T23:59:59"),
+            Some(msk("2018-12-31T23:59:59"))
+        );
+        assert_eq!(
+            c.parse_instant("2018-12-31 23:59"),
+            Some(msk("2018-12-31T23:59:00"))
+        );
+        assert_eq!(
+            c.parse_instant("2018-12-31T21:00:00Z"),
+            Some(msk("2019-01-01T00:00:00"))
+        );
+        for bad in [
+            "",
+            "tomorrow",
+            "2019-02-30",
+            "01.01.2019",
+            "2019-01-01T25:00",
+        ] {
+            assert_eq!(c.parse_instant(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -8,11 +8,12 @@
 //! Order of evaluation (first that applies wins):
 //! 1. the matched group (highest priority) or the default access; a `public` group
 //!    allows everyone in every phase;
-//! 2. after the cutover with `legacy_login = "disabled"`: anonymous → NeedLogin, a
+//! 2. an ESIA-linked session below its role's minimum level → `level-too-low`, on every
+//!    route (the account level gates the whole diary, DESIGN §3 flow 6);
+//! 3. after the cutover with `legacy_login = "disabled"`: anonymous → NeedLogin, a
 //!    legacy session → `legacy-login-disabled`, whatever the route;
-//! 3. the group's access for the phase; ESIA-linked sessions must also meet the
-//!    minimum account level of their role on every route that needs a session;
-//! 4. a refusal caused by an ambiguous protected parameter cites
+//! 4. the group's access for the phase;
+//! 5. a refusal caused by an ambiguous protected parameter cites
 //!    `ambiguous-protected-parameter`; otherwise a group's own `deny_reason` (e.g.
 //!    `registration-closed`) replaces the generic legacy/closed reasons.
 
@@ -242,6 +243,24 @@ pub enum Decision {
     Deny(Reason),
 }
 
+impl Decision {
+    /// `allow`, `need-login` or `deny`: a metrics label.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::NeedLogin => "need-login",
+            Decision::Deny(_) => "deny",
+        }
+    }
+
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Decision::Deny(r) => Some(*r),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -283,6 +302,15 @@ pub fn decide<'p>(
     if hit.is_some_and(|(g, _, _)| g.public) {
         return verdict;
     }
+    // An ESIA account below its role's level gets no diary access at all (flow 6).
+    if let SessionView::EsiaLinked { level, role } = *session {
+        let need = policy.roles.min_level(role);
+        if level < need {
+            verdict.decision = Decision::Deny(Reason::LevelTooLow);
+            verdict.required_level = Some(need);
+            return verdict;
+        }
+    }
     if phase == Phase::Cutover(LegacyLogin::Disabled) {
         match session {
             SessionView::Anonymous => {
@@ -306,30 +334,20 @@ pub fn decide<'p>(
         Phase::Cutover(_) => Reason::LegacySessionAfterCutover,
         _ => Reason::EsiaRequired,
     };
-    let level_check = |level: AccountLevel, role: Option<Role>| {
-        let need = policy.roles.min_level(role);
-        if level >= need {
-            (Decision::Allow, None)
-        } else {
-            (Decision::Deny(Reason::LevelTooLow), Some(need))
-        }
-    };
     use SessionView as S;
-    let (decision, need) = match (access, *session) {
-        (Access::Any, _) => (Decision::Allow, None),
-        (Access::Nobody, _) => (Decision::Deny(Reason::RouteClosed), None),
-        (_, S::Anonymous) => (Decision::NeedLogin, None),
-        (Access::Session, S::Legacy { .. }) => (Decision::Allow, None),
-        (Access::Esia | Access::EsiaLinked, S::Legacy { .. }) => {
-            (Decision::Deny(legacy_reason), None)
-        }
-        (Access::Esia, S::EsiaUnlinked { .. }) => (Decision::Allow, None),
+    let decision = match (access, *session) {
+        (Access::Any, _) => Decision::Allow,
+        (Access::Nobody, _) => Decision::Deny(Reason::RouteClosed),
+        (_, S::Anonymous) => Decision::NeedLogin,
+        (Access::Session, S::Legacy { .. }) => Decision::Allow,
+        (Access::Esia | Access::EsiaLinked, S::Legacy { .. }) => Decision::Deny(legacy_reason),
+        (Access::Esia, S::EsiaUnlinked { .. }) => Decision::Allow,
         (Access::Session | Access::EsiaLinked, S::EsiaUnlinked { .. }) => {
-            (Decision::Deny(Reason::EsiaNotLinked), None)
+            Decision::Deny(Reason::EsiaNotLinked)
         }
-        (_, S::EsiaLinked { level, role }) => level_check(level, role),
+        // The level was checked above.
+        (_, S::EsiaLinked { .. }) => Decision::Allow,
     };
-    verdict.required_level = need;
     verdict.decision = match decision {
         Decision::Deny(
             Reason::LegacySessionAfterCutover | Reason::EsiaRequired | Reason::RouteClosed,

@@ -141,6 +141,8 @@ fn levels_per_role() {
                 assert_eq!(v.required_level, None);
             } else {
                 assert_eq!(v.decision, deny(Reason::LevelTooLow), "{s}");
+                assert_eq!(v.decision.reason(), Some(Reason::LevelTooLow));
+                assert_eq!(v.decision.as_str(), "deny");
                 assert_eq!(v.required_level, Some(need), "{s}");
             }
         }
@@ -151,7 +153,9 @@ fn levels_per_role() {
         role: Some(Role::Parent),
     };
     assert_eq!(d("/register", low, RESTRICTED), deny(Reason::LevelTooLow));
-    assert_eq!(d("/homework", low, DISABLED), Decision::Allow); // default access any
+    assert_eq!(d("/homework", low, DISABLED), deny(Reason::LevelTooLow));
+    assert_eq!(d("/", low, BEFORE), deny(Reason::LevelTooLow));
+    assert_eq!(d("/static/a.css", low, RESTRICTED), Decision::Allow); // public stays public
     // Unknown role: the strictest level of the table.
     let unknown = SessionView::EsiaLinked {
         level: AccountLevel::Standard,

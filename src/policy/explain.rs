@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::Policy;
 use super::calendar::{Calendar, Phase};
 use super::canonical::{CanonicalRequest, Reject};
-use super::decision::{AccountLevel, Decision, SessionView, decide};
+use super::decision::{AccountLevel, Decision, Role, SessionView, decide};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExplainError {
@@ -20,6 +20,45 @@ pub enum ExplainError {
     Syntax,
     #[error("the gateway refuses this target with 400 Bad Request ({})", .0.as_str())]
     Rejected(Reject),
+    #[error("bad session: {0}")]
+    BadSession(String),
+}
+
+/// Reads the CLI's `--session anonymous|legacy|esia|esia-unlinked` with optional
+/// `--level child|simplified|standard|confirmed` (ESIA only; default confirmed) and
+/// `--role student|parent|…`.
+pub fn parse_session(
+    kind: &str,
+    level: Option<&str>,
+    role: Option<&str>,
+) -> Result<SessionView, ExplainError> {
+    let bad = |m: String| Err(ExplainError::BadSession(m));
+    let role = match role.map(|r| (r, Role::parse(r))) {
+        None => None,
+        Some((_, Some(r))) => Some(r),
+        Some((r, None)) => return bad(format!("unknown role {r:?}")),
+    };
+    let level = match level.map(|l| (l, AccountLevel::parse(l))) {
+        None => None,
+        Some((_, Some(l))) => Some(l),
+        Some((l, None)) => return bad(format!("unknown level {l:?}")),
+    };
+    let esia_level = level.unwrap_or(AccountLevel::Confirmed);
+    match kind {
+        "anonymous" if role.is_none() && level.is_none() => Ok(SessionView::Anonymous),
+        "legacy" if level.is_none() => Ok(SessionView::Legacy { role }),
+        "esia" | "esia-linked" => Ok(SessionView::EsiaLinked {
+            level: esia_level,
+            role,
+        }),
+        "esia-unlinked" if role.is_none() => Ok(SessionView::EsiaUnlinked { level: esia_level }),
+        "anonymous" | "legacy" | "esia-unlinked" => {
+            bad(format!("--level/--role do not apply to a {kind} session"))
+        }
+        other => bad(format!(
+            "unknown session kind {other:?} (anonymous, legacy, esia, esia-unlinked)"
+        )),
+    }
 }
 
 /// Every step of one decision, for people.
@@ -123,7 +162,7 @@ impl fmt::Display for Explanation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{Reason, Role, default_policy};
+    use crate::policy::{Reason, default_policy};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -198,6 +237,49 @@ mod tests {
         .unwrap();
         assert_eq!(e.decision, Decision::Deny(Reason::LevelTooLow));
         assert!(e.to_string().contains("needs a confirmed account"), "{e}");
+    }
+
+    #[test]
+    fn sessions_from_the_cli() {
+        assert_eq!(
+            parse_session("anonymous", None, None),
+            Ok(SessionView::Anonymous)
+        );
+        assert_eq!(
+            parse_session("legacy", None, Some("parent")),
+            Ok(SessionView::Legacy {
+                role: Some(Role::Parent)
+            })
+        );
+        assert_eq!(
+            parse_session("esia", Some("simplified"), Some("student")),
+            Ok(SessionView::EsiaLinked {
+                level: AccountLevel::Simplified,
+                role: Some(Role::Student)
+            })
+        );
+        assert_eq!(
+            parse_session("esia-unlinked", None, None),
+            Ok(SessionView::EsiaUnlinked {
+                level: AccountLevel::Confirmed
+            })
+        );
+        for (kind, level, role) in [
+            ("root", None, None),
+            ("legacy", Some("confirmed"), None),
+            ("anonymous", None, Some("parent")),
+            ("esia", Some("gold"), None),
+            ("esia", None, Some("janitor")),
+            ("esia-unlinked", None, Some("parent")),
+        ] {
+            assert!(
+                matches!(
+                    parse_session(kind, level, role),
+                    Err(ExplainError::BadSession(_))
+                ),
+                "{kind} {level:?} {role:?}"
+            );
+        }
     }
 
     #[test]

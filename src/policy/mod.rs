@@ -28,7 +28,7 @@ pub use canonical::{CanonConfig, CanonicalRequest, Reject, canonicalize};
 pub use decision::{
     AccountLevel, Decision, Reason, Role, RoleLevels, SessionView, Verdict, decide,
 };
-pub use explain::{ExplainError, Explanation, explain};
+pub use explain::{ExplainError, Explanation, explain, parse_session};
 pub use query::PhpQuery;
 pub use routes::{Access, Matcher, PhaseAccess, RouteGroup};
 
@@ -53,6 +53,11 @@ impl Policy {
         self.groups
             .iter()
             .find_map(|g| g.matches(req, &self.canon).map(|(m, amb)| (g, m, amb)))
+    }
+
+    /// The calendar's phase at `at` (from the injected clock).
+    pub fn phase_at(&self, at: chrono::DateTime<chrono::Utc>) -> Phase {
+        self.calendar.phase_at(at)
     }
 
     /// Canonicalise with this policy's platform rules.
