@@ -9,10 +9,12 @@
 
 use chrono::DateTime;
 use esia_gateway::policy::{
-    AccountLevel, Decision, Phase, Role, SessionView, decide, default_policy,
+    AccountLevel, Decision, Phase, Role, SessionView, decide, default_policy, strip_overrides,
 };
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 const TABLE: &str = include_str!("data/hostile_grade_spellings.tsv");
+const HEADERS: &str = include_str!("data/hostile_grade_headers.tsv");
 
 struct Row<'a> {
     line: usize,
@@ -125,5 +127,42 @@ fn linked_and_pre_cutover_users_are_not_hurt() {
             }
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn header_tricks_are_stripped_and_change_nothing() {
+    let phase = cutover_phase();
+    let legacy = SessionView::Legacy { role: None };
+    let mut failures = Vec::new();
+    let lines = HEADERS
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty())
+        .skip(1);
+    let mut count = 0;
+    for (i, l) in lines {
+        count += 1;
+        let cols: Vec<&str> = l.split('\t').collect();
+        assert_eq!(cols.len(), 6, "line {}: {l:?}", i + 1);
+        let (name, value, method, target, expect) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+        let removed = strip_overrides(&mut headers, &[]);
+        if removed.len() != 1 || !headers.is_empty() {
+            failures.push(format!("line {}: {name} not stripped", i + 1));
+        }
+        let got = outcome(method, target, legacy, phase);
+        if !got.starts_with(expect) {
+            failures.push(format!(
+                "line {}: {method} {target} → {got}, want {expect}",
+                i + 1
+            ));
+        }
+    }
+    assert!(count >= 20, "only {count} header rows");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

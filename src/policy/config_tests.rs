@@ -212,3 +212,15 @@ fn methods_are_normalised() {
     let p = validate(&parse(&text)).unwrap();
     assert_eq!(p.groups[0].methods, vec![http::Method::POST]);
 }
+
+#[test]
+fn dates_read_the_same_through_toml_edit_and_path_to_error() {
+    let via_edit: PolicyFile = toml_edit::de::from_str(EXAMPLE_TOML).unwrap();
+    assert_eq!(validate(&via_edit).unwrap(), default_policy());
+    let de = toml::Deserializer::new(EXAMPLE_TOML);
+    let tracked: PolicyFile = serde_path_to_error::deserialize(de).unwrap();
+    assert_eq!(validate(&tracked).unwrap(), default_policy());
+    let bad = toml::Deserializer::new("[calendar]\nesia_only_from = true\n");
+    let err = serde_path_to_error::deserialize::<_, PolicyFile>(bad).unwrap_err();
+    assert_eq!(err.path().to_string(), "calendar.esia_only_from");
+}

@@ -11,7 +11,8 @@
 //!                     Verdict { Allow | NeedLogin | Deny(Reason), group, … }
 //! ```
 //!
-//! `config` turns the `[calendar]`, `[canonical]`, `[roles]`, `[default_route]` and
+//! `overrides` lists the headers the proxy strips so that no header can replace the
+//! canonical target or method. `config` turns the `[calendar]`, `[canonical]`, `[roles]`, `[default_route]` and
 //! `[[route_group]]` sections into a [`Policy`]; `explain` runs the same pipeline for
 //! `esia-gateway explain`. Nothing here does I/O or reads the clock.
 
@@ -20,6 +21,7 @@ pub mod canonical;
 pub mod config;
 pub mod decision;
 pub mod explain;
+pub mod overrides;
 pub mod query;
 pub mod routes;
 
@@ -29,6 +31,7 @@ pub use decision::{
     AccountLevel, Decision, Reason, Role, RoleLevels, SessionView, Verdict, decide,
 };
 pub use explain::{ExplainError, Explanation, explain, parse_session};
+pub use overrides::strip_overrides;
 pub use query::PhpQuery;
 pub use routes::{Access, Matcher, PhaseAccess, RouteGroup};
 
