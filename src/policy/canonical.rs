@@ -260,8 +260,7 @@ fn origin_form<'a>(target: &'a str, cfg: &CanonConfig) -> Result<&'a str, Reject
         return Err(Reject::AbsoluteFormForeign);
     }
     let host = match authority.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(']') => h,
-        Some((h, port)) if h.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => authority,
     };
     let host = host.to_ascii_lowercase();

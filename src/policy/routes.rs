@@ -191,15 +191,24 @@ impl fmt::Display for Matcher {
     }
 }
 
+/// Dynamic programming over (pattern, path) suffixes: linear in both, whatever the
+/// number of `**` (the path is client-controlled, so no backtracking).
 fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
-    match (pat.split_first(), path.split_first()) {
-        (None, None) => true,
-        (Some((Seg::Any, rest)), _) => {
-            segs_match(rest, path) || (!path.is_empty() && segs_match(pat, &path[1..]))
+    // row[j]: does pat[i..] match path[j..]? Computed from the last pattern segment up.
+    let mut row: Vec<bool> = (0..=path.len()).map(|j| j == path.len()).collect();
+    for seg in pat.iter().rev() {
+        let mut next = vec![false; path.len() + 1];
+        for j in (0..=path.len()).rev() {
+            next[j] = match (seg, path.get(j)) {
+                (Seg::Any, Some(_)) => row[j] || next[j + 1],
+                (Seg::Any, None) => row[j],
+                (seg, Some(p)) => seg_matches(seg, p) && row[j + 1],
+                (_, None) => false,
+            };
         }
-        (Some((seg, rest)), Some((p, prest))) => seg_matches(seg, p) && segs_match(rest, prest),
-        _ => false,
+        row = next;
     }
+    row.first().copied().unwrap_or(false)
 }
 
 fn seg_matches(seg: &Seg, s: &str) -> bool {

@@ -187,3 +187,36 @@ fn methods_limit_groups_and_their_overlap() {
     assert!(post.matches(&req("/messages"), &cfg()).is_none());
     assert!(all.matches(&req("/messages"), &cfg()).is_some());
 }
+
+/// The obvious backtracking matcher, as a reference for the linear one.
+fn naive(pat: &[Seg], path: &[&str]) -> bool {
+    match (pat.split_first(), path.split_first()) {
+        (None, None) => true,
+        (Some((Seg::Any, rest)), _) => {
+            naive(rest, path) || (!path.is_empty() && naive(pat, &path[1..]))
+        }
+        (Some((seg, rest)), Some((p, prest))) => seg_matches(seg, p) && naive(rest, prest),
+        _ => false,
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn linear_glob_matching_agrees_with_backtracking(
+        pattern in proptest::collection::vec(proptest::prop_oneof!["a", "b", "\\*", "\\*\\*", "a\\*"], 0..6),
+        path in proptest::collection::vec(proptest::prop_oneof!["a", "b", "ab"], 0..8),
+    ) {
+        let m = Matcher::compile(PatternKind::Glob, &format!("/{}", pattern.join("/")), vec![]);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        proptest::prop_assert_eq!(segs_match(&m.segs, &path), naive(&m.segs, &path));
+    }
+}
+
+#[test]
+fn many_double_stars_on_a_deep_path() {
+    let g = m(PatternKind::Glob, "/**/a/**/b/**/c/**/d/**");
+    let deep = format!("{}/a/b/c/d", "/x".repeat(60));
+    assert!(g.matches(&req(&deep), &cfg()).is_some());
+    let miss = format!("{}/d/c/b/a", "/x".repeat(60));
+    assert!(g.matches(&req(&miss), &cfg()).is_none());
+}
