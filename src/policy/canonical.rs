@@ -19,9 +19,10 @@
 //!   space is refused: Windows would drop it (`marks.` is `marks`).
 //! - `%2F`, `%5C` and raw `\` in the path are refused: the diary reads them as `/`.
 //! - NUL and control bytes (raw or encoded) are refused in path and query alike.
-//! - Characters that fold to ASCII under some case mapping or compatibility form
-//!   (Kelvin sign `K`, long s `ſ`, fullwidth `ｍ`, math letters, combining marks,
-//!   zero-width characters) are refused: a diary may fold them onto `marks`.
+//! - Characters that fold to ASCII under some case mapping, compatibility form or
+//!   Windows "best fit" conversion (Kelvin sign `K`, long s `ſ`, fullwidth `ｍ`, math
+//!   letters, accented Latin `á`, combining marks, zero-width characters) are refused:
+//!   a diary may fold them onto `marks`. Cyrillic and other scripts pass.
 //! - Absolute-form targets are accepted only for a host listed in `own_hosts` and are
 //!   reduced to origin-form; any other host, userinfo, or unknown scheme is refused.
 //!   Authority-form is refused; asterisk-form only as `OPTIONS *`.
@@ -382,8 +383,10 @@ fn is_confusable(c: char) -> bool {
             .any(|l| l.is_ascii());
     let cp = c as u32;
     let suspicious_block = matches!(cp,
-        0x00AD                  // soft hyphen
-        | 0x0080..=0x009F       // C1 controls
+        0x0080..=0x009F         // C1 controls
+        | 0x00A0..=0x02AF       // Latin-1 symbols, accented Latin, IPA: Windows
+                                // "best fit" code-page conversion maps á → a, ² → 2
+        | 0x1E00..=0x1EFF       // Latin extended additional
         | 0x0300..=0x036F       // combining diacritics
         | 0x1D00..=0x1DBF       // phonetic small capitals, modifier letters
         | 0x200B..=0x200F       // zero-width, direction marks

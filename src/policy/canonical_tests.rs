@@ -158,6 +158,10 @@ fn rejected_spellings_with_stable_names() {
         ("GET", "/stra%C3%9Fe", "confusable-character"),   // ß upper-cases to SS
         ("GET", "/%E1%BA%9E", "confusable-character"),     // ẞ lower-cases to ß
         ("GET", "/%C4%B0ndex.php", "confusable-character"), // İ
+        ("GET", "/m%C3%A1rks", "confusable-character"),    // á best-fits to a
+        ("GET", "/marks%C2%B2", "confusable-character"),   // ² best-fits to 2
+        ("GET", "/marks%C2%A0", "confusable-character"),   // no-break space
+        ("GET", "/m%E1%BA%A1rks", "confusable-character"), // ạ
         ("GET", "/..", "above-root"),
         ("GET", "/../marks", "above-root"),
         ("GET", "/x/../../marks", "above-root"),
