@@ -22,7 +22,7 @@ use std::fmt;
 use super::Policy;
 use super::calendar::{LegacyLogin, Phase};
 use super::canonical::CanonicalRequest;
-use super::routes::Access;
+use super::routes::{Access, Matcher, RouteGroup};
 
 /// Diary roles (from the diary's role probe, kept with the binding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -285,13 +285,45 @@ pub struct Verdict<'p> {
     pub required_level: Option<AccountLevel>,
 }
 
+/// Decides one request. Normally the highest-priority matching group rules; when a
+/// protected parameter was sent ambiguously, every group the request could belong to is
+/// evaluated and the strictest answer wins (Deny over NeedLogin over Allow), so an
+/// ambiguous reading can never shadow a protected group.
 pub fn decide<'p>(
     policy: &'p Policy,
     req: &CanonicalRequest,
     session: &SessionView,
     phase: Phase,
 ) -> Verdict<'p> {
-    let hit = policy.match_group(req);
+    let hits = policy.matching_groups(req);
+    if !hits.iter().any(|(_, _, ambiguous)| *ambiguous) {
+        return decide_in(policy, hits.first().copied(), session, phase);
+    }
+    let strictness = |d: &Decision| match d {
+        Decision::Deny(_) => 2,
+        Decision::NeedLogin => 1,
+        Decision::Allow => 0,
+    };
+    let mut best: Option<Verdict<'p>> = None;
+    for hit in hits {
+        let v = decide_in(policy, Some(hit), session, phase);
+        if best
+            .as_ref()
+            .is_none_or(|b| strictness(&v.decision) > strictness(&b.decision))
+        {
+            best = Some(v);
+        }
+    }
+    best.unwrap_or_else(|| decide_in(policy, None, session, phase))
+}
+
+/// The decision within one matched group (or the default access when `None`).
+fn decide_in<'p>(
+    policy: &'p Policy,
+    hit: Option<(&'p RouteGroup, &'p Matcher, bool)>,
+    session: &SessionView,
+    phase: Phase,
+) -> Verdict<'p> {
     let mut verdict = Verdict {
         decision: Decision::Allow,
         group: hit.map(|(g, _, _)| g.name.as_str()),

@@ -261,3 +261,56 @@ fn reason_names_are_stable_and_unique() {
     sorted.dedup();
     assert_eq!(sorted.len(), names.len());
 }
+
+#[test]
+fn an_ambiguous_reading_cannot_shadow_a_protected_group() {
+    use crate::policy::routes::{Access, Matcher, PatternKind, PhaseAccess, RouteGroup};
+    let mut p = default_policy();
+    // An open group for another module, placed first with a higher priority.
+    let homework = RouteGroup {
+        name: "homework".into(),
+        priority: 1000,
+        matchers: vec![Matcher::compile(
+            PatternKind::Path,
+            "/index.php",
+            vec![("module".into(), "homework".into())],
+        )],
+        methods: vec![],
+        access: PhaseAccess {
+            before_transition: Access::Any,
+            transition: Access::Any,
+            after_cutover: Access::Any,
+        },
+        public: false,
+        deny_reason: None,
+    };
+    p.groups.insert(0, homework);
+    for t in [
+        "/index.php?module=homework&module=marks",
+        "/index.php?module=marks&module=homework",
+        "/index.php?module[]=homework",
+    ] {
+        let req = p.canonicalize("GET", t).unwrap();
+        assert_eq!(
+            p.match_group(&req).map(|(g, _, _)| g.name.as_str()),
+            Some("homework")
+        );
+        let v = decide(&p, &req, &LEGACY, RESTRICTED);
+        assert_eq!(v.decision, deny(Reason::AmbiguousProtectedParameter), "{t}");
+        assert_eq!(v.group, Some("grades"), "{t}");
+        assert_eq!(
+            decide(&p, &req, &ANON, RESTRICTED).decision,
+            Decision::NeedLogin,
+            "{t}"
+        );
+        assert_eq!(
+            decide(&p, &req, &LINKED, RESTRICTED).decision,
+            Decision::Allow,
+            "{t}"
+        );
+    }
+    // Unambiguous: priority rules as usual.
+    let req = p.canonicalize("GET", "/index.php?module=homework").unwrap();
+    let v = decide(&p, &req, &LEGACY, RESTRICTED);
+    assert_eq!((v.decision, v.group), (Decision::Allow, Some("homework")));
+}

@@ -15,6 +15,22 @@
 //! canonical target or method. `config` turns the `[calendar]`, `[canonical]`, `[roles]`, `[default_route]` and
 //! `[[route_group]]` sections into a [`Policy`]; `explain` runs the same pipeline for
 //! `esia-gateway explain`. Nothing here does I/O or reads the clock.
+//!
+//! How the proxy calls it, once per request:
+//!
+//! ```
+//! use esia_gateway::policy::{Decision, Reason, SessionView, decide, default_policy};
+//!
+//! let policy = default_policy();
+//! let now = policy.calendar.parse_instant("2019-02-01").unwrap(); // clock.now() in the proxy
+//! // 400 with `reject.as_str()` on Err; on Ok, forward `forward_target`, not the raw target.
+//! let req = policy.canonicalize("get", "/x/../Marks;jsessionid=1/").unwrap();
+//! assert_eq!(req.forward_target, "/marks");
+//! let legacy = SessionView::Legacy { role: None };
+//! let verdict = decide(&policy, &req, &legacy, policy.phase_at(now));
+//! assert_eq!(verdict.group, Some("grades"));
+//! assert_eq!(verdict.decision, Decision::Deny(Reason::LegacySessionAfterCutover));
+//! ```
 
 pub mod calendar;
 pub mod canonical;
@@ -51,11 +67,20 @@ pub struct Policy {
 
 impl Policy {
     /// The highest-priority group matching the request, its matcher, and whether the
-    /// match came through an ambiguous protected parameter.
+    /// match came through an ambiguous protected parameter. (Use [`decide`] for
+    /// decisions: with an ambiguous parameter it considers every matching group.)
     pub fn match_group(&self, req: &CanonicalRequest) -> Option<(&RouteGroup, &Matcher, bool)> {
         self.groups
             .iter()
             .find_map(|g| g.matches(req, &self.canon).map(|(m, amb)| (g, m, amb)))
+    }
+
+    /// Every group matching the request, highest priority first.
+    pub fn matching_groups(&self, req: &CanonicalRequest) -> Vec<(&RouteGroup, &Matcher, bool)> {
+        self.groups
+            .iter()
+            .filter_map(|g| g.matches(req, &self.canon).map(|(m, amb)| (g, m, amb)))
+            .collect()
     }
 
     /// The calendar's phase at `at` (from the injected clock).
