@@ -36,6 +36,7 @@ pub mod calendar;
 pub mod canonical;
 pub mod config;
 pub mod decision;
+mod decode;
 pub mod explain;
 pub mod overrides;
 pub mod query;

@@ -25,7 +25,8 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::canonical::{Component, Reject, decode_component};
+use super::canonical::Reject;
+use super::decode::{Component, decode_component};
 
 /// PHP's `max_input_nesting_level` default: deeper names are dropped by PHP.
 const MAX_NESTING: usize = 64;
