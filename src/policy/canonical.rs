@@ -17,7 +17,8 @@
 //!   double encoding; any other `%25` is a literal `%` (`100%25` → `100%`).
 //! - When the diary is case-insensitive (Windows/IIS), a segment ending in `.` or a
 //!   space is refused: Windows would drop it (`marks.` is `marks`).
-//! - `%2F`, `%5C` and raw `\` in the path are refused: the diary reads them as `/`.
+//! - `%2F`, `%5C` and raw `\` in the path are refused: the diary reads them as `/`;
+//!   `%3F` and `%23` too: a diary that decodes before splitting sees `?` or `#`.
 //! - NUL and control bytes (raw or encoded) are refused in path and query alike.
 //! - Characters that fold to ASCII under some case mapping, compatibility form or
 //!   Windows "best fit" conversion (Kelvin sign `K`, long s `ſ`, fullwidth `ｍ`, math
@@ -111,6 +112,8 @@ pub enum Reject {
     EncodedSlash,
     #[error("encoded-backslash")]
     EncodedBackslash,
+    #[error("encoded-delimiter")]
+    EncodedDelimiter,
     #[error("nul-byte")]
     NulByte,
     #[error("control-character")]
@@ -146,6 +149,7 @@ impl Reject {
             Reject::Backslash => "backslash",
             Reject::EncodedSlash => "encoded-slash",
             Reject::EncodedBackslash => "encoded-backslash",
+            Reject::EncodedDelimiter => "encoded-delimiter",
             Reject::NulByte => "nul-byte",
             Reject::ControlCharacter => "control-character",
             Reject::InvalidPercentEncoding => "invalid-percent-encoding",

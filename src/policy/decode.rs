@@ -1,6 +1,6 @@
 //! Strict, single percent-decoding of one component of a request-target, and the
 //! refusals that go with it (see the threat in [`super::canonical`]): invalid escapes,
-//! encoded `/` and `\` in paths, NUL and control bytes, decoding that yields a new
+//! encoded `/`, `\`, `?` and `#` in paths, NUL and control bytes, decoding that yields a new
 //! escape (double encoding), non-UTF-8, and characters that some platform folds onto
 //! ASCII letters.
 
@@ -32,6 +32,10 @@ pub(crate) fn decode_component(raw: &str, part: Component) -> Result<String, Rej
                 }
                 if part == Component::Path && byte == b'\\' {
                     return Err(Reject::EncodedBackslash);
+                }
+                // A diary that decodes before splitting would see a query or fragment.
+                if part == Component::Path && matches!(byte, b'?' | b'#') {
+                    return Err(Reject::EncodedDelimiter);
                 }
                 out.push(byte);
                 i += 3;
