@@ -314,3 +314,89 @@ fn an_ambiguous_reading_cannot_shadow_a_protected_group() {
     let v = decide(&p, &req, &LEGACY, RESTRICTED);
     assert_eq!((v.decision, v.group), (Decision::Allow, Some("homework")));
 }
+
+fn msk(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(&format!("{s}+03:00"))
+        .unwrap()
+        .to_utc()
+}
+
+#[test]
+fn seed_004_region_through_its_calendar() {
+    let p = default_policy();
+    let marks = p.canonicalize("GET", "/index.php?module=marks").unwrap();
+    let register = p.canonicalize("POST", "/register").unwrap();
+    for (at, legacy_marks, legacy_register) in [
+        ("2018-08-31T23:59:59", Decision::Allow, Decision::Allow),
+        ("2018-09-01T00:00:00", Decision::Allow, Decision::Allow),
+        ("2018-12-31T23:59:59", Decision::Allow, Decision::Allow),
+        (
+            "2019-01-01T00:00:00",
+            deny(Reason::LegacySessionAfterCutover),
+            deny(Reason::RegistrationClosed),
+        ),
+    ] {
+        let phase = p.phase_at(msk(at));
+        assert_eq!(
+            decide(&p, &marks, &LEGACY, phase).decision,
+            legacy_marks,
+            "{at}"
+        );
+        assert_eq!(
+            decide(&p, &register, &LEGACY, phase).decision,
+            legacy_register,
+            "{at}"
+        );
+        // The same user after linking is let in.
+        assert_eq!(
+            decide(&p, &marks, &LINKED, phase).decision,
+            Decision::Allow,
+            "{at}"
+        );
+    }
+}
+
+#[test]
+fn seed_000_region_through_its_calendar() {
+    let text = crate::policy::EXAMPLE_TOML
+        .replace("transition_from = 2018-09-01", "")
+        .replace("esia_only_from = 2019-01-01", "esia_only_from = 2016-01-01")
+        .replace(
+            "legacy_login = \"restricted\"",
+            "legacy_login = \"disabled\"",
+        );
+    let file: crate::policy::config::PolicyFile = toml::from_str(&text).unwrap();
+    let p = crate::policy::config::validate(&file).unwrap();
+    let home = p.canonicalize("GET", "/homework").unwrap();
+    let before = p.phase_at(msk("2015-12-31T23:59:59"));
+    let after = p.phase_at(msk("2016-01-01T00:00:00"));
+    assert_eq!(before, Phase::BeforeTransition);
+    assert_eq!(after, DISABLED);
+    assert_eq!(decide(&p, &home, &LEGACY, before).decision, Decision::Allow);
+    assert_eq!(decide(&p, &home, &ANON, before).decision, Decision::Allow);
+    assert_eq!(
+        decide(&p, &home, &LEGACY, after).decision,
+        deny(Reason::LegacyLoginDisabled)
+    );
+    assert_eq!(
+        decide(&p, &home, &ANON, after).decision,
+        Decision::NeedLogin
+    );
+    let student = SessionView::EsiaLinked {
+        level: AccountLevel::Simplified,
+        role: Some(Role::Student),
+    };
+    let parent = SessionView::EsiaLinked {
+        level: AccountLevel::Simplified,
+        role: Some(Role::Parent),
+    };
+    let marks = p.canonicalize("GET", "/marks").unwrap();
+    assert_eq!(
+        decide(&p, &marks, &student, after).decision,
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(&p, &marks, &parent, after).decision,
+        deny(Reason::LevelTooLow)
+    );
+}
