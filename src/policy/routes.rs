@@ -199,12 +199,16 @@ fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
     for seg in pat.iter().rev() {
         let mut next = vec![false; path.len() + 1];
         for j in (0..=path.len()).rev() {
-            next[j] = match (seg, path.get(j)) {
-                (Seg::Any, Some(_)) => row[j] || next[j + 1],
-                (Seg::Any, None) => row[j],
-                (seg, Some(p)) => seg_matches(seg, p) && row[j + 1],
+            let at = |v: &Vec<bool>, k: usize| v.get(k).copied().unwrap_or(false);
+            let value = match (seg, path.get(j)) {
+                (Seg::Any, Some(_)) => at(&row, j) || at(&next, j + 1),
+                (Seg::Any, None) => at(&row, j),
+                (seg, Some(p)) => seg_matches(seg, p) && at(&row, j + 1),
                 (_, None) => false,
             };
+            if let Some(slot) = next.get_mut(j) {
+                *slot = value;
+            }
         }
         row = next;
     }
@@ -228,16 +232,21 @@ fn wild_matches(parts: &[String], s: &str) -> bool {
     if parts.len() == 1 {
         return first == s;
     }
-    if s.len() < first.len() + last.len() || !s.starts_with(first.as_str()) {
+    if s.len() < first.len() + last.len()
+        || !s.starts_with(first.as_str())
+        || !s.ends_with(last.as_str())
+    {
         return false;
     }
-    if !s.ends_with(last.as_str()) {
+    let Some(mut rest) = s.get(first.len()..s.len() - last.len()) else {
         return false;
-    }
-    let mut rest = &s[first.len()..s.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid.as_str()) {
-            Some(i) => rest = &rest[i + mid.len()..],
+    };
+    for mid in parts.get(1..parts.len() - 1).unwrap_or(&[]) {
+        match rest
+            .find(mid.as_str())
+            .and_then(|i| rest.get(i + mid.len()..))
+        {
+            Some(after) => rest = after,
             None => return false,
         }
     }
