@@ -16,6 +16,7 @@ pub mod inject;
 pub mod logging;
 pub mod metrics;
 pub mod pages;
+pub mod policy;
 pub mod proxy;
 pub mod secret;
 pub mod server;
