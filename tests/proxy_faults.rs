@@ -109,6 +109,20 @@ async fn oversize_headers_get_431_by_size_and_by_count() {
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 431, "too many headers, http1={http1}");
     }
+
+    let long = format!("/index.php?q={}", "a".repeat(5000));
+    let resp = client_builder(&pki, &gw)
+        .build()
+        .unwrap()
+        .get(url(&gw, &long))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        414,
+        "a request target longer than the head limit"
+    );
     assert!(up.seen().is_empty(), "nothing oversize reached the diary");
 }
 
