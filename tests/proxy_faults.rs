@@ -341,3 +341,26 @@ async fn garbage_or_silence_from_the_diary_is_a_502_and_the_gateway_recovers() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_diary_gives_502_within_the_connect_timeout() {
+    let pki = Pki::new();
+    // TEST-NET-1 (RFC 5737): never routed; either dropped silently or refused at once.
+    let mut cfg = config(&pki, &url::Url::parse("http://192.0.2.1:8080").unwrap());
+    cfg.timeouts.upstream_connect = Duration::from_millis(400);
+    cfg.timeouts.upstream_response = Duration::from_secs(20);
+    let gw = start(cfg).await;
+    let started = Instant::now();
+    let resp = client(&pki, &gw).get(url(&gw, "/")).send().await.unwrap();
+    assert_eq!(resp.status(), 502, "a connect failure is 502, not 504");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        gw.metrics()
+            .render()
+            .contains(r#"esia_gateway_upstream_errors_total{kind="connect"} 1"#)
+    );
+}
