@@ -141,13 +141,17 @@ fn gateway_toml(
          [listen]\nhttps = \"{https}\"\nadmin = \"{admin}\"\npublic_url = \"{public}\"\n\n\
          [tls]\ncert = {cert}\nkey = {key}\noutgoing_ca = {ca}\n\n\
          [upstream]\nurl = \"{diary_url}\"\n\n\
-         [log]\nlevel = \"info\"\naccess_log = true\n",
+         [log]\nlevel = \"info\"\naccess_log = true\n\n\
+         # ESIA relying party of the demo: certificate {rp_cert} (hash {rp_hash}), key {rp_key}\n",
         https = opts.https,
         admin = opts.admin,
         public = public_url(opts.https),
         cert = toml_str(&pki.gateway.cert),
         key = toml_str(&pki.gateway.key),
         ca = toml_str(&pki.ca_cert),
+        rp_cert = pki.rp_cert.display(),
+        rp_hash = pki.rp_cert_hash,
+        rp_key = pki.rp_key.display(),
     )
 }
 
