@@ -273,3 +273,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn accept_encoding_as_browsers_and_odd_clients_send_it() {
+    let h = |v: &str| {
+        let mut m = HeaderMap::new();
+        m.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_str(v).unwrap(),
+        );
+        m
+    };
+    for (value, want) in [
+        ("gzip, deflate, br, zstd", true),
+        ("gzip;q=0, *", false),
+        ("*, gzip;q=0", false),
+        ("gzip;q=0.000", false),
+        ("gzip;q=-1", false),
+        ("gzip; q=0.5", true),
+        ("x-gzip", true),
+        ("*;q=0", false),
+        ("identity", false),
+        ("", false),
+        ("gzipx", false),
+        ("gzip;q=nonsense", true),
+    ] {
+        assert_eq!(accepts_gzip(&h(value)), want, "{value}");
+    }
+}

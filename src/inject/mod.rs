@@ -168,25 +168,37 @@ pub fn inject<B>(
     )
 }
 
-/// True when the client's `Accept-Encoding` allows gzip (q > 0).
+/// True when the client's `Accept-Encoding` allows gzip (q > 0). An explicit `gzip`
+/// entry decides; `*` only stands for gzip when gzip is not named (RFC 9110 §12.5.3), so
+/// `gzip;q=0, *` refuses gzip.
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+    let mut named = None;
+    let mut star = None;
+    let items = headers
         .get_all(http::header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',').any(|item| {
-                let mut it = item.split(';');
-                let coding = it.next().unwrap_or("").trim();
-                let q_zero = it.any(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.trim().parse::<f32>().ok())
-                        == Some(0.0)
-                });
-                (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
-            })
-        })
+        .flat_map(|v| v.split(','));
+    for item in items {
+        let mut it = item.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let q_zero = it.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            &mut named
+        } else if coding == "*" {
+            &mut star
+        } else {
+            continue;
+        };
+        // A coding listed twice is accepted if any listing accepts it.
+        *slot = Some(slot.unwrap_or(false) || !q_zero);
+    }
+    named.or(star).unwrap_or(false)
 }
 
 #[cfg(test)]
