@@ -46,6 +46,8 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(NOW, 0).unwrap()
 }
 
+type Shape = fn(serde_json::Value) -> Canned;
+
 /// How the canned ESIA behaves in one test.
 #[derive(Clone)]
 struct Script {
@@ -57,7 +59,7 @@ struct Script {
     lvl: &'static str,
     is_tru: bool,
     /// Reshapes the genuine /te answer the way a real ESIA or proxy might send it.
-    te_shape: Option<fn(serde_json::Value) -> Canned>,
+    te_shape: Option<Shape>,
 }
 
 impl Script {
@@ -489,7 +491,7 @@ async fn empty_or_huge_codes_are_refused_locally() {
 /// deviations must not fail the login.
 #[tokio::test]
 async fn token_answers_in_real_world_shapes_still_log_in() {
-    let shapes: [(&str, fn(serde_json::Value) -> Canned); 5] = [
+    let shapes: [(&str, Shape); 5] = [
         ("expires_in as a string", |mut v| {
             v["expires_in"] = json!("3600");
             Canned::json(200, v)
