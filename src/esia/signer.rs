@@ -154,6 +154,8 @@ impl CommandSigner {
                 .unwrap_or("")
                 .chars()
                 .take(200)
+                // A signer's stderr must not forge log lines or drive a terminal.
+                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
                 .collect();
             return Err(SignError::Failed {
                 program,
@@ -162,18 +164,9 @@ impl CommandSigner {
             });
         }
         let mut sig = if self.output_base64 {
-            let text: String = String::from_utf8_lossy(&out)
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(text.as_bytes())
-                .or_else(|_| {
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.as_bytes())
-                })
-                .map_err(|_| SignError::BadBase64 {
-                    program: program.clone(),
-                })?
+            decode_signature_text(&out).ok_or_else(|| SignError::BadBase64 {
+                program: program.clone(),
+            })?
         } else {
             out
         };
@@ -185,6 +178,34 @@ impl CommandSigner {
         }
         Ok(sig)
     }
+}
+
+/// A signature printed as text, the way signing tools print it: standard or URL-safe
+/// alphabet, padded or not, wrapped at any width, with CRLF, a UTF-8 BOM or PEM-style
+/// `-----BEGIN …-----` armour lines around it. `None` when it is not base64 at all.
+pub fn decode_signature_text(out: &[u8]) -> Option<Vec<u8>> {
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let text =
+        String::from_utf8_lossy(out.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(out)).into_owned();
+    let compact: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("-----"))
+        .flat_map(str::chars)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if compact.is_empty() {
+        return None;
+    }
+    let lenient = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    [
+        GeneralPurpose::new(&STANDARD, lenient),
+        GeneralPurpose::new(&URL_SAFE, lenient),
+    ]
+    .iter()
+    .find_map(|engine| engine.decode(compact.as_bytes()).ok())
 }
 
 async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
@@ -303,5 +324,54 @@ mod tests {
         assert_eq!(s.sign(b"x").await.unwrap(), vec![1, 2, 3]);
         s.reverse_bytes = true;
         assert_eq!(s.sign(b"x").await.unwrap(), vec![3, 2, 1]);
+    }
+
+    #[test]
+    fn signature_text_in_the_shapes_signing_tools_print() {
+        let sig: Vec<u8> = (0u8..=255).collect();
+        let std_b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
+        let url_b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sig);
+        let wrapped: String = std_b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
+            .collect();
+        for text in [
+            std_b64.clone(),
+            std_b64.trim_end_matches('=').to_string(),
+            url_b64.clone(),
+            format!("{url_b64}=="),
+            wrapped.clone(),
+            format!("\u{FEFF}{std_b64}\n"),
+            format!("-----BEGIN SIGNATURE-----\n{wrapped}-----END SIGNATURE-----\n"),
+        ] {
+            assert_eq!(
+                decode_signature_text(text.as_bytes()),
+                Some(sig.clone()),
+                "{text:?}"
+            );
+        }
+        for bad in [
+            "",
+            "   \n",
+            "-----BEGIN X-----\n-----END X-----",
+            "not base64!",
+            "ab+_",
+            "é",
+        ] {
+            assert_eq!(decode_signature_text(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn signature_text_decoding_never_panics_and_round_trips(
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            sig in proptest::collection::vec(proptest::num::u8::ANY, 1..300),
+        ) {
+            let _ = decode_signature_text(&raw);
+            let text = base64::engine::general_purpose::STANDARD.encode(&sig);
+            proptest::prop_assert_eq!(decode_signature_text(text.as_bytes()), Some(sig));
+        }
     }
 }
