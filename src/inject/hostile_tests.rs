@@ -301,3 +301,16 @@ fn accept_encoding_as_browsers_and_odd_clients_send_it() {
         assert_eq!(accepts_gzip(&h(value)), want, "{value}");
     }
 }
+
+#[test]
+fn byte_ranges_of_a_page_are_not_rewritten() {
+    let h = headers("text/html", &[]);
+    assert!(plan_for(&Method::GET, StatusCode::PARTIAL_CONTENT, &h).is_none());
+    let mut with_range = h.clone();
+    with_range.insert(
+        http::header::CONTENT_RANGE,
+        HeaderValue::from_static("bytes 0-99/1000"),
+    );
+    assert!(plan_for(&Method::GET, StatusCode::OK, &with_range).is_none());
+    assert!(plan_for(&Method::GET, StatusCode::OK, &h).is_some());
+}

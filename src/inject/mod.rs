@@ -96,6 +96,9 @@ pub fn plan_for(method: &Method, status: StatusCode, headers: &HeaderMap) -> Opt
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
+        // A byte range of a page: inserting into it would shift every later range.
+        || status == StatusCode::PARTIAL_CONTENT
+        || headers.contains_key(http::header::CONTENT_RANGE)
     {
         return None;
     }
