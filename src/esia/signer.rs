@@ -68,7 +68,8 @@ pub fn from_config(cfg: &SignerConfig) -> Result<std::sync::Arc<dyn Signer>, Sig
 }
 
 /// Runs a program directly (no shell) for every signature.
-#[derive(Debug, Clone)]
+/// `Debug` hides the arguments (they may hold a PIN); see [`SignerConfig`].
+#[derive(Clone)]
 pub struct CommandSigner {
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -77,6 +78,16 @@ pub struct CommandSigner {
     pub reverse_bytes: bool,
     /// The program prints base64 instead of raw bytes.
     pub output_base64: bool,
+}
+
+impl std::fmt::Debug for CommandSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandSigner")
+            .field("program", &self.program)
+            .field("args", &format_args!("[{} hidden]", self.args.len()))
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 const MAX_SIGNER_OUTPUT: usize = 64 * 1024;
@@ -372,6 +383,30 @@ mod tests {
             let _ = decode_signature_text(&raw);
             let text = base64::engine::general_purpose::STANDARD.encode(&sig);
             proptest::prop_assert_eq!(decode_signature_text(text.as_bytes()), Some(sig));
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_signer_arguments() {
+        let args = vec!["-password".to_string(), "s3cr3t-pin".to_string()];
+        let cmd = CommandSigner::new(
+            "/opt/cprocsp/bin/csptest",
+            args.clone(),
+            Duration::from_secs(1),
+        );
+        let cfg = SignerConfig::Command {
+            program: "/opt/cprocsp/bin/csptest".into(),
+            args,
+            timeout: Duration::from_secs(1),
+            reverse_bytes: true,
+            output_base64: false,
+        };
+        for shown in [format!("{cmd:?}"), format!("{cfg:?}"), format!("{cfg:#?}")] {
+            assert!(!shown.contains("s3cr3t-pin"), "{shown}");
+            assert!(
+                shown.contains("csptest") && shown.contains("2 hidden"),
+                "{shown}"
+            );
         }
     }
 }
