@@ -124,7 +124,7 @@ fn a_bomb_is_stopped_inside_the_write_that_inflates_it() {
     let zeros = vec![0u8; 8 * 1024 * 1024];
     for mut inflater in [Inflater::gzip(64 * 1024), Inflater::deflate(64 * 1024)] {
         let bomb = match inflater {
-            Inflater::Gzip(_) => {
+            Inflater::Gzip { .. } => {
                 let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
                 e.write_all(&zeros).unwrap();
                 e.finish().unwrap()
@@ -313,4 +313,46 @@ fn byte_ranges_of_a_page_are_not_rewritten() {
     );
     assert!(plan_for(&Method::GET, StatusCode::OK, &with_range).is_none());
     assert!(plan_for(&Method::GET, StatusCode::OK, &h).is_some());
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[tokio::test]
+async fn gzip_members_and_trailing_garbage_as_browsers_read_them() {
+    let (a, b) = PAGE.split_at(PAGE.find("<p>").unwrap());
+    let two_members = [gz(a.as_bytes()), gz(b.as_bytes())].concat();
+    let mut newline_after = gz(PAGE.as_bytes());
+    newline_after.extend_from_slice(b"\n\n<!-- php -->\n");
+    for (name, body) in [
+        ("two members", two_members),
+        ("trailing garbage", newline_after),
+    ] {
+        for chunk in [1, 5, 4096] {
+            let out = run(headers("text/html; charset=utf-8", &["gzip"]), &body, chunk).await;
+            assert_eq!(
+                out.as_deref().map(String::from_utf8_lossy).ok().as_deref(),
+                Some(WANT),
+                "{name} in {chunk}-byte chunks"
+            );
+        }
+    }
+    // A truncated member is still an error, not a silently cut page.
+    let mut cut = gz(PAGE.as_bytes());
+    cut.truncate(cut.len() - 3);
+    assert!(matches!(
+        run(headers("text/html", &["gzip"]), &cut, 7).await,
+        Err(InjectError::Decode("gzip"))
+    ));
+}
+
+#[test]
+fn the_size_cap_spans_all_gzip_members() {
+    let member = gz(&vec![b'a'; 40 * 1024]);
+    let mut inflater = Inflater::gzip(64 * 1024);
+    assert!(inflater.push(&member).is_ok());
+    assert!(matches!(inflater.push(&member), Err(InjectError::TooLarge)));
 }

@@ -10,7 +10,7 @@
 
 use std::io::{self, Write};
 
-use flate2::write::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
+use flate2::write::{DeflateDecoder, GzDecoder, ZlibDecoder};
 
 use super::body::InjectError;
 
@@ -53,7 +53,14 @@ impl Write for Capped {
 /// The decoder for one body.
 pub(super) enum Inflater {
     Identity,
-    Gzip(MultiGzDecoder<Capped>),
+    /// One gzip member at a time; `ended` once its trailer was read.
+    Gzip {
+        member: Box<GzDecoder<Capped>>,
+        ended: bool,
+        /// Bytes after the last member that are not another member: ignored, as
+        /// browsers ignore them (PHP output after `ob_gzhandler` flushed, a stray newline).
+        trailing_garbage: bool,
+    },
     Zlib(ZlibDecoder<Capped>),
     Raw(DeflateDecoder<Capped>),
     /// `deflate` before its first two bytes arrived: zlib or raw is not known yet.
@@ -74,7 +81,11 @@ impl Inflater {
     }
 
     pub(super) fn gzip(limit: u64) -> Self {
-        Self::Gzip(MultiGzDecoder::new(Capped::new(limit)))
+        Self::Gzip {
+            member: Box::new(GzDecoder::new(Capped::new(limit))),
+            ended: false,
+            trailing_garbage: false,
+        }
     }
 
     pub(super) fn deflate(limit: u64) -> Self {
@@ -88,7 +99,11 @@ impl Inflater {
     pub(super) fn push(&mut self, data: &[u8]) -> Result<Vec<u8>, InjectError> {
         match self {
             Self::Identity => Ok(data.to_vec()),
-            Self::Gzip(d) => feed(d, data, "gzip"),
+            Self::Gzip {
+                member,
+                ended,
+                trailing_garbage,
+            } => gzip_members(member, ended, trailing_garbage, data),
             Self::Zlib(d) => feed(d, data, "deflate"),
             Self::Raw(d) => feed(d, data, "deflate"),
             Self::Sniff { head, limit } => {
@@ -111,7 +126,8 @@ impl Inflater {
     pub(super) fn finish(&mut self) -> Result<Vec<u8>, InjectError> {
         match self {
             Self::Identity => Ok(Vec::new()),
-            Self::Gzip(d) => end(d, "gzip"),
+            Self::Gzip { ended: true, .. } => Ok(Vec::new()),
+            Self::Gzip { member, .. } => end(member.as_mut(), "gzip"),
             Self::Zlib(d) => end(d, "deflate"),
             Self::Raw(d) => end(d, "deflate"),
             // An empty body is an empty page; a single byte is no DEFLATE stream.
@@ -139,9 +155,42 @@ macro_rules! decode_impl {
         }
     };
 }
-decode_impl!(MultiGzDecoder<Capped>);
+decode_impl!(GzDecoder<Capped>);
 decode_impl!(ZlibDecoder<Capped>);
 decode_impl!(DeflateDecoder<Capped>);
+
+/// Feeds gzip data member by member: a new member (magic `1f 8b`) after the end of
+/// one continues the page (RFC 1952 allows several); anything else after a complete
+/// member is trailing garbage and dropped.
+fn gzip_members(
+    member: &mut Box<GzDecoder<Capped>>,
+    ended: &mut bool,
+    trailing_garbage: &mut bool,
+    mut data: &[u8],
+) -> Result<Vec<u8>, InjectError> {
+    let mut out = Vec::new();
+    while !data.is_empty() && !*trailing_garbage {
+        if *ended {
+            if data.first() != Some(&0x1f) {
+                *trailing_garbage = true;
+                break;
+            }
+            // The next member shares the running size cap.
+            let sink = std::mem::replace(member.sink(), Capped::new(0));
+            let mut next = Capped::new(sink.limit);
+            next.written = sink.written;
+            **member = GzDecoder::new(next);
+            *ended = false;
+        }
+        match member.write(data) {
+            Ok(0) => *ended = true,
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
+            Err(_) => return Err(failure(member.sink(), "gzip")),
+        }
+        out.append(&mut member.sink().buf);
+    }
+    Ok(out)
+}
 
 fn failure(sink: &Capped, what: &'static str) -> InjectError {
     if sink.over {
