@@ -39,7 +39,9 @@ impl OffsetClock {
 
 impl Clock for OffsetClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + self.offset
+        // Saturates: a start date at the edge of chrono's range (from `demo --at`) must
+        // not make every later `now()` panic on overflow.
+        shift(Utc::now(), self.offset)
     }
 }
 
@@ -62,8 +64,18 @@ impl ManualClock {
 
     pub fn advance(&self, by: chrono::TimeDelta) {
         let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
-        *now += by;
+        *now = shift(*now, by);
     }
+}
+
+/// `at + by`, clamped to the representable range instead of panicking.
+fn shift(at: DateTime<Utc>, by: chrono::TimeDelta) -> DateTime<Utc> {
+    at.checked_add_signed(by)
+        .unwrap_or(if by < chrono::TimeDelta::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
 }
 
 impl Clock for ManualClock {
@@ -94,5 +106,22 @@ mod tests {
             .to_utc();
         let c = OffsetClock::starting_at(start);
         assert!((c.now() - start).num_seconds().abs() < 5);
+    }
+
+    #[test]
+    fn clocks_at_the_edge_of_time_saturate_instead_of_panicking() {
+        let c = ManualClock::new(DateTime::<Utc>::MAX_UTC);
+        c.advance(chrono::TimeDelta::days(1));
+        assert_eq!(c.now(), DateTime::<Utc>::MAX_UTC);
+        c.set(DateTime::<Utc>::MIN_UTC);
+        c.advance(chrono::TimeDelta::days(-1));
+        assert_eq!(c.now(), DateTime::<Utc>::MIN_UTC);
+        c.advance(chrono::TimeDelta::MAX);
+        assert_eq!(c.now(), DateTime::<Utc>::MAX_UTC);
+        for edge in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            let o = OffsetClock::starting_at(edge);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            assert!((o.now() - edge).num_seconds().abs() < 5);
+        }
     }
 }

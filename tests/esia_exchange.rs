@@ -46,6 +46,8 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(NOW, 0).unwrap()
 }
 
+type Shape = fn(serde_json::Value) -> Canned;
+
 /// How the canned ESIA behaves in one test.
 #[derive(Clone)]
 struct Script {
@@ -56,6 +58,8 @@ struct Script {
     docs: Canned,
     lvl: &'static str,
     is_tru: bool,
+    /// Reshapes the genuine /te answer the way a real ESIA or proxy might send it.
+    te_shape: Option<Shape>,
 }
 
 impl Script {
@@ -76,6 +80,7 @@ impl Script {
             ),
             lvl: "PR",
             is_tru: true,
+            te_shape: None,
         }
     }
 }
@@ -142,17 +147,15 @@ fn handler(script: Script, log: Log) -> Handler {
                 );
             }
             let key = script.signing_key;
-            return Canned::json(
-                200,
-                json!({
-                    "access_token": key.sign(&access_claims(NOW)),
-                    "id_token": key.sign(&id_claims(NOW, script.lvl, script.is_tru)),
-                    "refresh_token": "r-1",
-                    "state": script.echo_state.clone().unwrap_or_else(|| f["state"].clone()),
-                    "token_type": "Bearer",
-                    "expires_in": 3600,
-                }),
-            );
+            let shape = script.te_shape.unwrap_or(|v| Canned::json(200, v));
+            return shape(json!({
+                "access_token": key.sign(&access_claims(NOW)),
+                "id_token": key.sign(&id_claims(NOW, script.lvl, script.is_tru)),
+                "refresh_token": "r-1",
+                "state": script.echo_state.clone().unwrap_or_else(|| f["state"].clone()),
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            }));
         }
         let bearer_ok = seen
             .authorization
@@ -482,4 +485,93 @@ async fn empty_or_huge_codes_are_refused_locally() {
         );
     }
     assert!(log.lock().unwrap().is_empty());
+}
+
+/// Answers a real ESIA (or a proxy in front of it) has been seen to give: harmless
+/// deviations must not fail the login.
+#[tokio::test]
+async fn token_answers_in_real_world_shapes_still_log_in() {
+    let shapes: [(&str, Shape); 5] = [
+        ("expires_in as a string", |mut v| {
+            v["expires_in"] = json!("3600");
+            Canned::json(200, v)
+        }),
+        ("expires_in as a float", |mut v| {
+            v["expires_in"] = json!(3600.0);
+            Canned::json(200, v)
+        }),
+        ("expires_in negative", |mut v| {
+            v["expires_in"] = json!(-5);
+            Canned::json(200, v)
+        }),
+        ("UTF-8 BOM and a charset parameter", |v| {
+            let mut body = b"\xEF\xBB\xBF".to_vec();
+            body.extend_from_slice(v.to_string().as_bytes());
+            Canned {
+                status: 200,
+                content_type: "application/json; charset=UTF-8",
+                body,
+                delay: None,
+            }
+        }),
+        ("extra fields and lowercase token type", |mut v| {
+            v["token_type"] = json!("bearer");
+            v["scope"] = json!("openid fullname?oid=1");
+            v["x-esia-new-field"] = json!({"nested": [1, 2]});
+            Canned::json(200, v)
+        }),
+    ];
+    for (name, shape) in shapes {
+        let mut s = Script::new();
+        s.te_shape = Some(shape);
+        let r = login(s).await;
+        assert!(r.is_ok(), "{name}: {r:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_error_answer_with_status_200_keeps_its_esia_code() {
+    let mut s = Script::new();
+    s.te = Some(Canned::json(
+        200,
+        json!({"error": "invalid_grant", "error_description": "ESIA-007011: code expired"}),
+    ));
+    match login(s).await.unwrap_err() {
+        EsiaError::Esia { code, .. } => assert_eq!(code, EsiaErrorCode::InvalidCode),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_state_echo_is_refused() {
+    let mut s = Script::new();
+    s.te_shape = Some(|mut v| {
+        v.as_object_mut().unwrap().remove("state");
+        Canned::json(200, v)
+    });
+    assert!(matches!(
+        login(s).await.unwrap_err(),
+        EsiaError::StateMismatch
+    ));
+}
+
+#[tokio::test]
+async fn person_and_docs_answers_with_a_byte_order_mark_are_read() {
+    let mut s = Script::new();
+    s.is_tru = false; // forces the /docs lookup as well
+    let bom = |v: serde_json::Value| {
+        let mut body = b"\xEF\xBB\xBF".to_vec();
+        body.extend_from_slice(v.to_string().as_bytes());
+        Canned {
+            status: 200,
+            content_type: "application/json;charset=utf-8",
+            body,
+            delay: None,
+        }
+    };
+    s.person =
+        bom(json!({"firstName": "Иван", "trusted": true, "status": "REGISTERED", "rIdDoc": 5}));
+    s.docs = bom(json!({"elements": [{"id": 5, "type": "RF_PASSPORT", "vrfStu": "VERIFIED"}]}));
+    let v = login(s).await.unwrap();
+    assert_eq!(v.level, AccountLevel::Standard);
 }

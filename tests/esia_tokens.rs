@@ -155,7 +155,14 @@ fn wrong_issuer_is_refused() {
     let (a, i) = good_pair();
     for iss in [
         json!("https://esia.gosuslugi.ru/"),
-        json!("http://esia.gosuslugi.ru"),
+        json!("http://esia.gosuslugi.ru//"),
+        json!("http://esia.gosuslugi.ru/x"),
+        json!("HTTP://ESIA.GOSUSLUGI.RU/"),
+        json!("http://esia.gosuslugi.ru.evil/"),
+        json!("http://esia.gosuslugi.ru/ "),
+        json!(""),
+        json!("/"),
+        json!(["http://esia.gosuslugi.ru/"]),
         json!(null),
         json!(1),
     ] {
@@ -403,4 +410,150 @@ fn key_files_must_hold_rsa_certificates() {
         )
         .is_err()
     );
+}
+
+/// ESIA writes `http://esia.gosuslugi.ru/`; an issuer configured or claimed without the
+/// one trailing slash is the same issuer (it broke every login before).
+#[test]
+fn one_trailing_slash_on_the_issuer_is_not_significant() {
+    let (a, i) = good_pair();
+    let bare = ISSUER.trim_end_matches('/');
+    let a2 = access_with(|c| c["iss"] = json!(bare));
+    let i2 = id_with(|c| c["iss"] = json!(bare));
+    assert!(check(&a2, &i2).is_ok());
+    let loaded = verify::load_keys(std::slice::from_ref(&keys().esia.cert)).unwrap();
+    let configured_bare = Verifier::new(
+        loaded,
+        &[Algorithm::RS256],
+        bare,
+        CLIENT_ID,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert!(configured_bare.verify_pair(&a, &i, now()).is_ok());
+}
+
+/// Signs `claims` under an arbitrary raw JOSE header, as an attacker holding ESIA's key
+/// material could not, but as a buggy or future ESIA might.
+fn sign_with_header(header: &Value, claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let key = EncodingKey::from_rsa_pem(&keys().esia.key_pem).unwrap();
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::RS256).unwrap();
+    format!("{input}.{sig}")
+}
+
+#[test]
+fn validly_signed_headers_we_do_not_understand_are_refused() {
+    let (a, _) = good_pair();
+    let id = id_claims(NOW, "PR", true);
+    // The control: a plain header signed the same way verifies.
+    let plain = sign_with_header(&json!({"alg": "RS256", "typ": "JWT"}), &id);
+    assert!(check(&a, &plain).is_ok());
+    for header in [
+        json!({"alg": "RS256", "crit": ["exp"]}),
+        json!({"alg": "RS256", "crit": ["b64"], "b64": false}),
+        json!({"alg": "RS256", "crit": []}),
+        json!({"alg": "RS256", "cty": "JWT"}),
+        json!({"alg": "RS256", "cty": "jwt"}),
+    ] {
+        let token = sign_with_header(&header, &id);
+        assert!(
+            matches!(check(&a, &token), Err(VerifyError::Malformed(_))),
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn header_key_hints_never_choose_the_key() {
+    let (a, _) = good_pair();
+    let id = id_claims(NOW, "PR", true);
+    // kid/jku/x5u/jwk point elsewhere; only the configured keys are tried, so the
+    // genuine signature still verifies and a stranger's never does.
+    for header in [
+        json!({"alg": "RS256", "kid": "../../../../dev/null"}),
+        json!({"alg": "RS256", "kid": "stranger"}),
+        json!({"alg": "RS256", "jku": "https://evil.example/jwks.json"}),
+        json!({"alg": "RS256", "x5u": "https://evil.example/cert.pem"}),
+        json!({"alg": "RS256", "jwk": {"kty": "oct", "k": "AAAA"}}),
+    ] {
+        assert!(
+            check(&a, &sign_with_header(&header, &id)).is_ok(),
+            "{header}"
+        );
+    }
+    let stranger = {
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some("esia-2019".into());
+        jsonwebtoken::encode(
+            &h,
+            &id,
+            &EncodingKey::from_rsa_pem(&keys().stranger.key_pem).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(check(&a, &stranger), Err(VerifyError::BadSignature));
+}
+
+#[test]
+fn odd_exp_and_nbf_values_are_refused_not_trusted() {
+    let (_, i) = good_pair();
+    for exp in [
+        json!(1.5e9),
+        json!(f64::MAX),
+        json!(u64::MAX),
+        json!("soon"),
+        json!(" 1700000000"),
+        json!(null),
+        json!(true),
+        json!([NOW + 100]),
+        json!({"v": NOW + 100}),
+    ] {
+        let a = access_with(|c| c["exp"] = exp.clone());
+        let r = check(&a, &i);
+        assert!(
+            matches!(
+                r,
+                Err(VerifyError::MissingClaim("exp") | VerifyError::Malformed(_))
+            ),
+            "{exp} → {r:?}"
+        );
+    }
+    for exp in [json!(i64::MIN), json!(-1), json!(0)] {
+        let a = access_with(|c| c["exp"] = exp.clone());
+        assert_eq!(check(&a, &i), Err(VerifyError::Expired), "{exp}");
+    }
+    // Far-future values must not overflow the leeway arithmetic.
+    let a = access_with(|c| c["exp"] = json!(i64::MAX));
+    assert!(check(&a, &i).is_ok());
+    for nbf in [json!(i64::MAX), json!((NOW + 3600).to_string())] {
+        let a = access_with(|c| c["nbf"] = nbf.clone());
+        assert_eq!(check(&a, &i), Err(VerifyError::NotYetValid), "{nbf}");
+    }
+    for nbf in [json!("x"), json!(1.0), json!(null)] {
+        let a = access_with(|c| c["nbf"] = nbf.clone());
+        assert_eq!(
+            check(&a, &i),
+            Err(VerifyError::MissingClaim("nbf")),
+            "{nbf}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_claims_in_a_signed_payload_are_refused() {
+    let (a, _) = good_pair();
+    let mut id = id_claims(NOW, "PR", true).to_string();
+    // A second `sub` after the first: parsers disagree on which wins, so refuse.
+    id.insert_str(1, "\"sub\":\"1\",");
+    let header = b64(br#"{"alg":"RS256"}"#);
+    let input = format!("{header}.{}", b64(id.as_bytes()));
+    let key = EncodingKey::from_rsa_pem(&keys().esia.key_pem).unwrap();
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::RS256).unwrap();
+    let r = check(&a, &format!("{input}.{sig}"));
+    assert!(r.is_err(), "{r:?}");
 }

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 /// Cookies at most; a diary that sets more is misbehaving, and the oldest go first.
 const MAX_COOKIES: usize = 50;
-/// Longest cookie value kept (bytes); longer ones are dropped.
+/// Longest cookie kept (name + value + path, bytes; RFC 6265 §6.1 asks for 4096 per
+/// cookie); longer ones are dropped.
 const MAX_VALUE: usize = 4096;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +68,9 @@ impl Jar {
             Some(p) if p.starts_with('/') => p.to_owned(),
             _ => default_path(request_path),
         };
+        if name.len() + c.value().len() + path.len() > MAX_VALUE {
+            return;
+        }
         let expires = match (c.max_age(), c.expires_datetime()) {
             (Some(age), _) => Some(now.timestamp().saturating_add(age.whole_seconds())),
             (None, Some(at)) => Some(at.unix_timestamp()),
@@ -140,10 +144,15 @@ fn is_token(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// RFC 6265 cookie-octets (what may be replayed in a `Cookie` header), bounded in size.
+/// RFC 6265 cookie-value: cookie-octets, optionally inside one pair of double quotes
+/// (Java and .NET servers quote; the quotes are part of the value and are replayed).
 fn is_cookie_value(value: &str) -> bool {
+    let inner = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
     value.len() <= MAX_VALUE
-        && value
+        && inner
             .bytes()
             .all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
 }
@@ -151,6 +160,9 @@ fn is_cookie_value(value: &str) -> bool {
 /// RFC 6265 §5.1.4 default-path: the request path up to its last `/`.
 fn default_path(request_path: &str) -> String {
     let path = request_path.split('?').next().unwrap_or("/");
+    if !path.starts_with('/') {
+        return "/".into();
+    }
     match path.rfind('/') {
         Some(0) | None => "/".into(),
         Some(i) => path[..i].to_owned(),
@@ -253,5 +265,117 @@ mod tests {
             Jar::from_bytes(br#"{"v":9,"cookies":[]}"#),
             Err(JarError::Version(9))
         ));
+    }
+
+    /// Set-Cookie values as real servers (PHP, IIS, Java) and hostile ones send them,
+    /// each with what the jar must replay afterwards for a request to `/journal/x`.
+    #[test]
+    fn set_cookie_edge_cases_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            // PHP session_destroy / setcookie("x", "", time()-3600): dashed dates.
+            (
+                "a=deleted; expires=Thu, 01-Jan-1970 00:00:01 GMT; Max-Age=0; path=/",
+                None,
+            ),
+            ("a=deleted; expires=Thu, 01-Jan-1970 00:00:01 GMT", None),
+            ("a=1; Expires=Thu, 01-Jan-70 00:00:01 GMT", None),
+            ("a=1; Expires=Sun Nov  6 08:49:37 1994", None),
+            ("a=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT", Some("a=1")),
+            // Unparseable attributes are ignored, leaving a session cookie.
+            ("a=1; Expires=garbage", Some("a=1")),
+            ("a=1; Max-Age=1e3", Some("a=1")),
+            // Max-Age wins over Expires; negative means delete; huge saturates.
+            ("a=1; Max-Age=-5", None),
+            (
+                "a=1; Max-Age=10; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                Some("a=1"),
+            ),
+            (
+                "a=1; Max-Age=0; Expires=Fri, 31 Dec 9999 23:59:59 GMT",
+                None,
+            ),
+            ("a=1; Max-Age=99999999999999999999999", Some("a=1")),
+            ("a=1; Max-Age=9223372036854775807", Some("a=1")),
+            // Path without a leading slash or empty: the default path (/journal) applies.
+            ("a=1; Path=journal", Some("a=1")),
+            ("a=1; Path=", Some("a=1")),
+            ("a=1; Path=/other", None),
+            ("a=1; Path=/journal/x/deeper", None),
+            // Quoted values are valid (RFC 6265 §4.1.1) and replayed with their quotes.
+            ("a=\"abc\"", Some("a=\"abc\"")),
+            ("a=\"\"", Some("a=\"\"")),
+            ("a=\"a b\"", None),
+            ("a=\"abc", None),
+            ("a=x\\y", None),
+            ("a=x,y", None),
+            ("a=x y", None),
+            ("a b=1", None),
+            ("a(=1", None),
+            ("a=\u{0430}", None),
+            // Domain and Secure are irrelevant on the one-origin hop.
+            (
+                "a=1; Domain=evil.example; Secure; HttpOnly; SameSite=None",
+                Some("a=1"),
+            ),
+        ];
+        for (set_cookie, want) in cases {
+            let mut jar = Jar::new();
+            jar.store(set_cookie, "/journal/page.php", t(0));
+            assert_eq!(
+                jar.header_for("/journal/x", t(1)).as_deref(),
+                *want,
+                "{set_cookie}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_name_on_different_paths_are_two_cookies() {
+        let mut jar = Jar::new();
+        jar.store("s=root; Path=/", "/", t(0));
+        jar.store("s=deep; Path=/journal", "/", t(0));
+        assert_eq!(
+            jar.header_for("/journal/x", t(1)).as_deref(),
+            Some("s=deep; s=root")
+        );
+        // Deleting one leaves the other.
+        jar.store("s=; Path=/journal; Max-Age=0", "/", t(2));
+        assert_eq!(
+            jar.header_for("/journal/x", t(3)).as_deref(),
+            Some("s=root")
+        );
+    }
+
+    #[test]
+    fn oversized_names_and_paths_are_dropped_and_odd_request_paths_default_to_root() {
+        let mut jar = Jar::new();
+        jar.store(&format!("{}=1", "n".repeat(MAX_VALUE)), "/", t(0));
+        jar.store(&format!("a=1; Path=/{}", "p".repeat(MAX_VALUE)), "/", t(0));
+        assert!(jar.is_empty());
+        assert_eq!(default_path("journal/x"), "/");
+        assert_eq!(default_path("*"), "/");
+        assert_eq!(default_path(""), "/");
+        assert_eq!(default_path("?a=/b/c"), "/");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn store_never_panics_and_replays_only_header_safe_text(
+            lines in proptest::collection::vec("\\PC{0,60}|[a-z]{1,3}=[ -~]{0,10}(; [A-Za-z-]{1,8}(=[ -~]{0,30})?){0,3}", 0..80),
+            path in "\\PC{0,20}",
+            at in proptest::num::i64::ANY,
+        ) {
+            let mut jar = Jar::new();
+            let now = DateTime::from_timestamp(at % 8_000_000_000, 0).unwrap_or_default();
+            for line in &lines {
+                jar.store(line, &path, now);
+            }
+            proptest::prop_assert!(jar.cookies.len() <= MAX_COOKIES);
+            if let Some(h) = jar.header_for(&path, now) {
+                proptest::prop_assert!(h.bytes().all(|b| (0x20..0x7f).contains(&b)));
+                proptest::prop_assert!(http::HeaderValue::from_str(&h).is_ok());
+            }
+            proptest::prop_assert_eq!(Jar::from_bytes(&jar.to_bytes()).ok(), Some(jar));
+        }
     }
 }

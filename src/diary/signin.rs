@@ -119,7 +119,7 @@ impl DiaryRules {
                 None => LoginOutcome::Unrecognised,
             };
         }
-        if status == StatusCode::OK && contains(body, self.failure_text.as_bytes()) {
+        if status == StatusCode::OK && contains_text(body, &self.failure_text) {
             return LoginOutcome::WrongPassword;
         }
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::FORBIDDEN {
@@ -137,16 +137,47 @@ impl DiaryRules {
     }
 }
 
-/// The path of a `Location` value, absolute or relative.
+/// The path of a `Location` value: absolute (`http://h/p`), scheme-relative (`//h/p`) or
+/// a path. Only a real scheme before `://` makes it absolute, so a return URL in the
+/// query (`/login?back=http://diary/marks`) does not stand in for the path.
 fn location_path(location: &str) -> &str {
-    let rest = match location.find("://") {
-        Some(i) => {
-            let after = &location[i + 3..];
-            after.find('/').map_or("/", |j| &after[j..])
-        }
+    let location = location.trim();
+    let authority_and_rest = if let Some(after) = location.strip_prefix("//") {
+        Some(after)
+    } else {
+        location.split_once("://").and_then(|(scheme, after)| {
+            let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            is_scheme.then_some(after)
+        })
+    };
+    let rest = match authority_and_rest {
+        Some(after) => match after.find(['/', '?', '#']) {
+            Some(j) if after[j..].starts_with('/') => &after[j..],
+            _ => "/",
+        },
         None => location,
     };
-    rest.split(['?', '#']).next().unwrap_or("/")
+    match rest.split(['?', '#']).next() {
+        Some("") | None => "/",
+        Some(p) => p,
+    }
+}
+
+/// Is `needle` in the page? Old PHP diaries answer in windows-1251 (sometimes KOI8-R)
+/// while the configured text is UTF-8, so the text is looked for in each of them.
+fn contains_text(haystack: &[u8], needle: &str) -> bool {
+    if contains(haystack, needle.as_bytes()) {
+        return true;
+    }
+    [encoding_rs::WINDOWS_1251, encoding_rs::KOI8_R]
+        .into_iter()
+        .any(|enc| {
+            let (bytes, _, lossy) = enc.encode(needle);
+            !lossy && contains(haystack, &bytes)
+        })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -319,6 +350,66 @@ mod tests {
         assert_eq!(r.canonical_role("Parent"), Some("parent"));
         assert_eq!(r.canonical_role(" class_teacher "), Some("class_teacher"));
         assert_eq!(r.canonical_role("superuser"), None);
+    }
+
+    #[test]
+    fn a_failure_page_in_windows_1251_or_koi8_r_is_recognised() {
+        let r = DiaryRules::demo();
+        for enc in [
+            encoding_rs::WINDOWS_1251,
+            encoding_rs::KOI8_R,
+            encoding_rs::UTF_8,
+        ] {
+            let (page, _, _) = enc.encode("<p>Неверный логин или пароль</p>");
+            assert_eq!(
+                r.login_outcome(StatusCode::OK, None, &page),
+                LoginOutcome::WrongPassword,
+                "{}",
+                enc.name()
+            );
+        }
+        let (other, _, _) = encoding_rs::WINDOWS_1251.encode("<p>Добро пожаловать</p>");
+        assert_eq!(
+            r.login_outcome(StatusCode::OK, None, &other),
+            LoginOutcome::Unrecognised
+        );
+    }
+
+    #[test]
+    fn return_urls_in_the_query_do_not_pass_for_the_path() {
+        let r = DiaryRules::demo();
+        for (location, expired) in [
+            ("/login.php?return=http://diary/marks", false),
+            ("/login?return=http://diary/marks", true),
+            ("/login?back=https://diary.local/marks/", true),
+            ("/marks?from=http://diary/login", false),
+            ("//diary.local/login?x=1", true),
+            ("//diary.local", false),
+            ("http://diary.local?login", false),
+            ("HTTPS://diary.local/login", true),
+            ("  /login  ", true),
+            ("1http://x/login", false),
+            ("javascript://x/login", true),
+            ("", false),
+        ] {
+            assert_eq!(
+                r.session_expired(StatusCode::FOUND, Some(location)),
+                expired,
+                "{location}"
+            );
+        }
+        assert_eq!(
+            r.login_outcome(StatusCode::FOUND, Some("/journal?from=http://d/login"), b""),
+            LoginOutcome::SignedIn
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn location_path_never_panics_and_is_a_prefix_free_path(l in "\\PC{0,60}") {
+            let p = location_path(&l);
+            proptest::prop_assert!(!p.contains(['?', '#']));
+        }
     }
 
     #[test]

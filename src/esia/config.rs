@@ -98,7 +98,9 @@ pub struct EsiaConfig {
     pub max_response_bytes: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` is written by hand: signer arguments may carry a key-container PIN
+/// (`csptest … -password 1234`), so only their number is shown.
+#[derive(Clone, PartialEq, Eq)]
 pub enum SignerConfig {
     Command {
         program: PathBuf,
@@ -110,6 +112,28 @@ pub enum SignerConfig {
     Demo {
         key: PathBuf,
     },
+}
+
+impl std::fmt::Debug for SignerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Command {
+                program,
+                args,
+                timeout,
+                reverse_bytes,
+                output_base64,
+            } => f
+                .debug_struct("Command")
+                .field("program", program)
+                .field("args", &format_args!("[{} hidden]", args.len()))
+                .field("timeout", timeout)
+                .field("reverse_bytes", reverse_bytes)
+                .field("output_base64", output_base64)
+                .finish(),
+            Self::Demo { key } => f.debug_struct("Demo").field("key", key).finish(),
+        }
+    }
 }
 
 pub const DEFAULT_BASE_URL: &str = "https://esia.gosuslugi.ru";

@@ -36,8 +36,19 @@ pub enum EsiaErrorCode {
 
 impl EsiaErrorCode {
     /// Reads the code from an `error_description` ("ESIA-0070xx: text").
+    /// The code usually opens the text, but proxies and older ESIA versions put words
+    /// before it ("Ошибка ESIA-007011 …"), so the first `ESIA-` + six digits anywhere
+    /// counts; without one, the first 11 printable characters stand in for the code.
     pub fn from_description(description: &str) -> Self {
-        let head: String = description.trim_start().chars().take(11).collect();
+        if let Some(code) = find_code(description) {
+            return Self::from_code(code);
+        }
+        let head: String = description
+            .trim_start()
+            .chars()
+            .take(11)
+            .map(printable)
+            .collect();
         Self::from_code(&head)
     }
 
@@ -53,7 +64,7 @@ impl EsiaErrorCode {
             "ESIA-007023" => Self::RedirectNotAllowed,
             "ESIA-007053" => Self::BadClientSecret,
             "ESIA-007055" => Self::UnconfirmedAccount,
-            _ => Self::Other(code.to_string()),
+            _ => Self::Other(sanitize(code, 11)),
         }
     }
 
@@ -154,6 +165,35 @@ impl EsiaErrorCode {
     }
 }
 
+/// Longest `error_description` kept; the callback's comes from the browser's query
+/// string, i.e. from whoever crafted the link.
+pub const MAX_DESCRIPTION_CHARS: usize = 300;
+/// Longest `error` kept (OAuth error names are short identifiers).
+pub const MAX_ERROR_CHARS: usize = 64;
+
+/// `ESIA-` followed by six ASCII digits, the first occurrence in `text`.
+fn find_code(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find_map(|i| {
+        let candidate = bytes.get(i..i + 11)?;
+        let (prefix, digits) = candidate.split_at(5);
+        (prefix.eq_ignore_ascii_case(b"ESIA-") && digits.iter().all(u8::is_ascii_digit))
+            .then(|| text.get(i..i + 11))
+            .flatten()
+    })
+}
+
+/// Control characters (newlines that would forge log lines, escapes that would drive a
+/// terminal) become U+FFFD.
+fn printable(c: char) -> char {
+    if c.is_control() { '\u{FFFD}' } else { c }
+}
+
+/// Bounded, printable copy of an untrusted text for errors and logs.
+fn sanitize(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).map(printable).collect()
+}
+
 /// Everything that can go wrong talking to ESIA, one variant per cause.
 #[derive(Debug, thiserror::Error)]
 pub enum EsiaError {
@@ -187,8 +227,8 @@ impl EsiaError {
     pub fn from_answer(error: &str, description: &str) -> Self {
         Self::Esia {
             code: EsiaErrorCode::from_description(description),
-            error: error.to_string(),
-            description: description.to_string(),
+            error: sanitize(error, MAX_ERROR_CHARS),
+            description: sanitize(description, MAX_DESCRIPTION_CHARS),
         }
     }
 
@@ -295,6 +335,67 @@ mod tests {
             EsiaErrorCode::from_description("ошибка"),
             EsiaErrorCode::Other(_)
         ));
+    }
+
+    #[test]
+    fn the_code_is_found_where_esia_and_proxies_put_it() {
+        for (description, want) in [
+            ("  ESIA-007011: код устарел", EsiaErrorCode::InvalidCode),
+            (
+                "Ошибка ESIA-007011: код устарел",
+                EsiaErrorCode::InvalidCode,
+            ),
+            ("error (esia-007055)", EsiaErrorCode::UnconfirmedAccount),
+            ("ESIA-00701", EsiaErrorCode::Other("ESIA-00701".into())),
+            ("ESIA-0070x1 then ESIA-007004", EsiaErrorCode::Declined),
+            ("ESIA-٠٠٧٠٠٤", EsiaErrorCode::Other("ESIA-٠٠٧٠٠٤".into())),
+        ] {
+            assert_eq!(
+                EsiaErrorCode::from_description(description),
+                want,
+                "{description}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_callback_texts_are_bounded_and_printable() {
+        let forged = "ESIA-007004\n2026-01-01 INFO login ok oid=1\u{1b}[31m";
+        let e = EsiaError::from_answer("access_denied\r\nX: y", forged);
+        let shown = e.to_string();
+        assert!(!shown.contains(['\n', '\r', '\u{1b}']), "{shown:?}");
+        assert!(matches!(
+            &e,
+            EsiaError::Esia {
+                code: EsiaErrorCode::Declined,
+                ..
+            }
+        ));
+        let huge = "ж".repeat(1_000_000);
+        match EsiaError::from_answer(&huge, &huge) {
+            EsiaError::Esia {
+                error,
+                description,
+                code,
+            } => {
+                assert_eq!(error.chars().count(), MAX_ERROR_CHARS);
+                assert_eq!(description.chars().count(), MAX_DESCRIPTION_CHARS);
+                assert_eq!(code.code().chars().count(), 11);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!EsiaErrorCode::from_code("a\nb").code().contains('\n'));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_description_gives_a_short_printable_code(d in "\\PC*|[\\x00-\\x1f]*ESIA-[0-9]{0,7}.*") {
+            let code = EsiaErrorCode::from_description(&d);
+            proptest::prop_assert!(code.code().chars().count() <= 11);
+            proptest::prop_assert!(!code.code().chars().any(char::is_control));
+            let e = EsiaError::from_answer(&d, &d);
+            proptest::prop_assert!(!e.to_string().chars().any(char::is_control));
+        }
     }
 
     #[test]

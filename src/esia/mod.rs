@@ -10,6 +10,7 @@
 //! Config ([`config`]) keeps every host, path and key configurable, so the same code talks
 //! to the mock and to real ESIA.
 
+mod answer;
 pub mod config;
 pub mod errors;
 pub mod http;

@@ -123,7 +123,7 @@ pub fn account_level(person: &Person, docs: Option<&[Doc]>, sbj: &SbjClaims) -> 
 
 /// `/docs` either as embedded objects or as bare URLs (then no level evidence).
 pub fn parse_docs(body: &[u8]) -> Option<Vec<Doc>> {
-    let v: Value = serde_json::from_slice(body).ok()?;
+    let v: Value = serde_json::from_slice(super::answer::strip_bom(body)).ok()?;
     let elements = v.get("elements")?.as_array()?;
     Some(
         elements
@@ -180,7 +180,7 @@ pub async fn fetch_person(
         return Err(EsiaError::PersonRefused(status.as_u16()));
     }
     // Parse to a Value first: serde would accept a JSON array as a struct.
-    match serde_json::from_slice::<Value>(resp.body()) {
+    match serde_json::from_slice::<Value>(super::answer::strip_bom(resp.body())) {
         Ok(v @ Value::Object(_)) => serde_json::from_value(v)
             .map_err(|_| EsiaError::BadResponse("person data unreadable".into())),
         _ => Err(EsiaError::BadResponse(

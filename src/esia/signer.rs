@@ -68,7 +68,8 @@ pub fn from_config(cfg: &SignerConfig) -> Result<std::sync::Arc<dyn Signer>, Sig
 }
 
 /// Runs a program directly (no shell) for every signature.
-#[derive(Debug, Clone)]
+/// `Debug` hides the arguments (they may hold a PIN); see [`SignerConfig`].
+#[derive(Clone)]
 pub struct CommandSigner {
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -77,6 +78,16 @@ pub struct CommandSigner {
     pub reverse_bytes: bool,
     /// The program prints base64 instead of raw bytes.
     pub output_base64: bool,
+}
+
+impl std::fmt::Debug for CommandSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandSigner")
+            .field("program", &self.program)
+            .field("args", &format_args!("[{} hidden]", self.args.len()))
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 const MAX_SIGNER_OUTPUT: usize = 64 * 1024;
@@ -154,6 +165,8 @@ impl CommandSigner {
                 .unwrap_or("")
                 .chars()
                 .take(200)
+                // A signer's stderr must not forge log lines or drive a terminal.
+                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
                 .collect();
             return Err(SignError::Failed {
                 program,
@@ -162,18 +175,9 @@ impl CommandSigner {
             });
         }
         let mut sig = if self.output_base64 {
-            let text: String = String::from_utf8_lossy(&out)
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(text.as_bytes())
-                .or_else(|_| {
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.as_bytes())
-                })
-                .map_err(|_| SignError::BadBase64 {
-                    program: program.clone(),
-                })?
+            decode_signature_text(&out).ok_or_else(|| SignError::BadBase64 {
+                program: program.clone(),
+            })?
         } else {
             out
         };
@@ -185,6 +189,34 @@ impl CommandSigner {
         }
         Ok(sig)
     }
+}
+
+/// A signature printed as text, the way signing tools print it: standard or URL-safe
+/// alphabet, padded or not, wrapped at any width, with CRLF, a UTF-8 BOM or PEM-style
+/// `-----BEGIN …-----` armour lines around it. `None` when it is not base64 at all.
+pub fn decode_signature_text(out: &[u8]) -> Option<Vec<u8>> {
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let text =
+        String::from_utf8_lossy(out.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(out)).into_owned();
+    let compact: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("-----"))
+        .flat_map(str::chars)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if compact.is_empty() {
+        return None;
+    }
+    let lenient = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    [
+        GeneralPurpose::new(&STANDARD, lenient),
+        GeneralPurpose::new(&URL_SAFE, lenient),
+    ]
+    .iter()
+    .find_map(|engine| engine.decode(compact.as_bytes()).ok())
 }
 
 async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
@@ -303,5 +335,78 @@ mod tests {
         assert_eq!(s.sign(b"x").await.unwrap(), vec![1, 2, 3]);
         s.reverse_bytes = true;
         assert_eq!(s.sign(b"x").await.unwrap(), vec![3, 2, 1]);
+    }
+
+    #[test]
+    fn signature_text_in_the_shapes_signing_tools_print() {
+        let sig: Vec<u8> = (0u8..=255).collect();
+        let std_b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
+        let url_b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sig);
+        let wrapped: String = std_b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
+            .collect();
+        for text in [
+            std_b64.clone(),
+            std_b64.trim_end_matches('=').to_string(),
+            url_b64.clone(),
+            format!("{url_b64}=="),
+            wrapped.clone(),
+            format!("\u{FEFF}{std_b64}\n"),
+            format!("-----BEGIN SIGNATURE-----\n{wrapped}-----END SIGNATURE-----\n"),
+        ] {
+            assert_eq!(
+                decode_signature_text(text.as_bytes()),
+                Some(sig.clone()),
+                "{text:?}"
+            );
+        }
+        for bad in [
+            "",
+            "   \n",
+            "-----BEGIN X-----\n-----END X-----",
+            "not base64!",
+            "ab+_",
+            "é",
+        ] {
+            assert_eq!(decode_signature_text(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn signature_text_decoding_never_panics_and_round_trips(
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            sig in proptest::collection::vec(proptest::num::u8::ANY, 1..300),
+        ) {
+            let _ = decode_signature_text(&raw);
+            let text = base64::engine::general_purpose::STANDARD.encode(&sig);
+            proptest::prop_assert_eq!(decode_signature_text(text.as_bytes()), Some(sig));
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_signer_arguments() {
+        let args = vec!["-password".to_string(), "s3cr3t-pin".to_string()];
+        let cmd = CommandSigner::new(
+            "/opt/cprocsp/bin/csptest",
+            args.clone(),
+            Duration::from_secs(1),
+        );
+        let cfg = SignerConfig::Command {
+            program: "/opt/cprocsp/bin/csptest".into(),
+            args,
+            timeout: Duration::from_secs(1),
+            reverse_bytes: true,
+            output_base64: false,
+        };
+        for shown in [format!("{cmd:?}"), format!("{cfg:?}"), format!("{cfg:#?}")] {
+            assert!(!shown.contains("s3cr3t-pin"), "{shown}");
+            assert!(
+                shown.contains("csptest") && shown.contains("2 hidden"),
+                "{shown}"
+            );
+        }
     }
 }

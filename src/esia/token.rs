@@ -87,7 +87,7 @@ pub async fn exchange(
         if resp.status().is_server_error() {
             return Err(HttpError::ServerStatus(resp.status().as_u16()));
         }
-        Ok::<_, HttpError>(resp)
+        Ok::<_, HttpError>(super::answer::normalize_token_answer(resp))
     };
     let answer = client
         .exchange_code(AuthorizationCode::new(code.to_string()))

@@ -139,6 +139,15 @@ fn oid_claim(v: Option<&Value>, name: &'static str) -> Result<u64, VerifyError> 
         .ok_or(VerifyError::MissingClaim(name))
 }
 
+/// ESIA writes its issuer with a trailing slash (`http://esia.gosuslugi.ru/`) and
+/// operators copy it with or without one; exactly one trailing slash is not significant,
+/// anything else (scheme, host, path, case) must match byte for byte.
+fn same_issuer(claimed: &str, expected: &str) -> bool {
+    let claimed = claimed.strip_suffix('/').unwrap_or(claimed);
+    let expected = expected.strip_suffix('/').unwrap_or(expected);
+    !expected.is_empty() && claimed == expected
+}
+
 impl Verifier {
     pub fn new(
         keys: Vec<DecodingKey>,
@@ -186,6 +195,19 @@ impl Verifier {
             return Err(VerifyError::Malformed("not three parts".into()));
         };
         let header = b64_json(header)?;
+        // RFC 7515 §4.1.11: a `crit` extension we do not implement must be refused; we
+        // implement none. A nested JWT (`cty: JWT`) would carry its claims in an inner
+        // token that this verifier never looks at.
+        if header.get("crit").is_some() {
+            return Err(VerifyError::Malformed("critical header extensions".into()));
+        }
+        if header
+            .get("cty")
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.eq_ignore_ascii_case("JWT"))
+        {
+            return Err(VerifyError::Malformed("nested token".into()));
+        }
         let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
         let alg = algorithm(alg_name)
             .filter(|a| self.algorithms.contains(a))
@@ -211,7 +233,8 @@ impl Verifier {
             }
         }
         let claims = claims.ok_or(VerifyError::BadSignature)?;
-        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
+        if !same_issuer(iss, &self.issuer) {
             return Err(VerifyError::WrongIssuer);
         }
         let now = now.timestamp();

@@ -10,12 +10,13 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use flate2::Compression;
-use flate2::write::{GzDecoder, GzEncoder, ZlibDecoder};
+use flate2::write::GzEncoder;
 use http_body::{Body, Frame, SizeHint};
 use lol_html::html_content::ContentType;
 use lol_html::send::{ElementContentHandlers, HtmlRewriter, Settings};
 use lol_html::{MemorySettings, OutputSink};
 
+use super::inflate::Inflater;
 use super::{Coding, Plan, Position, Rule};
 
 /// Largest decoded page we rewrite.
@@ -46,18 +47,36 @@ pin_project_lite::pin_project! {
 }
 
 struct State {
-    decoder: Decoder,
-    rewriter: HtmlRewriter<'static, Sink>,
+    decoder: Inflater,
+    stage: Stage,
+    /// How to build the rewriter once the first bytes of the page are known.
+    start: Start,
+    /// Decoded bytes held back until the byte-order mark question is settled.
+    head: Vec<u8>,
     out: Arc<Mutex<Vec<u8>>>,
     encoder: Option<GzEncoder<Vec<u8>>>,
     decoded: u64,
 }
 
-enum Decoder {
-    Identity,
-    Gzip(GzDecoder<Vec<u8>>),
-    Deflate(ZlibDecoder<Vec<u8>>),
+/// A page is rewritten only once its first bytes showed whether a byte-order mark
+/// overrides the declared charset (HTML's encoding sniffing: BOM > header > `<meta>`).
+enum Stage {
+    Sniffing,
+    Rewriting(Box<HtmlRewriter<'static, Sink>>),
+    /// A UTF-16 page behind an ASCII charset label: lol_html cannot parse it, so it goes
+    /// through unchanged rather than with a banner in the wrong encoding.
+    Passthrough,
 }
+
+struct Start {
+    rules: Arc<[Rule]>,
+    encoding: &'static encoding_rs::Encoding,
+    /// Follow a `<meta charset>` only when the header named none; a header charset wins.
+    adjust_meta: bool,
+}
+
+/// Bytes needed to recognise any byte-order mark.
+const BOM_LEN: usize = 3;
 
 /// lol_html's output goes into a buffer the body drains after every write.
 struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -73,47 +92,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl<B> InjectedBody<B> {
-    pub(super) fn new(inner: B, plan: Plan, rules: Arc<[Rule]>, gzip_out: bool) -> Self {
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let handlers = rules
-            .iter()
-            .map(|rule| {
-                let html = rule.html.clone();
-                let position = rule.position;
-                let handler = ElementContentHandlers::default().element(
-                    move |el: &mut lol_html::send::Element<'_, '_>| {
-                        match position {
-                            Position::Prepend => el.prepend(&html, ContentType::Html),
-                            Position::After => el.after(&html, ContentType::Html),
-                        }
-                        Ok(())
-                    },
-                );
-                (std::borrow::Cow::Owned(rule.selector.clone()), handler)
-            })
-            .collect();
-        let mut memory = MemorySettings::new();
-        memory.max_allowed_memory_usage = REWRITER_MEMORY;
-        let settings = Settings {
-            element_content_handlers: handlers,
-            // `plan_for` only accepts ASCII-compatible encodings; UTF-8 is the safe fallback.
-            encoding: lol_html::AsciiCompatibleEncoding::new(plan.encoding)
-                .unwrap_or_else(lol_html::AsciiCompatibleEncoding::utf_8),
-            memory_settings: memory,
-            adjust_charset_on_meta_tag: true,
-            ..Settings::new_send()
-        };
-        let rewriter = HtmlRewriter::new(settings, Sink(out.clone()));
+    pub(super) fn new(
+        inner: B,
+        plan: Plan,
+        rules: Arc<[Rule]>,
+        gzip_out: bool,
+        header_charset: bool,
+    ) -> Self {
         let decoder = match plan.coding {
-            Coding::Identity => Decoder::Identity,
-            Coding::Gzip => Decoder::Gzip(GzDecoder::new(Vec::new())),
-            Coding::Deflate => Decoder::Deflate(ZlibDecoder::new(Vec::new())),
+            Coding::Identity => Inflater::identity(),
+            Coding::Gzip => Inflater::gzip(MAX_DECODED),
+            Coding::Deflate => Inflater::deflate(MAX_DECODED),
         };
         let encoder = gzip_out.then(|| GzEncoder::new(Vec::new(), Compression::fast()));
         let state = State {
             decoder,
-            rewriter,
-            out,
+            stage: Stage::Sniffing,
+            start: Start {
+                rules,
+                encoding: plan.encoding,
+                adjust_meta: !header_charset,
+            },
+            head: Vec::new(),
+            out: Arc::new(Mutex::new(Vec::new())),
             encoder,
             decoded: 0,
         };
@@ -124,35 +125,100 @@ impl<B> InjectedBody<B> {
     }
 }
 
+fn build_rewriter(
+    start: &Start,
+    encoding: &'static encoding_rs::Encoding,
+    adjust_meta: bool,
+    out: &Arc<Mutex<Vec<u8>>>,
+) -> HtmlRewriter<'static, Sink> {
+    let handlers = start
+        .rules
+        .iter()
+        .map(|rule| {
+            let html = rule.html.clone();
+            let position = rule.position;
+            let handler = ElementContentHandlers::default().element(
+                move |el: &mut lol_html::send::Element<'_, '_>| {
+                    match position {
+                        Position::Prepend => el.prepend(&html, ContentType::Html),
+                        Position::After => el.after(&html, ContentType::Html),
+                    }
+                    Ok(())
+                },
+            );
+            (std::borrow::Cow::Owned(rule.selector.clone()), handler)
+        })
+        .collect();
+    let mut memory = MemorySettings::new();
+    memory.max_allowed_memory_usage = REWRITER_MEMORY;
+    let settings = Settings {
+        element_content_handlers: handlers,
+        // `plan_for` only accepts ASCII-compatible encodings; UTF-8 is the safe fallback.
+        encoding: lol_html::AsciiCompatibleEncoding::new(encoding)
+            .unwrap_or_else(lol_html::AsciiCompatibleEncoding::utf_8),
+        memory_settings: memory,
+        adjust_charset_on_meta_tag: adjust_meta,
+        ..Settings::new_send()
+    };
+    HtmlRewriter::new(settings, Sink(out.clone()))
+}
+
 impl State {
     fn push(&mut self, data: &[u8]) -> Result<Vec<u8>, InjectError> {
-        let decoded = match &mut self.decoder {
-            Decoder::Identity => data.to_vec(),
-            Decoder::Gzip(d) => {
-                d.write_all(data).map_err(|_| InjectError::Decode("gzip"))?;
-                std::mem::take(d.get_mut())
-            }
-            Decoder::Deflate(d) => {
-                d.write_all(data)
-                    .map_err(|_| InjectError::Decode("deflate"))?;
-                std::mem::take(d.get_mut())
-            }
-        };
+        let decoded = self.decoder.push(data)?;
         self.rewrite(&decoded)
     }
 
     fn rewrite(&mut self, decoded: &[u8]) -> Result<Vec<u8>, InjectError> {
-        self.decoded += decoded.len() as u64;
+        self.feed(decoded, false)?;
+        let rewritten = std::mem::take(&mut *lock(&self.out));
+        self.encode(rewritten, false)
+    }
+
+    /// Routes decoded bytes to the stage; `last` settles a page shorter than a BOM.
+    fn feed(&mut self, decoded: &[u8], last: bool) -> Result<(), InjectError> {
+        self.decoded = self
+            .decoded
+            .saturating_add(u64::try_from(decoded.len()).unwrap_or(u64::MAX));
         if self.decoded > MAX_DECODED {
             return Err(InjectError::TooLarge);
         }
-        if !decoded.is_empty() {
-            self.rewriter
+        let held;
+        let decoded = if matches!(self.stage, Stage::Sniffing) {
+            self.head.extend_from_slice(decoded);
+            if self.head.len() < BOM_LEN && !last {
+                return Ok(());
+            }
+            self.stage = self.choose_stage();
+            held = std::mem::take(&mut self.head);
+            &held[..]
+        } else {
+            decoded
+        };
+        match &mut self.stage {
+            Stage::Rewriting(r) if !decoded.is_empty() => r
                 .write(decoded)
-                .map_err(|e| InjectError::Rewrite(e.to_string()))?;
+                .map_err(|e| InjectError::Rewrite(e.to_string())),
+            Stage::Passthrough => {
+                lock(&self.out).extend_from_slice(decoded);
+                Ok(())
+            }
+            _ => Ok(()),
         }
-        let rewritten = std::mem::take(&mut *lock(&self.out));
-        self.encode(rewritten, false)
+    }
+
+    fn choose_stage(&self) -> Stage {
+        let (encoding, adjust) = match encoding_rs::Encoding::for_bom(&self.head) {
+            Some((enc, _)) if enc == encoding_rs::UTF_8 => (enc, false),
+            Some(_) => return Stage::Passthrough,
+            None => (self.start.encoding, self.start.adjust_meta),
+        };
+        Stage::Rewriting(Box::new(build_rewriter(
+            &self.start,
+            encoding,
+            adjust,
+            &self.out,
+        )))
     }
 
     fn encode(&mut self, rewritten: Vec<u8>, last: bool) -> Result<Vec<u8>, InjectError> {
@@ -169,21 +235,13 @@ impl State {
     }
 
     fn finish(mut self) -> Result<Vec<u8>, InjectError> {
-        let rest = match &mut self.decoder {
-            Decoder::Identity => Vec::new(),
-            Decoder::Gzip(d) => {
-                d.try_finish().map_err(|_| InjectError::Decode("gzip"))?;
-                std::mem::take(d.get_mut())
-            }
-            Decoder::Deflate(d) => {
-                d.try_finish().map_err(|_| InjectError::Decode("deflate"))?;
-                std::mem::take(d.get_mut())
-            }
-        };
-        let mut out = self.rewrite(&rest)?;
-        self.rewriter
-            .end()
-            .map_err(|e| InjectError::Rewrite(e.to_string()))?;
+        let rest = self.decoder.finish()?;
+        self.feed(&rest, true)?;
+        let pending = std::mem::take(&mut *lock(&self.out));
+        let mut out = self.encode(pending, false)?;
+        if let Stage::Rewriting(r) = std::mem::replace(&mut self.stage, Stage::Passthrough) {
+            r.end().map_err(|e| InjectError::Rewrite(e.to_string()))?;
+        }
         let tail = std::mem::take(&mut *lock(&self.out));
         match self.encoder.take() {
             None => out.extend_from_slice(&tail),

@@ -12,6 +12,7 @@
 
 pub mod banner;
 mod body;
+mod inflate;
 
 use std::sync::Arc;
 
@@ -70,34 +71,55 @@ pub struct Plan {
     pub encoding: &'static encoding_rs::Encoding,
 }
 
+/// The `charset` parameter of `Content-Type`, if any (quotes and case as servers send them).
+fn charset_param(content_type: &str) -> Option<&str> {
+    content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, v)| v.trim().trim_matches('"').trim())
+}
+
+/// True when the response header names a charset (then `<meta>` must not override it).
+fn declares_charset(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(charset_param)
+        .is_some()
+}
+
 /// Decides whether a response can be rewritten. `None` → pass it through untouched.
 pub fn plan_for(method: &Method, status: StatusCode, headers: &HeaderMap) -> Option<Plan> {
     if *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
+        // A byte range of a page: inserting into it would shift every later range.
+        || status == StatusCode::PARTIAL_CONTENT
+        || headers.contains_key(http::header::CONTENT_RANGE)
     {
         return None;
     }
     let content_type = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    let mut parts = content_type.split(';');
-    let mime = parts.next()?.trim();
+    let mime = content_type.split(';').next()?.trim();
     if !mime.eq_ignore_ascii_case("text/html")
         && !mime.eq_ignore_ascii_case("application/xhtml+xml")
     {
         return None;
     }
-    let encoding = match parts
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
-    {
-        Some((_, label)) => {
-            encoding_rs::Encoding::for_label(label.trim().trim_matches('"').as_bytes())?
-        }
+    let encoding = match charset_param(content_type) {
+        Some(label) => encoding_rs::Encoding::for_label(label.as_bytes())?,
         None => encoding_rs::UTF_8,
     };
     // lol_html only parses ASCII-compatible encodings; UTF-16 pages pass through.
     lol_html::AsciiCompatibleEncoding::new(encoding)?;
+    // Two `Content-Encoding` fields mean two codings stacked (`gzip` then `gzip`); undoing
+    // one and dropping both headers would send the browser compressed garbage.
+    if headers.get_all(CONTENT_ENCODING).iter().nth(1).is_some() {
+        return None;
+    }
     let coding = match headers.get(CONTENT_ENCODING).map(|v| v.to_str()) {
         None => Coding::Identity,
         Some(Ok(v)) => match v.trim().to_ascii_lowercase().as_str() {
@@ -142,29 +164,48 @@ pub fn inject<B>(
         http::header::VARY,
         HeaderValue::from_static("Accept-Encoding"),
     );
-    Response::from_parts(parts, InjectedBody::new(body, plan, rules, gzip_out))
+    let header_charset = declares_charset(&parts.headers);
+    Response::from_parts(
+        parts,
+        InjectedBody::new(body, plan, rules, gzip_out, header_charset),
+    )
 }
 
-/// True when the client's `Accept-Encoding` allows gzip (q > 0).
+/// True when the client's `Accept-Encoding` allows gzip (q > 0). An explicit `gzip`
+/// entry decides; `*` only stands for gzip when gzip is not named (RFC 9110 §12.5.3), so
+/// `gzip;q=0, *` refuses gzip.
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+    let mut named = None;
+    let mut star = None;
+    let items = headers
         .get_all(http::header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',').any(|item| {
-                let mut it = item.split(';');
-                let coding = it.next().unwrap_or("").trim();
-                let q_zero = it.any(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.trim().parse::<f32>().ok())
-                        == Some(0.0)
-                });
-                (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
-            })
-        })
+        .flat_map(|v| v.split(','));
+    for item in items {
+        let mut it = item.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let q_zero = it.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            &mut named
+        } else if coding == "*" {
+            &mut star
+        } else {
+            continue;
+        };
+        // A coding listed twice is accepted if any listing accepts it.
+        *slot = Some(slot.unwrap_or(false) || !q_zero);
+    }
+    named.or(star).unwrap_or(false)
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hostile_tests;
