@@ -44,14 +44,11 @@ impl Origins {
         if !self.from.contains(&origin) {
             return None;
         }
-        // Keep the raw rest: everything from the first '/', '?' or '#' after "scheme://".
-        let after_scheme = value.find("://")? + 3;
-        let rest_at = value
-            .get(after_scheme..)?
-            .find(['/', '?', '#'])
-            .map(|i| after_scheme + i)
-            .unwrap_or(value.len());
-        Some(format!("{}{}", self.to, value.get(rest_at..)?))
+        // Take the rest from the parsed URL, not by searching the raw text: browsers (and
+        // the url crate) read `http:\\diary\\x` and `http:/diary/x` as the diary's origin
+        // too, and such a Location must not send the browser to the internal address.
+        let url = url::Url::parse(value.trim()).ok()?;
+        Some(format!("{}{}", self.to, &url[url::Position::BeforePath..]))
     }
 }
 
@@ -133,8 +130,20 @@ mod tests {
         );
         assert_eq!(
             o.rewrite_url("HTTP://10.0.0.5:8080?x=1"),
-            Some("https://dnevnik.example?x=1".into())
+            Some("https://dnevnik.example/?x=1".into())
         );
+        // Spellings browsers resolve to the diary's origin must not leak it.
+        for sneaky in [
+            "http:\\\\10.0.0.5:8080\\marks",
+            "http:/10.0.0.5:8080/marks",
+            " http://10.0.0.5:8080/marks",
+        ] {
+            assert_eq!(
+                o.rewrite_url(sneaky),
+                Some("https://dnevnik.example/marks".into()),
+                "{sneaky}"
+            );
+        }
         assert_eq!(o.rewrite_url("https://esia.gosuslugi.ru/aas"), None);
         assert_eq!(o.rewrite_url("http://10.0.0.5:8081/"), None);
         assert_eq!(o.rewrite_url("/relative/path"), None);
