@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod login;
 pub mod secret;
 pub mod server;
 pub mod standins;
