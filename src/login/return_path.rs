@@ -63,28 +63,54 @@ fn split_path(raw: &str) -> (&str, &str) {
 fn escapes_are_plain(raw: &str) -> bool {
     let bytes = raw.as_bytes();
     let path_len = split_path(raw).0.len();
+    let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hi = bytes.get(i + 1).and_then(|c| hex_value(*c));
-            let lo = bytes.get(i + 2).and_then(|c| hex_value(*c));
-            let (Some(hi), Some(lo)) = (hi, lo) else {
-                return false;
-            };
-            let decoded = hi * 16 + lo;
-            let forbidden = matches!(decoded, b'/' | b'\\' | b'%')
-                || (decoded == b'.' && i < path_len)
-                || decoded <= 0x20
-                || decoded == 0x7f;
-            if forbidden {
-                return false;
-            }
-            i += 3;
-        } else {
+        if b != b'%' {
+            decoded.push(b);
             i += 1;
+            continue;
         }
+        let hi = bytes.get(i + 1).and_then(|c| hex_value(*c));
+        let lo = bytes.get(i + 2).and_then(|c| hex_value(*c));
+        let (Some(hi), Some(lo)) = (hi, lo) else {
+            return false;
+        };
+        let byte = hi * 16 + lo;
+        let forbidden = matches!(byte, b'/' | b'\\' | b'%')
+            || (byte == b'.' && i < path_len)
+            || byte <= 0x20
+            || byte == 0x7f;
+        if forbidden {
+            return false;
+        }
+        decoded.push(byte);
+        i += 3;
     }
-    true
+    // Encoded bytes must be valid UTF-8 (overlong `%C0%AF` is a `/` to broken decoders)
+    // and must not decode to a slash or dot look-alike that Unicode normalisation
+    // (NFKC, IDNA) would turn into a real one.
+    match std::str::from_utf8(&decoded) {
+        Ok(text) => !text.chars().any(is_lookalike),
+        Err(_) => false,
+    }
+}
+
+/// Characters that NFKC/IDNA map to `/`, `\\` or `.`.
+fn is_lookalike(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2215}'
+            | '\u{2044}'
+            | '\u{FF0F}'
+            | '\u{FF3C}'
+            | '\u{FE68}'
+            | '\u{29F5}'
+            | '\u{3002}'
+            | '\u{FF0E}'
+            | '\u{FF61}'
+            | '\u{2024}'
+    )
 }
 
 fn hex_value(c: u8) -> Option<u8> {
