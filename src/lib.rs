@@ -7,8 +7,11 @@
 
 pub mod clock;
 pub mod config;
+pub mod diary;
 pub mod login;
 pub mod secret;
 pub mod server;
+pub mod session;
 pub mod standins;
+pub mod store;
 pub mod tls;

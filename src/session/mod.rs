@@ -1,0 +1,254 @@
+//! Gateway browser sessions: the store's session records behind a small in-memory
+//! cache, with expiry decided by an injected clock.
+//!
+//! - **Hot path.** [`Sessions::get`] answers from a `moka` cache keyed by the id hash,
+//!   so a proxied request on a hot session does no store round trip. `last_seen` is
+//!   written back at most every [`SessionPolicy::touch_interval`]; idle expiry is
+//!   therefore exact to within that interval.
+//! - **Several replicas.** A cache entry lives at most [`SessionPolicy::cache_ttl`]
+//!   (default 2 s) and is then re-read from the store, so a logout (or unbind, or
+//!   purge) on one replica takes effect on every other within `cache_ttl` — the
+//!   documented bound, well under 5 s.
+//! - **No fixation.** [`Sessions::start`] always issues a fresh id and deletes the
+//!   previous session, at every login and link.
+//! - **Store down.** A cached session keeps working; a failed `last_seen` write is
+//!   logged and retried on a later request.
+
+mod cookie;
+mod id;
+mod purge;
+
+pub use purge::Purged;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use moka::future::Cache;
+
+pub use cookie::{SESSION_COOKIE, removal_cookie, session_cookie, session_id_from_cookies};
+pub use id::{SessionId, SessionIdError, hash_token, random_token, tokens_equal};
+
+use crate::clock::SharedClock;
+use crate::store::{AuthMethod, SessionKey, SessionRecord, SharedStore, StoreResult};
+
+/// Lifetimes and cache behaviour of sessions.
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    /// Idle time after which a session ends.
+    pub idle: Duration,
+    /// Lifetime from login, whatever the activity.
+    pub absolute: Duration,
+    /// Idle time for «Чужой компьютер» sessions (whose cookie is also non-persistent).
+    pub public_computer_idle: Duration,
+    /// `last_seen` is written to the store at most this often per session.
+    pub touch_interval: Duration,
+    /// How long a session stays cached before it is re-read: the cross-replica bound.
+    pub cache_ttl: Duration,
+    pub cache_capacity: u64,
+    /// Rate-limit attempts older than this are pruned by the purge task.
+    pub attempt_retention: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+            public_computer_idle: Duration::from_secs(10 * 60),
+            touch_interval: Duration::from_secs(60),
+            cache_ttl: Duration::from_secs(2),
+            cache_capacity: 100_000,
+            attempt_retention: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// What is known about the user when a session starts.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub auth_method: AuthMethod,
+    pub public_computer: bool,
+    pub esia_oid: Option<i64>,
+    pub account_level: Option<String>,
+    pub diary_login: Option<String>,
+    pub diary_role: Option<String>,
+}
+
+/// The session service; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Sessions {
+    store: SharedStore,
+    clock: SharedClock,
+    policy: SessionPolicy,
+    cache: Cache<SessionKey, Arc<SessionRecord>>,
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+impl Sessions {
+    pub fn new(store: SharedStore, clock: SharedClock, policy: SessionPolicy) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(policy.cache_capacity)
+            .time_to_live(policy.cache_ttl)
+            .support_invalidation_closures()
+            .build();
+        Self {
+            store,
+            clock,
+            policy,
+            cache,
+        }
+    }
+
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    /// Starts a session with a fresh id, ending `previous` (if any) first: the id
+    /// changes at every login and link, so a planted cookie is worth nothing.
+    pub async fn start(
+        &self,
+        previous: Option<&SessionId>,
+        new: NewSession,
+    ) -> StoreResult<(SessionId, Arc<SessionRecord>)> {
+        if let Some(prev) = previous {
+            self.end(prev).await?;
+        }
+        let now = self.clock.now();
+        let idle = if new.public_computer {
+            self.policy.public_computer_idle
+        } else {
+            self.policy.idle
+        };
+        let id = SessionId::generate();
+        let record = SessionRecord {
+            key: id.key(),
+            auth_method: new.auth_method,
+            authenticated_at: now,
+            created_at: now,
+            last_seen_at: now,
+            idle_timeout: delta(idle),
+            absolute_expiry: now
+                .checked_add_signed(delta(self.policy.absolute))
+                .unwrap_or(now),
+            public_computer: new.public_computer,
+            esia_oid: new.esia_oid,
+            account_level: new.account_level,
+            diary_login: new.diary_login,
+            diary_role: new.diary_role,
+            csrf_token: random_token(),
+            diary_cookies: None,
+            esia_id_token_hint: None,
+        };
+        self.store.create_session(&record).await?;
+        let record = Arc::new(record);
+        self.cache.insert(record.key, record.clone()).await;
+        Ok((id, record))
+    }
+
+    /// The live session for `id`, or `None` if unknown, ended or expired.
+    pub async fn get(&self, id: &SessionId) -> StoreResult<Option<Arc<SessionRecord>>> {
+        let key = id.key();
+        let record = match self.cache.get(&key).await {
+            Some(r) => r,
+            None => match self.store.get_session(&key).await? {
+                Some(r) => Arc::new(r),
+                None => return Ok(None),
+            },
+        };
+        let now = self.clock.now();
+        if record.is_expired(now) {
+            self.cache.invalidate(&key).await;
+            // Best effort: the purge task deletes it later otherwise.
+            if let Err(e) = self.store.delete_session(&key).await {
+                tracing::warn!(error = %e, "could not delete an expired session");
+            }
+            return Ok(None);
+        }
+        if now - record.last_seen_at < delta(self.policy.touch_interval) {
+            self.cache.insert(key, record.clone()).await;
+            return Ok(Some(record));
+        }
+        match self.store.touch_session(&key, now).await {
+            Ok(false) => {
+                // Ended on another replica since we cached it.
+                self.cache.invalidate(&key).await;
+                Ok(None)
+            }
+            Ok(true) => {
+                let mut touched = (*record).clone();
+                touched.last_seen_at = now;
+                let touched = Arc::new(touched);
+                self.cache.insert(key, touched.clone()).await;
+                Ok(Some(touched))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record session activity");
+                Ok(Some(record))
+            }
+        }
+    }
+
+    /// Saves changed fields (role, level, diary login …) and refreshes the cache.
+    pub async fn update(&self, record: SessionRecord) -> StoreResult<bool> {
+        let found = self.store.update_session(&record).await?;
+        if found {
+            self.cache.insert(record.key, Arc::new(record)).await;
+        } else {
+            self.cache.invalidate(&record.key).await;
+        }
+        Ok(found)
+    }
+
+    /// Replaces the encrypted diary cookie jar of a session.
+    pub async fn set_diary_cookies(
+        &self,
+        key: &SessionKey,
+        jar: Option<Vec<u8>>,
+    ) -> StoreResult<bool> {
+        let found = self.store.set_diary_cookies(key, jar.as_deref()).await?;
+        match (found, self.cache.get(key).await) {
+            (true, Some(cached)) => {
+                let mut r = (*cached).clone();
+                r.diary_cookies = jar;
+                self.cache.insert(*key, Arc::new(r)).await;
+            }
+            _ => self.cache.invalidate(key).await,
+        }
+        Ok(found)
+    }
+
+    /// Logout: deletes the session here and in the store; other replicas drop their
+    /// cached copy within `cache_ttl`. Returns the record that was ended, if any.
+    pub async fn end(&self, id: &SessionId) -> StoreResult<Option<Arc<SessionRecord>>> {
+        let key = id.key();
+        let cached = self.cache.remove(&key).await;
+        let record = match cached {
+            Some(r) => Some(r),
+            None => self.store.get_session(&key).await?.map(Arc::new),
+        };
+        self.store.delete_session(&key).await?;
+        Ok(record)
+    }
+
+    /// Ends every session of a diary user (unbind, changed diary password). Other
+    /// replicas follow within `cache_ttl`.
+    pub async fn end_all_of_login(&self, login: &str) -> StoreResult<u64> {
+        let n = self.store.delete_sessions_of_login(login).await?;
+        let login = login.to_owned();
+        // Fails only if closures were not enabled at build time (they are).
+        let _ = self
+            .cache
+            .invalidate_entries_if(move |_, r| r.diary_login.as_deref() == Some(&login));
+        Ok(n)
+    }
+
+    /// Drops a cached session without touching the store (e.g. on a notification
+    /// that another replica changed it).
+    pub async fn forget_cached(&self, key: &SessionKey) {
+        self.cache.invalidate(key).await;
+    }
+}

@@ -1,0 +1,199 @@
+//! A [`Store`] wrapper that counts calls, to prove which requests reach the database,
+//! and can be switched to fail every call, to act out "store down".
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use chrono::{DateTime, Utc};
+use esia_gateway::store::*;
+use futures_util::future::BoxFuture;
+use uuid::Uuid;
+
+#[derive(Debug)]
+pub struct CountingStore {
+    inner: SharedStore,
+    /// Calls of any method.
+    pub calls: AtomicUsize,
+    /// Calls of `get_session`.
+    pub session_reads: AtomicUsize,
+    /// When set, every call fails with `Unavailable`.
+    pub down: AtomicBool,
+}
+
+impl CountingStore {
+    pub fn new(inner: SharedStore) -> Self {
+        Self {
+            inner,
+            calls: AtomicUsize::new(0),
+            session_reads: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn session_reads(&self) -> usize {
+        self.session_reads.load(Ordering::SeqCst)
+    }
+
+    fn count<'a, T: Send + 'a>(
+        &'a self,
+        name: &str,
+        call: BoxFuture<'a, StoreResult<T>>,
+    ) -> BoxFuture<'a, StoreResult<T>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if name == "get_session" {
+            self.session_reads.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.down.load(Ordering::SeqCst) {
+            return Box::pin(async { Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)) });
+        }
+        call
+    }
+}
+
+impl Store for CountingStore {
+    fn create_session<'a>(&'a self, s: &'a SessionRecord) -> BoxFuture<'a, StoreResult<()>> {
+        self.count("create_session", self.inner.create_session(s))
+    }
+    fn get_session<'a>(
+        &'a self,
+        key: &'a SessionKey,
+    ) -> BoxFuture<'a, StoreResult<Option<SessionRecord>>> {
+        self.count("get_session", self.inner.get_session(key))
+    }
+    fn touch_session<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count("touch_session", self.inner.touch_session(key, now))
+    }
+    fn update_session<'a>(&'a self, s: &'a SessionRecord) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count("update_session", self.inner.update_session(s))
+    }
+    fn set_diary_cookies<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        jar: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count("set_diary_cookies", self.inner.set_diary_cookies(key, jar))
+    }
+    fn delete_session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count("delete_session", self.inner.delete_session(key))
+    }
+    fn delete_sessions_of_login<'a>(&'a self, login: &'a str) -> BoxFuture<'a, StoreResult<u64>> {
+        self.count(
+            "delete_sessions_of_login",
+            self.inner.delete_sessions_of_login(login),
+        )
+    }
+    fn delete_expired_sessions(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
+        self.count(
+            "delete_expired_sessions",
+            self.inner.delete_expired_sessions(now),
+        )
+    }
+    fn create_login_flow<'a>(&'a self, f: &'a LoginFlow) -> BoxFuture<'a, StoreResult<()>> {
+        self.count("create_login_flow", self.inner.create_login_flow(f))
+    }
+    fn take_login_flow(
+        &self,
+        state: Uuid,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, StoreResult<Option<LoginFlow>>> {
+        self.count("take_login_flow", self.inner.take_login_flow(state, now))
+    }
+    fn delete_expired_flows(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
+        self.count("delete_expired_flows", self.inner.delete_expired_flows(now))
+    }
+    fn create_binding<'a>(&'a self, b: &'a Binding) -> BoxFuture<'a, StoreResult<()>> {
+        self.count("create_binding", self.inner.create_binding(b))
+    }
+    fn binding_by_oid(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>> {
+        self.count("binding_by_oid", self.inner.binding_by_oid(oid))
+    }
+    fn binding_by_login<'a>(
+        &'a self,
+        login: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Binding>>> {
+        self.count("binding_by_login", self.inner.binding_by_login(login))
+    }
+    fn record_binding_use<'a>(
+        &'a self,
+        oid: i64,
+        role: Option<&'a str>,
+        level: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count(
+            "record_binding_use",
+            self.inner.record_binding_use(oid, role, level, now),
+        )
+    }
+    fn set_binding_stale(&self, oid: i64, stale: bool) -> BoxFuture<'_, StoreResult<bool>> {
+        self.count(
+            "set_binding_stale",
+            self.inner.set_binding_stale(oid, stale),
+        )
+    }
+    fn unbind(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>> {
+        self.count("unbind", self.inner.unbind(oid))
+    }
+    fn list_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>> {
+        self.count("list_bindings", self.inner.list_bindings())
+    }
+    fn put_vault_entry<'a>(&'a self, e: &'a VaultEntry) -> BoxFuture<'a, StoreResult<()>> {
+        self.count("put_vault_entry", self.inner.put_vault_entry(e))
+    }
+    fn get_vault_entry<'a>(
+        &'a self,
+        login: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<VaultEntry>>> {
+        self.count("get_vault_entry", self.inner.get_vault_entry(login))
+    }
+    fn replace_vault_entry<'a>(
+        &'a self,
+        expected_nonce: &'a [u8],
+        e: &'a VaultEntry,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count(
+            "replace_vault_entry",
+            self.inner.replace_vault_entry(expected_nonce, e),
+        )
+    }
+    fn delete_vault_entry<'a>(&'a self, login: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count("delete_vault_entry", self.inner.delete_vault_entry(login))
+    }
+    fn list_vault_entries(&self) -> BoxFuture<'_, StoreResult<Vec<VaultEntry>>> {
+        self.count("list_vault_entries", self.inner.list_vault_entries())
+    }
+    fn append_audit<'a>(&'a self, e: &'a AuditEvent) -> BoxFuture<'a, StoreResult<i64>> {
+        self.count("append_audit", self.inner.append_audit(e))
+    }
+    fn list_audit(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<AuditEvent>>> {
+        self.count("list_audit", self.inner.list_audit(since, limit))
+    }
+    fn record_attempt<'a>(
+        &'a self,
+        key: &'a str,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        self.count("record_attempt", self.inner.record_attempt(key, now))
+    }
+    fn count_attempts<'a>(
+        &'a self,
+        key: &'a str,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        self.count("count_attempts", self.inner.count_attempts(key, since))
+    }
+    fn prune_attempts(&self, before: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
+        self.count("prune_attempts", self.inner.prune_attempts(before))
+    }
+}
