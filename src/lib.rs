@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod config;
 pub mod diary;
+pub mod esia;
 pub mod login;
 pub mod secret;
 pub mod server;

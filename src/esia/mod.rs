@@ -1,0 +1,180 @@
+//! The gateway's ESIA client: the only place that knows ESIA's quirks.
+//!
+//! A login's journey through this module:
+//! 1. [`EsiaClient::authorization_request`] signs the /ac string ([`request`], [`signer`])
+//!    and gives the URL to redirect the browser to;
+//! 2. ESIA redirects back with `code` (or an error: [`EsiaError::from_answer`]);
+//! 3. [`EsiaClient::exchange_code`] exchanges the code ([`token`]), verifies both tokens
+//!    ([`verify`]), fetches person data and derives the account level ([`person`]).
+//!
+//! Config ([`config`]) keeps every host, path and key configurable, so the same code talks
+//! to the mock and to real ESIA.
+
+pub mod config;
+pub mod errors;
+pub mod http;
+pub mod person;
+pub mod request;
+pub mod signer;
+pub mod token;
+pub mod verify;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+use uuid::Uuid;
+
+pub use config::{EsiaConfig, EsiaFile, SignerConfig};
+pub use errors::{EsiaError, EsiaErrorCode};
+pub use person::{AccountLevel, account_level};
+pub use signer::{CommandSigner, DemoSigner, SignError, Signer};
+pub use verify::{SbjClaims, VerifyError};
+
+use crate::secret::Secret;
+
+/// Why the client could not be built (startup, never a request path).
+#[derive(Debug, thiserror::Error)]
+pub enum EsiaSetupError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Keys(#[from] VerifyError),
+    #[error("ESIA URL: {0}")]
+    Url(#[from] url::ParseError),
+}
+
+/// A successful, verified ESIA login.
+#[derive(Debug, Clone)]
+pub struct VerifiedLogin {
+    pub oid: u64,
+    pub level: AccountLevel,
+    /// "Фамилия Имя Отчество", for display only.
+    pub full_name: String,
+    /// ESIA session id (`urn:esia:sid`), when given.
+    pub sid: Option<String>,
+    /// Kept only if the session store wants them (encrypted at rest).
+    pub tokens: EsiaTokens,
+}
+
+#[derive(Debug, Clone)]
+pub struct EsiaTokens {
+    pub access_token: Secret,
+    pub id_token: Secret,
+    pub refresh_token: Option<Secret>,
+    /// access_token `exp`, seconds since the epoch.
+    pub expires_at: i64,
+}
+
+pub struct EsiaClient {
+    config: EsiaConfig,
+    signer: Arc<dyn Signer>,
+    http: http::EsiaHttp,
+    verifier: verify::Verifier,
+    person_base: Url,
+}
+
+impl EsiaClient {
+    /// Loads the token keys and builds the HTTPS client.
+    pub fn new(config: EsiaConfig, signer: Arc<dyn Signer>) -> Result<Self, EsiaSetupError> {
+        let keys = verify::load_keys(&config.token_keys)?;
+        let verifier = verify::Verifier::new(
+            keys,
+            &config.algorithms,
+            &config.expected_issuer,
+            &config.client_id,
+            config.leeway,
+        )?;
+        let http = http::EsiaHttp::new(&config)?;
+        // A trailing slash so `join("{oid}")` appends instead of replacing `prns`.
+        let person_base =
+            config.endpoint(&format!("{}/", config.person_path.trim_end_matches('/')))?;
+        if signer.kind() == "demo" {
+            tracing::warn!("ESIA client uses the demo signer: only the ESIA mock accepts it");
+        }
+        Ok(Self {
+            config,
+            signer,
+            http,
+            verifier,
+            person_base,
+        })
+    }
+
+    pub fn config(&self) -> &EsiaConfig {
+        &self.config
+    }
+
+    /// The signed URL that sends the browser to ESIA's login.
+    pub async fn authorization_request(
+        &self,
+        state: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Url, SignError> {
+        let ts = request::timestamp(now);
+        let signature = self
+            .signer
+            .sign(request::ac_string(&self.config, &state, &ts).as_bytes())
+            .await?;
+        let secret = request::encode_secret(&signature);
+        // The base URL and path were validated at startup; join cannot fail afterwards.
+        request::authorization_url(&self.config, &state, &ts, &secret).map_err(|e| {
+            SignError::Spawn {
+                program: "authorization_url".into(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// Code → tokens → verified claims → person data → level, in one call.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedLogin, EsiaError> {
+        if code.is_empty() || code.len() > verify::MAX_TOKEN_BYTES {
+            return Err(EsiaError::from_answer(
+                "invalid_request",
+                "ESIA-007011: bad authorization code",
+            ));
+        }
+        let raw =
+            token::exchange(&self.config, &self.http, self.signer.as_ref(), code, now).await?;
+        let claims =
+            self.verifier
+                .verify_pair(raw.access_token.expose(), raw.id_token.expose(), now)?;
+        let person =
+            person::fetch_person(&self.http, &self.person_base, claims.oid, &raw.access_token)
+                .await?;
+        if person.is_deleted() {
+            return Err(EsiaError::AccountDeleted);
+        }
+        // /docs is only needed to tell standard from simplified.
+        let need_docs = person.trusted != Some(true)
+            && person.r_id_doc.is_some()
+            && claims.scope.iter().any(|s| s == "id_doc");
+        let docs = if need_docs {
+            person::fetch_docs(&self.http, &self.person_base, claims.oid, &raw.access_token).await?
+        } else {
+            None
+        };
+        let level = account_level(&person, docs.as_deref(), &claims.sbj);
+        Ok(VerifiedLogin {
+            oid: claims.oid,
+            level,
+            full_name: person.full_name(),
+            sid: claims.sid,
+            tokens: EsiaTokens {
+                access_token: raw.access_token,
+                id_token: raw.id_token,
+                refresh_token: raw.refresh_token,
+                expires_at: claims.access_expires_at,
+            },
+        })
+    }
+
+    /// ESIA single logout, back to `redirect_url` (registered on ESIA).
+    pub fn logout_url(&self, redirect_url: &Url) -> Result<Url, url::ParseError> {
+        request::logout_url(&self.config, redirect_url)
+    }
+}
