@@ -5,11 +5,15 @@
 //! (forward to the diary) → `admin`; `config` turns `gateway.toml` into validated types.
 //! The stand-ins for ESIA and the diary live apart, under `standins`.
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod diary;
 pub mod esia;
 pub mod login;
+pub mod metrics;
+pub mod pages;
+pub mod proxy;
 pub mod secret;
 pub mod server;
 pub mod session;

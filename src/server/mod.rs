@@ -1,9 +1,341 @@
-//! The gateway's listeners: TLS for browsers, optional plain-HTTP redirect, admin.
+//! The gateway's listeners: TLS for browsers, the optional plain-HTTP redirect, admin.
+//!
+//! [`Gateway::start`] binds everything (port 0 works: tests ask the result for its
+//! addresses) and returns a [`RunningGateway`]; [`run`] is start + signals for the binary:
+//! SIGHUP reloads the certificate, SIGTERM/SIGINT shut down gracefully.
 
+pub mod conn;
+pub mod redirect;
+pub mod shutdown;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use self::conn::{ConnSettings, Handler};
+use self::redirect::Redirect;
+use self::shutdown::{Shutdown, ShutdownSignal};
+use self::tls::CertStore;
+use crate::admin::Admin;
 use crate::config::GatewayConfig;
+use crate::metrics::Metrics;
+use crate::proxy::Proxy;
+use crate::proxy::upstream::Upstream;
+use crate::tls::TlsError;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Namespace for starting the gateway.
+pub struct Gateway;
+
+/// A started gateway: its addresses, its metrics, reload and shutdown.
+pub struct RunningGateway {
+    https_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    certs: Arc<CertStore>,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+    grace: Duration,
+}
+
+/// How a shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections and tunnels still open when the grace period ended (cut).
+    pub cut: usize,
+}
+
+impl Gateway {
+    /// Binds the listeners and starts serving. Returns once everything is bound.
+    pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::new());
+        let shutdown = Shutdown::new();
+        let certs = CertStore::load(&config.tls.cert, &config.tls.key)?;
+        let acceptor = TlsAcceptor::from(tls::server_config(certs.clone())?);
+        let upstream = Upstream::new(&config, metrics.clone())?;
+        let settings = Arc::new(ConnSettings::new(&config));
+
+        let https = bind(config.listen.https).await?;
+        let https_addr = local_addr(&https, config.listen.https)?;
+        let http = match config.listen.http {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let admin_listener = match config.listen.admin {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+
+        let proxy = Arc::new(Proxy::new(
+            config.clone(),
+            upstream.clone(),
+            metrics.clone(),
+            shutdown.signal(),
+        ));
+        let public = Listener {
+            settings: settings.clone(),
+            signal: shutdown.signal(),
+            metrics: metrics.clone(),
+        };
+        let tls_timeout = config.timeouts.header_read;
+        tokio::spawn(public.clone().accept_tls(
+            https,
+            acceptor,
+            tls_timeout,
+            Handler::Proxy(proxy),
+        ));
+
+        let mut http_addr = None;
+        if let Some(listener) = http {
+            http_addr = Some(local_addr(&listener, https_addr)?);
+            let redirect = Redirect::new(
+                config.listen.public_url.clone(),
+                https_addr.port(),
+                config.pages.language,
+            );
+            tokio::spawn(public.clone().accept_plain(
+                listener,
+                Handler::Redirect(Arc::new(redirect)),
+                true,
+            ));
+        }
+
+        let mut admin_addr = None;
+        if let Some(listener) = admin_listener {
+            admin_addr = Some(local_addr(&listener, https_addr)?);
+            let admin = Arc::new(Admin::new(metrics.clone(), upstream, shutdown.signal()));
+            admin.set_listeners_bound();
+            tokio::spawn(public.accept_plain(listener, Handler::Admin(admin), false));
+        }
+
+        tracing::info!(https = %https_addr, http = ?http_addr, admin = ?admin_addr,
+            upstream = %config.upstream.url, "gateway listening");
+        Ok(RunningGateway {
+            https_addr,
+            http_addr,
+            admin_addr,
+            certs,
+            metrics,
+            shutdown,
+            grace: config.timeouts.shutdown_grace,
+        })
+    }
+}
+
+impl RunningGateway {
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Re-reads certificate and key; on error the current certificate stays in use.
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        match self.certs.reload() {
+            Ok(()) => {
+                tracing::info!("TLS certificate reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "TLS reload failed; keeping the current certificate");
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to
+    /// `timeouts.shutdown_grace`, then cuts whatever is left.
+    pub async fn shutdown(self) -> ShutdownReport {
+        self.shutdown.begin();
+        let drained = tokio::time::timeout(self.grace, self.shutdown.drained()).await;
+        let cut = if drained.is_ok() {
+            0
+        } else {
+            self.shutdown.live_tasks()
+        };
+        self.shutdown.force();
+        // Tasks end promptly once forced; don't hang on one that doesn't.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.shutdown.drained()).await;
+        tracing::info!(cut, "gateway stopped");
+        ShutdownReport { cut }
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        // A gateway dropped without `shutdown()` (a test ending) must not keep serving.
+        self.shutdown.force();
+    }
+}
+
+/// What every accept loop needs.
+#[derive(Clone)]
+struct Listener {
+    settings: Arc<ConnSettings>,
+    signal: ShutdownSignal,
+    metrics: Arc<Metrics>,
+}
+
+impl Listener {
+    async fn accept_tls(
+        self,
+        listener: TcpListener,
+        acceptor: TlsAcceptor,
+        handshake_timeout: Duration,
+        handler: Handler,
+    ) {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                accepted = accept(&listener) => accepted,
+                _ = self.signal.graceful() => return,
+            };
+            let this = self.clone();
+            let acceptor = acceptor.clone();
+            let handler = handler.clone();
+            let guard = self.signal.track();
+            tokio::spawn(async move {
+                let _guard = guard;
+                let _open = OpenConnection::new(&this.metrics);
+                let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(tcp));
+                let tls = tokio::select! {
+                    r = handshake => r,
+                    _ = this.signal.graceful() => return,
+                };
+                match tls {
+                    Ok(Ok(stream)) => {
+                        conn::serve(stream, peer, handler, this.settings, this.signal).await;
+                    }
+                    Ok(Err(e)) => {
+                        this.metrics.tls_handshake_failed();
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        this.metrics.tls_handshake_failed();
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                    }
+                }
+            });
+        }
+    }
+
+    /// Plain TCP: the redirect listener (public, counted) and admin (stops only when
+    /// the grace period ends, so `/readyz` can say "shutting down" meanwhile).
+    async fn accept_plain(self, listener: TcpListener, handler: Handler, public: bool) {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                accepted = accept(&listener) => accepted,
+                _ = self.signal.graceful(), if public => return,
+                _ = self.signal.hard() => return,
+            };
+            let this = self.clone();
+            let handler = handler.clone();
+            let guard = public.then(|| self.signal.track());
+            tokio::spawn(async move {
+                let _guard = guard;
+                let _open = public.then(|| OpenConnection::new(&this.metrics));
+                conn::serve(tcp, peer, handler, this.settings, this.signal).await;
+            });
+        }
+    }
+}
+
+/// Accepts the next connection; transient errors (EMFILE, aborted handshakes) are
+/// logged and retried after a short pause instead of ending the listener.
+async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                return (tcp, peer);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Keeps `esia_gateway_open_connections` right however the task ends.
+struct OpenConnection(Arc<Metrics>);
+
+impl OpenConnection {
+    fn new(metrics: &Arc<Metrics>) -> Self {
+        metrics.connection_opened();
+        Self(metrics.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connection_closed();
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, fallback: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Bind {
+        addr: fallback,
+        source,
+    })
+}
 
 /// Runs the gateway until SIGTERM/SIGINT, then drains in-flight requests.
+/// SIGHUP reloads the TLS certificate (a bad one is logged and the old one kept).
 pub async fn run(config: GatewayConfig) -> anyhow::Result<()> {
-    let _ = config;
-    anyhow::bail!("the gateway server is not built yet")
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let gateway = Gateway::start(config).await?;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                // The error is logged by reload_tls; the gateway keeps serving.
+                let _ = gateway.reload_tls();
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    tracing::info!("shutdown signal received, draining");
+    let report = gateway.shutdown().await;
+    if report.cut > 0 {
+        tracing::warn!(
+            cut = report.cut,
+            "grace period ended with connections still open"
+        );
+    }
+    Ok(())
 }

@@ -1,0 +1,165 @@
+//! Prometheus metrics of the gateway, served as text by the admin listener.
+//!
+//! One [`Metrics`] value lives for the whole process and is shared by reference; later
+//! features add their own fields here (or register extra metrics through
+//! [`Metrics::register`]) so that everything ends up in one registry with the
+//! `esia_gateway_` prefix.
+
+use std::sync::Mutex;
+
+use http::StatusCode;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Metric, Registry};
+
+/// Labels are `(name, value)` pairs; the values are fixed strings chosen by the gateway,
+/// never client input, so cardinality stays bounded.
+type Labels = Vec<(&'static str, &'static str)>;
+
+/// Every metric the transport core exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<Labels, Counter>,
+    upstream_errors: Family<Labels, Counter>,
+    request_duration: Histogram,
+    open_connections: Gauge,
+    tls_handshake_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("esia_gateway");
+        let requests = Family::<Labels, Counter>::default();
+        let upstream_errors = Family::<Labels, Counter>::default();
+        // 1 ms .. ~16 s: covers a cached page up to the default upstream timeout.
+        let request_duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        let open_connections = Gauge::default();
+        let tls_handshake_failures = Counter::default();
+        registry.register(
+            "requests",
+            "Requests answered, by status class",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from request head to the end of the response body",
+            request_duration.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Failed exchanges with the diary, by kind",
+            upstream_errors.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "Client connections currently open on the public listeners",
+            open_connections.clone(),
+        );
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            tls_handshake_failures.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            upstream_errors,
+            request_duration,
+            open_connections,
+            tls_handshake_failures,
+        }
+    }
+
+    /// Adds a metric defined elsewhere (name without the `esia_gateway_` prefix).
+    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register(name, help, metric);
+    }
+
+    /// One answered request: its status class and total duration.
+    pub fn observe_request(&self, status: StatusCode, seconds: f64) {
+        self.requests
+            .get_or_create(&vec![("class", status_class(status))])
+            .inc();
+        self.request_duration.observe(seconds);
+    }
+
+    /// `kind` is a stable name such as `connect`, `timeout`, `protocol`.
+    pub fn upstream_error(&self, kind: &'static str) {
+        self.upstream_errors
+            .get_or_create(&vec![("kind", kind)])
+            .inc();
+    }
+
+    pub fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.inc();
+    }
+
+    pub fn connection_opened(&self) {
+        self.open_connections.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.open_connections.dec();
+    }
+
+    pub fn open_connections(&self) -> i64 {
+        self.open_connections.get()
+    }
+
+    /// The Prometheus text exposition of everything registered.
+    pub fn render(&self) -> String {
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        // Writing into a String cannot fail; an encoder error would only drop metrics.
+        if let Err(e) = encode(&mut out, &registry) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+}
+
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_requests_by_class_and_errors_by_kind() {
+        let m = Metrics::new();
+        m.observe_request(StatusCode::OK, 0.01);
+        m.observe_request(StatusCode::OK, 0.02);
+        m.observe_request(StatusCode::BAD_GATEWAY, 0.5);
+        m.upstream_error("connect");
+        m.tls_handshake_failed();
+        let text = m.render();
+        assert!(
+            text.contains(r#"esia_gateway_requests_total{class="2xx"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"esia_gateway_requests_total{class="5xx"} 1"#));
+        assert!(text.contains(r#"esia_gateway_upstream_errors_total{kind="connect"} 1"#));
+        assert!(text.contains("esia_gateway_tls_handshake_failures_total 1"));
+        assert!(text.contains("esia_gateway_request_duration_seconds_count 3"));
+        assert!(text.contains("esia_gateway_open_connections 0"));
+    }
+}

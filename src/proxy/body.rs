@@ -1,0 +1,137 @@
+//! Body types of the proxy. Bodies are streamed frame by frame in both directions; the
+//! only thing ever held whole is a small page the gateway renders itself.
+//!
+//! [`Limited`] enforces `limits.max_body_bytes` on a request body *while* it streams (the
+//! `Content-Length` check up front catches honest clients; chunked or lying ones are cut
+//! here) and leaves a flag behind so the pipeline can answer 413 instead of 502.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The one body type the gateway answers with and sends upstream.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+pub fn empty() -> Body {
+    Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// Boxes any body whose errors can be boxed.
+pub fn boxed<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed_unsync()
+}
+
+/// The request body was cut because it exceeded the limit.
+#[derive(Debug, thiserror::Error)]
+#[error("request body exceeds {limit} bytes")]
+pub struct BodyTooLarge {
+    pub limit: u64,
+}
+
+pin_project_lite::pin_project! {
+    /// A body that fails with [`BodyTooLarge`] once more than `limit` bytes went through.
+    pub struct Limited<B> {
+        #[pin]
+        inner: B,
+        seen: u64,
+        limit: u64,
+        tripped: Arc<AtomicBool>,
+    }
+}
+
+impl<B> Limited<B> {
+    /// Returns the body and a flag that turns true if the limit is ever hit.
+    pub fn new(inner: B, limit: u64) -> (Self, Arc<AtomicBool>) {
+        let tripped = Arc::new(AtomicBool::new(false));
+        let body = Self {
+            inner,
+            seen: 0,
+            limit,
+            tripped: tripped.clone(),
+        };
+        (body, tripped)
+    }
+}
+
+impl<B> http_body::Body for Limited<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        match this.inner.poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    *this.seen = this.seen.saturating_add(data.len() as u64);
+                    if *this.seen > *this.limit {
+                        this.tripped.store(true, Ordering::Release);
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
+                            limit: *this.limit,
+                        }))));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn passes_bodies_up_to_the_limit() {
+        let (body, tripped) = Limited::new(Full::new(Bytes::from(vec![1u8; 100])), 100);
+        let got = body.collect().await.unwrap().to_bytes();
+        assert_eq!(got.len(), 100);
+        assert!(!tripped.load(Ordering::Acquire));
+    }
+
+    #[tokio::test]
+    async fn cuts_a_body_one_byte_over_and_raises_the_flag() {
+        let (body, tripped) = Limited::new(Full::new(Bytes::from(vec![1u8; 101])), 100);
+        let err = body.collect().await.unwrap_err();
+        assert!(err.is::<BodyTooLarge>());
+        assert!(tripped.load(Ordering::Acquire));
+    }
+}

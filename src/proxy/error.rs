@@ -1,0 +1,37 @@
+//! Everything that can stop a proxied request, and the one place it becomes a status.
+//!
+//! Classified by source, like pingora: the client's fault → 4xx, the diary's → 502/504,
+//! ours → 500. The pipeline's inner function returns `Result<_, ProxyError>` and uses `?`
+//! freely; the outer function turns the error into a page exactly once.
+
+use http::StatusCode;
+
+use super::upstream::UpstreamError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("missing or invalid Host")]
+    BadHost,
+    #[error("request target cannot be forwarded: {0}")]
+    BadTarget(String),
+    #[error("{count} request headers, {bytes} bytes: over the limit")]
+    HeadersTooLarge { count: usize, bytes: usize },
+    #[error("request body over the limit ({limit} bytes)")]
+    BodyTooLarge { limit: u64 },
+    #[error("upstream: {0}")]
+    Upstream(#[from] UpstreamError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadHost | Self::BadTarget(_) => StatusCode::BAD_REQUEST,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Upstream(e) => e.status(),
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}

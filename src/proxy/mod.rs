@@ -1,0 +1,260 @@
+//! The request pipeline: every browser request passes these phases, in order.
+//!
+//! ```text
+//! route ─▶ [authenticate ─▶ authorize]* ─▶ forward ─▶ finish
+//! ```
+//! - **route**: check the head (size limits → 431, `Host` → 400, request target → 400,
+//!   declared body size → 413) and decide what kind of request this is.
+//! - **authenticate / authorize** (*issue 3 onwards): the seam is marked in
+//!   [`Proxy::handle_inner`]; nothing is checked yet.
+//! - **forward**: clean the headers (hop-by-hop, hygiene, forwarding, Host), stream the
+//!   body to the diary under the size limit, rewrite the answer's redirect headers,
+//!   join websocket tunnels.
+//! - **finish**: one access-log line and the metrics when the body is done ([`finish`]).
+//!
+//! [`Proxy::handle`] is the only place an error becomes a response: the inner function
+//! uses `?`, the outer one logs the error once and answers with the error page.
+
+pub mod body;
+pub mod error;
+pub mod finish;
+pub mod headers;
+pub mod upgrade;
+pub mod upstream;
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use http::header::CONTENT_LENGTH;
+use http::{Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+
+use self::body::Body;
+use self::error::ProxyError;
+use self::headers::hygiene::Sanitizer;
+use self::headers::rewrite::Origins;
+use self::headers::{forwarded, hop, host, hygiene, rewrite};
+use self::upstream::Upstream;
+use crate::config::{GatewayConfig, Language};
+use crate::metrics::Metrics;
+use crate::server::shutdown::ShutdownSignal;
+
+/// The per-connection facts a request comes with.
+pub struct Client {
+    pub peer: SocketAddr,
+    /// Kept alive until the response body is done (see [`finish::Record::hold`]).
+    pub hold: Option<Box<dyn Any + Send>>,
+}
+
+/// Shared by all connections; cheap to call concurrently.
+pub struct Proxy {
+    config: Arc<GatewayConfig>,
+    upstream: Upstream,
+    sanitizer: Sanitizer,
+    metrics: Arc<Metrics>,
+    shutdown: ShutdownSignal,
+}
+
+/// What the route phase learned about a request.
+struct Route {
+    client_host: String,
+    websocket: bool,
+}
+
+/// A forwarded exchange: the response for the browser and the diary's status.
+struct Forwarded {
+    response: Response<Body>,
+    upstream_status: StatusCode,
+}
+
+impl Proxy {
+    pub fn new(
+        config: Arc<GatewayConfig>,
+        upstream: Upstream,
+        metrics: Arc<Metrics>,
+        shutdown: ShutdownSignal,
+    ) -> Self {
+        Self {
+            config,
+            upstream,
+            sanitizer: Sanitizer::default(),
+            metrics,
+            shutdown,
+        }
+    }
+
+    /// Replaces the header-cleaning step (later phases add identity headers to strip).
+    pub fn with_sanitizer(mut self, sanitizer: Sanitizer) -> Self {
+        self.sanitizer = sanitizer;
+        self
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    fn language(&self) -> Language {
+        self.config.pages.language
+    }
+
+    /// Answers one request; never fails, never panics on client or diary input.
+    pub async fn handle(&self, req: Request<Incoming>, client: Client) -> Response<Body> {
+        let mut record = finish::Record {
+            method: req.method().clone(),
+            path: req.uri().path().to_owned(),
+            status: StatusCode::OK,
+            client_ip: client.peer.ip().to_canonical(),
+            upstream_status: None,
+            started: Instant::now(),
+            bytes: 0,
+            access_log: self.config.log.access_log,
+            metrics: self.metrics.clone(),
+            hold: client.hold,
+        };
+        let response = match self.handle_inner(req, client.peer).await {
+            Ok(fwd) => {
+                record.upstream_status = Some(fwd.upstream_status);
+                fwd.response
+            }
+            Err(e) => {
+                let status = e.status();
+                if status.is_server_error() {
+                    tracing::warn!(error = %e, status = status.as_u16(), "request failed");
+                } else {
+                    tracing::debug!(error = %e, status = status.as_u16(), "request refused");
+                }
+                crate::pages::error_page(status, self.language())
+            }
+        };
+        finish::attach(response, record)
+    }
+
+    async fn handle_inner(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<Forwarded, ProxyError> {
+        let route = self.route(&req)?;
+        // authenticate → authorize: sessions and the cutover policy plug in here.
+        self.forward(req, route, peer).await
+    }
+
+    /// Phase 1: is this a request we can and may forward at all?
+    fn route(&self, req: &Request<Incoming>) -> Result<Route, ProxyError> {
+        hygiene::check_limits(req.headers(), &self.config.limits)?;
+        if req.method() == Method::CONNECT || !req.uri().path().starts_with('/') {
+            return Err(ProxyError::BadTarget(format!(
+                "{} {}",
+                req.method(),
+                req.uri()
+            )));
+        }
+        let client_host = host::client_host(req.headers(), req.uri())?;
+        if let Some(len) = req.headers().get(CONTENT_LENGTH) {
+            let len: u64 = len
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| ProxyError::BadTarget("invalid Content-Length".into()))?;
+            if len > self.config.limits.max_body_bytes {
+                return Err(ProxyError::BodyTooLarge {
+                    limit: self.config.limits.max_body_bytes,
+                });
+            }
+        }
+        let websocket = req.version() == Version::HTTP_11
+            && req.method() == Method::GET
+            && hop::is_websocket_upgrade(req.headers());
+        Ok(Route {
+            client_host,
+            websocket,
+        })
+    }
+
+    /// Phase 3: send to the diary and prepare its answer for the browser.
+    async fn forward(
+        &self,
+        mut req: Request<Incoming>,
+        route: Route,
+        peer: SocketAddr,
+    ) -> Result<Forwarded, ProxyError> {
+        let client_upgrade = route.websocket.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, incoming) = req.into_parts();
+
+        let h = &mut parts.headers;
+        hop::remove_hop_by_hop(h, route.websocket);
+        self.sanitizer.apply(h);
+        forwarded::apply(
+            h,
+            peer.ip(),
+            &route.client_host,
+            &self.config.forwarding.trusted_proxies,
+        );
+        let upstream_host = host::upstream_host(
+            &self.config.upstream.host_header,
+            &route.client_host,
+            self.upstream.base(),
+        );
+        host::set_host(h, &upstream_host)?;
+
+        let limit = self.config.limits.max_body_bytes;
+        let (limited, tripped) = body::Limited::new(incoming, limit);
+        let upstream_req = Request::from_parts(parts, body::boxed(limited));
+        let mut resp = match self.upstream.send(upstream_req).await {
+            Ok(resp) => resp,
+            // The diary saw a broken body because *we* cut it: that is the client's 413.
+            Err(_) if tripped.load(Ordering::Acquire) => {
+                return Err(ProxyError::BodyTooLarge { limit });
+            }
+            Err(e) => return Err(e.into()),
+        };
+
+        let upstream_status = resp.status();
+        let switching = upstream_status == StatusCode::SWITCHING_PROTOCOLS;
+        if switching {
+            let Some(client_upgrade) = client_upgrade else {
+                // A 101 we did not ask for (h2c, TLS upgrade): nothing sane to pass on.
+                return Err(upstream::UpstreamError::Protocol(
+                    "unsolicited 101 Switching Protocols".into(),
+                )
+                .into());
+            };
+            upgrade::tunnel(
+                client_upgrade,
+                hyper::upgrade::on(&mut resp),
+                self.shutdown.clone(),
+            );
+        }
+
+        let (mut parts, incoming) = resp.into_parts();
+        hop::remove_hop_by_hop(&mut parts.headers, switching);
+        if let Some(origins) = self.public_origins(&route.client_host, &upstream_host) {
+            rewrite::rewrite_response(&mut parts.headers, &origins);
+        }
+        let response = if switching {
+            Response::from_parts(parts, body::empty())
+        } else {
+            Response::from_parts(parts, body::boxed(incoming))
+        };
+        Ok(Forwarded {
+            response,
+            upstream_status,
+        })
+    }
+
+    /// The diary's origins (its URL, and `http(s)://` + the Host it was sent) mapped to
+    /// the public one (`listen.public_url`, else `https://` + the browser's Host).
+    fn public_origins(&self, client_host: &str, upstream_host: &str) -> Option<Origins> {
+        let public = match &self.config.listen.public_url {
+            Some(url) => url.origin().ascii_serialization(),
+            None => format!("https://{client_host}"),
+        };
+        let base = self.upstream.base().as_str();
+        let plain = format!("http://{upstream_host}");
+        let tls = format!("https://{upstream_host}");
+        Origins::new([base, plain.as_str(), tls.as_str()], &public)
+    }
+}

@@ -1,0 +1,188 @@
+//! The diary as seen from the gateway: one pooled keep-alive HTTP/1.1 client over plain
+//! TCP or rustls, with connect and response-head timeouts.
+//!
+//! Everything that talks to the diary goes through [`Upstream::send`] — the proxy, and
+//! later the login-form automation — so timeouts, TLS trust (system roots + the
+//! configured extra CA bundle) and error counting are the same for all of them.
+//! The diary always gets HTTP/1.1, whatever the browser spoke: legacy PHP diaries behind
+//! an old Apache are the expected upstream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::ServerName;
+
+use super::body::{self, BoxError};
+use crate::config::GatewayConfig;
+use crate::metrics::Metrics;
+use crate::tls::TlsError;
+
+/// Why the diary could not be asked or did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot connect to the diary: {0}")]
+    Connect(String),
+    #[error("the diary did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("exchange with the diary failed: {0}")]
+    Protocol(String),
+    #[error("cannot build the upstream request: {0}")]
+    Request(String),
+}
+
+impl UpstreamError {
+    /// Stable name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Connect(_) => "connect",
+            Self::Timeout(_) => "timeout",
+            Self::Protocol(_) => "protocol",
+            Self::Request(_) => "request",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Connect(_) | Self::Protocol(_) => StatusCode::BAD_GATEWAY,
+            Self::Request(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A cheap-to-clone handle on the pooled client.
+#[derive(Clone)]
+pub struct Upstream {
+    client: Client<HttpsConnector<HttpConnector>, body::Body>,
+    base: url::Url,
+    tls: Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Upstream {
+    pub fn new(config: &GatewayConfig, metrics: Arc<Metrics>) -> Result<Self, TlsError> {
+        let tls = crate::tls::client_config(config.tls.outgoing_ca.as_deref())?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false); // the TLS layer above handles https URLs
+        http.set_connect_timeout(Some(config.timeouts.upstream_connect));
+        http.set_nodelay(true);
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.upstream.pool_idle_timeout)
+            .pool_max_idle_per_host(config.upstream.pool_max_idle)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Ok(Self {
+            client,
+            base: config.upstream.url.clone(),
+            tls: Arc::new(tls),
+            connect_timeout: config.timeouts.upstream_connect,
+            response_timeout: config.timeouts.upstream_response,
+            metrics,
+        })
+    }
+
+    /// The diary's origin, e.g. `http://10.0.0.5:8080`.
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    /// Sends a request to the diary and waits for the response head (not the body).
+    ///
+    /// A relative URI (`/path?query`) is resolved against the upstream URL. The response
+    /// timeout counts from here, connecting included. Errors are counted in the metrics.
+    pub async fn send<B>(&self, req: Request<B>) -> Result<Response<Incoming>, UpstreamError>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let result = self.send_inner(req).await;
+        if let Err(e) = &result {
+            self.metrics.upstream_error(e.kind());
+        }
+        result
+    }
+
+    async fn send_inner<B>(&self, req: Request<B>) -> Result<Response<Incoming>, UpstreamError>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (mut parts, body) = req.into_parts();
+        parts.uri = self.absolute(&parts.uri)?;
+        parts.version = Version::HTTP_11;
+        let req = Request::from_parts(parts, body::boxed(body));
+        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+            Err(_) => Err(UpstreamError::Timeout(self.response_timeout)),
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) if e.is_connect() => Err(UpstreamError::Connect(error_chain(&e))),
+            Ok(Err(e)) => Err(UpstreamError::Protocol(error_chain(&e))),
+        }
+    }
+
+    fn absolute(&self, uri: &Uri) -> Result<Uri, UpstreamError> {
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let origin = self.base.origin().ascii_serialization();
+        format!("{origin}{path}")
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| UpstreamError::Request(e.to_string()))
+    }
+
+    /// Readiness probe: can a TCP (and, for https, TLS) connection be opened right now?
+    pub async fn probe(&self) -> Result<(), UpstreamError> {
+        let host = self
+            .base
+            .host_str()
+            .ok_or_else(|| UpstreamError::Request("upstream URL has no host".into()))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = self
+            .base
+            .port_or_known_default()
+            .ok_or_else(|| UpstreamError::Request("upstream URL has no port".into()))?;
+        let connect = async {
+            let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .map_err(|e| UpstreamError::Connect(e.to_string()))?;
+            if self.base.scheme() == "https" {
+                let name = ServerName::try_from(host.clone())
+                    .map_err(|e| UpstreamError::Request(e.to_string()))?;
+                tokio_rustls::TlsConnector::from(self.tls.clone())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| UpstreamError::Connect(format!("TLS: {e}")))?;
+            }
+            Ok(())
+        };
+        tokio::time::timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| UpstreamError::Connect("connect timed out".into()))?
+    }
+}
+
+/// "a: b: c" from an error and its sources, for the log (never for the page).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}

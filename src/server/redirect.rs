@@ -1,0 +1,112 @@
+//! The optional plain-HTTP listener: it serves nothing, it only sends the browser to the
+//! same page over https — 301 for GET/HEAD, 308 for the rest so a form POST is not
+//! turned into a GET. The target is `listen.public_url` when configured, else the
+//! request's own host on the https port. A missing or malformed `Host` gets 400.
+
+use http::header::{HOST, HeaderValue, LOCATION};
+use http::{Method, Request, Response, StatusCode};
+
+use crate::config::Language;
+use crate::proxy::body::{self, Body};
+
+#[derive(Debug)]
+pub struct Redirect {
+    public: Option<url::Url>,
+    https_port: u16,
+    language: Language,
+}
+
+impl Redirect {
+    pub fn new(public: Option<url::Url>, https_port: u16, language: Language) -> Self {
+        Self {
+            public,
+            https_port,
+            language,
+        }
+    }
+
+    pub fn handle<B>(&self, req: &Request<B>) -> Response<Body> {
+        match self.target(req) {
+            Some(location) => {
+                let status = if matches!(*req.method(), Method::GET | Method::HEAD) {
+                    StatusCode::MOVED_PERMANENTLY
+                } else {
+                    StatusCode::PERMANENT_REDIRECT
+                };
+                let mut resp = Response::new(body::empty());
+                *resp.status_mut() = status;
+                resp.headers_mut().insert(LOCATION, location);
+                resp
+            }
+            None => crate::pages::error_page(StatusCode::BAD_REQUEST, self.language),
+        }
+    }
+
+    fn target<B>(&self, req: &Request<B>) -> Option<HeaderValue> {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or("/");
+        let origin = match &self.public {
+            Some(url) => url.origin().ascii_serialization(),
+            None => {
+                let raw = req.headers().get(HOST)?.to_str().ok()?;
+                let authority: http::uri::Authority = raw.parse().ok()?;
+                if authority.as_str().contains('@') || authority.host().is_empty() {
+                    return None;
+                }
+                let host = authority.host().to_ascii_lowercase();
+                match self.https_port {
+                    443 => format!("https://{host}"),
+                    port => format!("https://{host}:{port}"),
+                }
+            }
+        };
+        HeaderValue::from_str(&format!("{origin}{path}")).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: Method, uri: &str, host: Option<&str>) -> Request<()> {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(h) = host {
+            b = b.header(HOST, h);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn redirects_to_the_same_host_on_the_https_port() {
+        let r = Redirect::new(None, 8443, Language::Ru);
+        let resp = r.handle(&req(Method::GET, "/a?b=1", Some("Dnevnik.example:8080")));
+        assert_eq!(resp.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            resp.headers()[LOCATION],
+            "https://dnevnik.example:8443/a?b=1"
+        );
+        let resp = r.handle(&req(Method::POST, "/login", Some("d.example")));
+        assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT);
+    }
+
+    #[test]
+    fn public_url_wins_over_host() {
+        let public = url::Url::parse("https://dnevnik.example").unwrap();
+        let r = Redirect::new(Some(public), 443, Language::Ru);
+        let resp = r.handle(&req(Method::GET, "/x", Some("evil.example")));
+        assert_eq!(resp.headers()[LOCATION], "https://dnevnik.example/x");
+    }
+
+    #[test]
+    fn bad_hosts_get_400() {
+        let r = Redirect::new(None, 443, Language::En);
+        for host in [None, Some("user@evil.example"), Some("a b"), Some("x/y")] {
+            let resp = r.handle(&req(Method::GET, "/", host));
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{host:?}");
+        }
+    }
+}
