@@ -6,10 +6,12 @@
 //! The stand-ins for ESIA and the diary live apart, under `standins`.
 
 pub mod admin;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diary;
 pub mod esia;
+pub mod logging;
 pub mod login;
 pub mod metrics;
 pub mod pages;

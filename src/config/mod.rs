@@ -13,6 +13,21 @@ use ipnet::IpNet;
 
 use crate::secret::Secret;
 
+mod deser;
+pub mod env;
+pub mod errors;
+pub mod file;
+pub mod load;
+mod sections;
+pub mod source;
+mod tls_files;
+pub mod units;
+pub mod validate;
+
+pub use env::ENV_PREFIX;
+pub use errors::{ConfigError, ConfigErrors, Location};
+pub use load::{load, load_str, load_str_with_env};
+
 /// The whole validated configuration of one gateway process.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {

@@ -1,0 +1,164 @@
+//! The command line. Each subcommand is one enum variant and one match arm in [`main`];
+//! exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ConfigErrors, GatewayConfig, HostHeader};
+
+/// Exit code for a configuration (or usage) error, as clap uses for usage errors.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code for a failure while running.
+pub const EXIT_RUNTIME: u8 = 1;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "esia-gateway",
+    version,
+    about = "TLS reverse proxy that puts ESIA (Госуслуги) login in front of a legacy e-diary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (production).
+    Run(ConfigArg),
+    /// Validate the configuration, report every error at once, and exit.
+    CheckConfig(ConfigArg),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file; relative paths inside it start at its directory.
+    #[arg(long, short = 'c', default_value = "gateway.toml", value_name = "PATH")]
+    pub config: PathBuf,
+}
+
+/// Parses the process arguments and runs the chosen command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(a) => run(&a.config),
+        Command::CheckConfig(a) => check_config(&a.config),
+    }
+}
+
+/// Prints every error, one per line, to stderr.
+fn report(path: &Path, errors: &ConfigErrors) -> ExitCode {
+    eprintln!(
+        "{}: {} configuration error(s):",
+        path.display(),
+        errors.len()
+    );
+    eprintln!("{errors}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn run(path: &Path) -> ExitCode {
+    let cfg = match config::load(path) {
+        Ok(cfg) => cfg,
+        Err(errors) => return report(path, &errors),
+    };
+    crate::logging::init(&cfg.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match runtime.block_on(crate::server::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "gateway stopped with an error");
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(cfg) => {
+            println!("OK: {}", path.display());
+            print!("{}", summary(&cfg));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => report(path, &errors),
+    }
+}
+
+/// A few lines an operator can eyeball: where it listens and where it forwards.
+pub fn summary(cfg: &GatewayConfig) -> String {
+    let l = &cfg.listen;
+    let mut out = format!("  https     {}\n", l.https);
+    if let Some(http) = l.http {
+        out.push_str(&format!("  http      {http} (redirects to https)\n"));
+    }
+    if let Some(admin) = l.admin {
+        out.push_str(&format!("  admin     {admin}\n"));
+    }
+    if let Some(public) = &l.public_url {
+        out.push_str(&format!("  public    {public}\n"));
+    }
+    let host = match &cfg.upstream.host_header {
+        HostHeader::Keep => "keep".to_string(),
+        HostHeader::Upstream => "upstream".to_string(),
+        HostHeader::Fixed(h) => h.clone(),
+    };
+    out.push_str(&format!(
+        "  upstream  {} (Host: {host})\n",
+        cfg.upstream.url
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_defaults_to_gateway_toml() {
+        let cli = Cli::try_parse_from(["esia-gateway", "check-config"]).unwrap();
+        let Command::CheckConfig(a) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(a.config, Path::new("gateway.toml"));
+        let cli = Cli::try_parse_from(["esia-gateway", "run", "--config", "/etc/g.toml"]).unwrap();
+        assert!(matches!(cli.command, Command::Run(a) if a.config == Path::new("/etc/g.toml")));
+        assert!(Cli::try_parse_from(["esia-gateway"]).is_err());
+        assert!(Cli::try_parse_from(["esia-gateway", "frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn summary_names_listeners_and_upstream() {
+        let mut cfg = GatewayConfig::new(
+            "0.0.0.0:443".parse().unwrap(),
+            "c.pem".into(),
+            "k.pem".into(),
+            "http://127.0.0.1:8080".parse().unwrap(),
+        );
+        cfg.listen.admin = Some("127.0.0.1:9090".parse().unwrap());
+        let s = summary(&cfg);
+        assert!(s.contains("https     0.0.0.0:443"), "{s}");
+        assert!(s.contains("admin     127.0.0.1:9090"), "{s}");
+        assert!(
+            s.contains("upstream  http://127.0.0.1:8080/ (Host: keep)"),
+            "{s}"
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! The serde mirror of `gateway.toml`: one struct per section, field names exactly as
+//! operators write them, unknown keys rejected. Values stay as written (strings for
+//! addresses and URLs); [`super::validate`] turns them into the runtime types.
+//!
+//! Every field is optional or defaulted, even the required ones: the validator reports
+//! a missing key itself, next to every other problem, instead of serde stopping at it.
+//!
+//! Adding a section: one field here (`#[serde(default)] pub esia: EsiaFile`) and one
+//! call in `validate::validate`.
+
+use serde::Deserialize;
+
+use super::units::{DurationValue, SizeValue};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub listen: ListenFile,
+    #[serde(default)]
+    pub tls: TlsFile,
+    #[serde(default)]
+    pub upstream: UpstreamFile,
+    #[serde(default)]
+    pub forwarding: ForwardingFile,
+    #[serde(default)]
+    pub limits: LimitsFile,
+    #[serde(default)]
+    pub timeouts: TimeoutsFile,
+    #[serde(default)]
+    pub pages: PagesFile,
+    #[serde(default)]
+    pub log: LogFile,
+}
+
+/// `[listen]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenFile {
+    /// Required: `"0.0.0.0:443"`.
+    pub https: Option<String>,
+    pub http: Option<String>,
+    pub admin: Option<String>,
+    pub public_url: Option<String>,
+}
+
+/// `[tls]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// Required: PEM chain, relative to the config file's directory.
+    pub cert: Option<String>,
+    /// Required: PEM private key.
+    pub key: Option<String>,
+    pub outgoing_ca: Option<String>,
+}
+
+/// `[upstream]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFile {
+    /// Required: `"http://127.0.0.1:8080"`.
+    pub url: Option<String>,
+    /// `"keep"` (default), `"upstream"`, or any other string sent as a fixed `Host`.
+    pub host_header: Option<String>,
+    pub pool_max_idle: Option<usize>,
+    pub pool_idle_timeout: Option<DurationValue>,
+}
+
+/// `[forwarding]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardingFile {
+    /// CIDRs (or single addresses) whose `X-Forwarded-*` headers are believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// `[limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub max_header_bytes: Option<SizeValue>,
+    pub max_headers: Option<usize>,
+    pub max_body_bytes: Option<SizeValue>,
+}
+
+/// `[timeouts]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsFile {
+    pub header_read: Option<DurationValue>,
+    pub idle: Option<DurationValue>,
+    pub upstream_connect: Option<DurationValue>,
+    pub upstream_response: Option<DurationValue>,
+    pub shutdown_grace: Option<DurationValue>,
+}
+
+/// `[pages]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagesFile {
+    pub language: Option<LanguageFile>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LanguageFile {
+    Ru,
+    En,
+}
+
+/// `[log]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    pub format: Option<LogFormatFile>,
+    /// `info`, `debug`, … or `esia_gateway=debug,info`.
+    pub level: Option<String>,
+    pub access_log: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormatFile {
+    Pretty,
+    Json,
+}

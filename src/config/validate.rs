@@ -1,0 +1,149 @@
+//! Second layer: file structs → runtime types. Each section has one validator that reads
+//! its file struct, pushes every problem into the shared [`Ctx`], and returns the runtime
+//! value only when its section is sound. Cross-section rules run after all sections.
+//!
+//! Adding a section: one call in [`validate`] and one field in the final struct.
+
+use std::path::{Path, PathBuf};
+
+use super::file::FileConfig;
+use super::source::{Segment, Want};
+use super::{GatewayConfig, sections, tls_files};
+
+/// A problem found by a validator, located later from its key path.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub path: Vec<Segment>,
+    pub want: Want,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// What validators share: where relative paths start, and the error list.
+pub struct Ctx {
+    base_dir: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl Ctx {
+    pub fn new(base_dir: &Path) -> Self {
+        Self {
+            base_dir: base_dir.to_path_buf(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Records a problem with the value at `path` (`"upstream.url"`, `"a[2].b"`).
+    pub fn error(&mut self, path: &str, message: impl Into<String>, hint: Option<&str>) {
+        self.problems.push(Problem {
+            path: parse_path(path),
+            want: Want::Value,
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        });
+    }
+
+    /// The value of a required key, or a "missing" problem located at its table.
+    pub fn required<'a, T>(
+        &mut self,
+        value: &'a Option<T>,
+        path: &str,
+        hint: &str,
+    ) -> Option<&'a T> {
+        if value.is_none() {
+            self.error(path, "required key is missing", Some(hint));
+        }
+        value.as_ref()
+    }
+
+    /// A path from the file, relative to the config file's directory.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    pub fn has_problems(&self) -> bool {
+        !self.problems.is_empty()
+    }
+
+    pub fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+}
+
+/// Parses `a.b[2].c` into segments (our keys never contain `.` or `[`).
+pub fn parse_path(path: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut pieces = part.split('[');
+        if let Some(key) = pieces.next().filter(|k| !k.is_empty()) {
+            out.push(Segment::Key(key.to_string()));
+        }
+        for idx in pieces {
+            if let Ok(i) = idx.trim_end_matches(']').parse() {
+                out.push(Segment::Index(i));
+            }
+        }
+    }
+    out
+}
+
+/// Validates every section, then the rules that span sections. `Some` only when nothing
+/// was wrong; otherwise the problems are in `cx`.
+pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
+    let listen = sections::listen(&file.listen, cx);
+    let tls = tls_files::tls(&file.tls, cx);
+    let upstream = sections::upstream(&file.upstream, cx);
+    let forwarding = sections::forwarding(&file.forwarding, cx);
+    let limits = sections::limits(&file.limits, cx);
+    let timeouts = sections::timeouts(&file.timeouts, cx);
+    let pages = sections::pages(&file.pages);
+    let log = sections::log(&file.log, cx);
+
+    let config = GatewayConfig {
+        listen: listen?,
+        tls: tls?,
+        upstream: upstream?,
+        forwarding: forwarding?,
+        limits: limits?,
+        timeouts: timeouts?,
+        pages,
+        log: log?,
+    };
+    sections::cross_checks(&config, cx);
+    (!cx.has_problems()).then_some(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_back() {
+        assert_eq!(
+            parse_path("route_group[2].paths[0]"),
+            vec![
+                Segment::Key("route_group".into()),
+                Segment::Index(2),
+                Segment::Key("paths".into()),
+                Segment::Index(0),
+            ]
+        );
+        assert_eq!(parse_path("upstream.url").len(), 2);
+        assert!(parse_path("").is_empty());
+    }
+
+    #[test]
+    fn relative_paths_start_at_the_config_dir() {
+        let cx = Ctx::new(Path::new("/etc/esia-gateway"));
+        assert_eq!(
+            cx.resolve("certs/gateway.pem"),
+            Path::new("/etc/esia-gateway/certs/gateway.pem")
+        );
+        assert_eq!(cx.resolve("/abs/x.pem"), Path::new("/abs/x.pem"));
+    }
+}
