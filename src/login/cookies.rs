@@ -17,14 +17,14 @@ pub const FLOW_COOKIE_PREFIX: &str = "__Host-gw_flow_";
 /// Names of the gateway's cookies.
 #[derive(Debug, Clone)]
 pub struct CookieNames {
-    /// The session cookie, e.g. `__Host-gw_session`.
+    /// The session cookie, e.g. `__Host-esia-gw`.
     pub session: String,
 }
 
 impl Default for CookieNames {
     fn default() -> Self {
         Self {
-            session: "__Host-gw_session".into(),
+            session: crate::session::SESSION_COOKIE.into(),
         }
     }
 }
@@ -143,10 +143,10 @@ mod tests {
 
     #[test]
     fn set_cookie_has_every_attribute() {
-        let c = set_cookie("__Host-gw_session", "v1.abc", Some(Duration::from_secs(60)));
+        let c = set_cookie("__Host-esia-gw", "v1.abc", Some(Duration::from_secs(60)));
         assert_eq!(
             c,
-            "__Host-gw_session=v1.abc; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=60"
+            "__Host-esia-gw=v1.abc; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=60"
         );
         assert!(!set_cookie("a", "b", None).contains("Max-Age"));
         assert!(clear_cookie("a").ends_with("Max-Age=0"));
@@ -154,12 +154,8 @@ mod tests {
 
     #[test]
     fn reads_cookies_from_several_headers() {
-        let h = headers(&[
-            "a=1; __Host-gw_session=v1.x",
-            "b=2;c",
-            "__Host-gw_session=v1.y",
-        ]);
-        assert_eq!(cookie_values(&h, "__Host-gw_session"), vec!["v1.x", "v1.y"]);
+        let h = headers(&["a=1; __Host-esia-gw=v1.x", "b=2;c", "__Host-esia-gw=v1.y"]);
+        assert_eq!(cookie_values(&h, "__Host-esia-gw"), vec!["v1.x", "v1.y"]);
         assert_eq!(cookie_values(&h, "b"), vec!["2"]);
         assert!(cookie_values(&h, "c").is_empty());
     }
@@ -168,7 +164,7 @@ mod tests {
     fn strips_only_gateway_cookies() {
         let names = CookieNames::default();
         let mut h = headers(&[
-            "RIDSESSID=abc; __Host-gw_session=v1.x; __Host-gw_flow_12ab=s.t",
+            "RIDSESSID=abc; __Host-esia-gw=v1.x; __Host-gw_flow_12ab=s.t",
             "theme=dark",
         ]);
         strip_gateway_cookies(&mut h, &names);
@@ -180,7 +176,7 @@ mod tests {
     #[test]
     fn removes_the_header_when_nothing_is_left() {
         let names = CookieNames::default();
-        let mut h = headers(&["__Host-gw_session=v1.x", "__Host-gw_flow_1=a"]);
+        let mut h = headers(&["__Host-esia-gw=v1.x", "__Host-gw_flow_1=a"]);
         strip_gateway_cookies(&mut h, &names);
         assert!(h.get(COOKIE).is_none());
     }

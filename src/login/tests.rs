@@ -174,7 +174,7 @@ async fn full_round_trip_rotates_the_session_and_returns() {
     let l = login(backend.clone());
     let (state, flow) = begin(&l, "/esia/login?return=%2Fmarks").await;
     assert!(flow.starts_with(cookies::FLOW_COOKIE_PREFIX));
-    let planted = "__Host-gw_session=v1.planted".to_owned();
+    let planted = "__Host-esia-gw=v1.planted".to_owned();
     backend
         .sessions
         .lock()
@@ -194,7 +194,7 @@ async fn full_round_trip_rotates_the_session_and_returns() {
     assert_eq!(resp.headers()[header::LOCATION], "/marks");
     let sc = set_cookies(&resp);
     assert!(sc.iter().any(|c| {
-        c.starts_with("__Host-gw_session=v1.s1; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=")
+        c.starts_with("__Host-esia-gw=v1.s1; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=")
     }));
     assert!(
         sc.iter()
@@ -229,7 +229,7 @@ async fn public_computer_gets_a_browser_session_cookie() {
         .await;
     let session = set_cookies(&resp)
         .into_iter()
-        .find(|c| c.starts_with("__Host-gw_session"))
+        .find(|c| c.starts_with("__Host-esia-gw"))
         .unwrap();
     assert!(
         !session.contains("Max-Age") && !session.contains("Expires"),
@@ -318,7 +318,7 @@ async fn logout_needs_post_and_the_csrf_token() {
             &[flow],
         ))
         .await;
-    let session = pair(&resp, "__Host-gw_session");
+    let session = pair(&resp, "__Host-esia-gw");
 
     let resp = l
         .handle(get("/esia/logout", std::slice::from_ref(&session)))
@@ -360,7 +360,7 @@ async fn logout_needs_post_and_the_csrf_token() {
     assert!(
         set_cookies(&resp)
             .iter()
-            .any(|c| c.starts_with("__Host-gw_session=;") && c.ends_with("Max-Age=0"))
+            .any(|c| c.starts_with("__Host-esia-gw=;") && c.ends_with("Max-Age=0"))
     );
     assert!(backend.sessions.lock().unwrap().is_empty());
 }
@@ -376,7 +376,7 @@ async fn front_answers_reserved_paths_and_strips_cookies_elsewhere() {
             &[flow],
         ))
         .await;
-    let session = pair(&resp, "__Host-gw_session");
+    let session = pair(&resp, "__Host-esia-gw");
 
     match l.front(get("/esia/start", &[])).await {
         Front::Answered(resp) => assert_eq!(resp.status(), StatusCode::OK),

@@ -5,8 +5,9 @@
 //! ```
 //! - **route**: check the head (size limits → 431, `Host` → 400, request target → 400,
 //!   declared body size → 413) and decide what kind of request this is.
-//! - **authenticate / authorize** (*issue 3 onwards): the seam is marked in
-//!   [`Proxy::handle_inner`]; nothing is checked yet.
+//! - **authenticate**: [`Login::front`] answers the login pages under the reserved
+//!   prefix, resolves the session cookie (cache-backed) and strips the gateway's cookies.
+//! - **authorize** (*issue 5 onwards): the seam is marked in [`Proxy::handle_inner`].
 //! - **forward**: clean the headers (hop-by-hop, hygiene, forwarding, Host), stream the
 //!   body to the diary under the size limit, rewrite the answer's redirect headers,
 //!   join websocket tunnels.
@@ -39,6 +40,7 @@ use self::headers::rewrite::Origins;
 use self::headers::{forwarded, hop, host, hygiene, rewrite};
 use self::upstream::Upstream;
 use crate::config::{GatewayConfig, Language};
+use crate::login::{Front, Login};
 use crate::metrics::Metrics;
 use crate::server::shutdown::ShutdownSignal;
 
@@ -56,6 +58,8 @@ pub struct Proxy {
     sanitizer: Sanitizer,
     metrics: Arc<Metrics>,
     shutdown: ShutdownSignal,
+    /// The login pages and session lookup (authenticate phase); `None` = plain proxy.
+    login: Option<Arc<Login>>,
 }
 
 /// What the route phase learned about a request.
@@ -64,10 +68,11 @@ struct Route {
     websocket: bool,
 }
 
-/// A forwarded exchange: the response for the browser and the diary's status.
+/// A forwarded exchange: the response for the browser and the diary's status (`None`
+/// when the gateway answered itself, e.g. a login page).
 struct Forwarded {
     response: Response<Body>,
-    upstream_status: StatusCode,
+    upstream_status: Option<StatusCode>,
 }
 
 impl Proxy {
@@ -83,7 +88,15 @@ impl Proxy {
             sanitizer: Sanitizer::default(),
             metrics,
             shutdown,
+            login: None,
         }
+    }
+
+    /// Adds the authenticate phase: login pages under the reserved prefix, session
+    /// lookup and gateway-cookie stripping for everything else.
+    pub fn with_login(mut self, login: Arc<Login>) -> Self {
+        self.login = Some(login);
+        self
     }
 
     /// Replaces the header-cleaning step (later phases add identity headers to strip).
@@ -116,7 +129,7 @@ impl Proxy {
         };
         let response = match self.handle_inner(req, client.peer).await {
             Ok(fwd) => {
-                record.upstream_status = Some(fwd.upstream_status);
+                record.upstream_status = fwd.upstream_status;
                 fwd.response
             }
             Err(e) => {
@@ -138,7 +151,20 @@ impl Proxy {
         peer: SocketAddr,
     ) -> Result<Forwarded, ProxyError> {
         let route = self.route(&req)?;
-        // authenticate → authorize: sessions and the cutover policy plug in here.
+        // authenticate: login pages answer here; other requests carry their session on.
+        let (req, _session) = match &self.login {
+            Some(login) => match login.front(req).await {
+                Front::Answered(page) => {
+                    return Ok(Forwarded {
+                        response: page.map(body::boxed),
+                        upstream_status: None,
+                    });
+                }
+                Front::Proxy { request, session } => (request, session),
+            },
+            None => (req, None),
+        };
+        // authorize: the cutover policy plugs in here, deciding on `_session`.
         self.forward(req, route, peer).await
     }
 
@@ -241,7 +267,7 @@ impl Proxy {
         };
         Ok(Forwarded {
             response,
-            upstream_status,
+            upstream_status: Some(upstream_status),
         })
     }
 

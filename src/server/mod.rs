@@ -22,6 +22,7 @@ use self::shutdown::{Shutdown, ShutdownSignal};
 use self::tls::CertStore;
 use crate::admin::Admin;
 use crate::config::GatewayConfig;
+use crate::login::Login;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::proxy::upstream::Upstream;
@@ -63,6 +64,14 @@ pub struct ShutdownReport {
 impl Gateway {
     /// Binds the listeners and starts serving. Returns once everything is bound.
     pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
+        Self::start_with(config, None).await
+    }
+
+    /// [`Gateway::start`] with the ESIA login pages and sessions in the pipeline.
+    pub async fn start_with(
+        config: GatewayConfig,
+        login: Option<Arc<Login>>,
+    ) -> Result<RunningGateway, StartError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let shutdown = Shutdown::new();
@@ -82,12 +91,16 @@ impl Gateway {
             None => None,
         };
 
-        let proxy = Arc::new(Proxy::new(
+        let mut proxy = Proxy::new(
             config.clone(),
             upstream.clone(),
             metrics.clone(),
             shutdown.signal(),
-        ));
+        );
+        if let Some(login) = login {
+            proxy = proxy.with_login(login);
+        }
+        let proxy = Arc::new(proxy);
         let public = Listener {
             settings: settings.clone(),
             signal: shutdown.signal(),
