@@ -21,6 +21,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::redirect::Redirect;
@@ -93,6 +94,8 @@ impl ConnSettings {
 struct Activity {
     in_flight: AtomicUsize,
     last_done: Mutex<Option<Instant>>,
+    /// Wakes the watchdog when a request ends, so the idle deadline starts then.
+    ended: Notify,
 }
 
 /// Marks a request in flight until dropped (the proxy drops it after the response body).
@@ -109,6 +112,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         *self.0.last_done.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.ended.notify_one();
     }
 }
 
@@ -126,6 +130,7 @@ pub async fn serve<I>(
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         last_done: Mutex::new(None),
+        ended: Notify::new(),
     });
     let service = {
         let activity = activity.clone();
@@ -155,6 +160,11 @@ pub async fn serve<I>(
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
                 return;
+            }
+            _ = activity.ended.notified() => {
+                if activity.in_flight.load(Ordering::Acquire) == 0 {
+                    deadline = Instant::now() + settings.idle;
+                }
             }
             _ = tokio::time::sleep_until(deadline) => {
                 let now = Instant::now();
