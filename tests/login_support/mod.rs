@@ -58,8 +58,9 @@ impl IdentityProvider for LateIdp {
 pub struct Options {
     pub clock: SharedClock,
     pub policy: SessionPolicy,
-    /// Shared store (replica tests); a fresh SQLite file otherwise.
-    pub store: Option<SharedStore>,
+    /// Gateway `i` uses `stores[i]` (replica tests: several handles on one
+    /// PostgreSQL); a gateway without one gets a fresh SQLite file.
+    pub stores: Vec<SharedStore>,
     pub require_confirmed: bool,
     pub accept_demo_signatures: bool,
 }
@@ -69,7 +70,7 @@ impl Default for Options {
         Self {
             clock: Arc::new(esia_gateway::clock::SystemClock),
             policy: SessionPolicy::default(),
-            store: None,
+            stores: Vec::new(),
             require_confirmed: false,
             accept_demo_signatures: true,
         }
@@ -114,9 +115,10 @@ impl GatewayUnderTest {
         upstream: &TestUpstream,
         dir: &std::path::Path,
         opts: &Options,
+        index: usize,
     ) -> Self {
         support::init_tracing();
-        let store = match &opts.store {
+        let store = match opts.stores.get(index) {
             Some(s) => s.clone(),
             None => {
                 let path = dir.join(format!("gw-{}.db", uuid::Uuid::new_v4().simple()));
@@ -220,15 +222,15 @@ impl Stand {
         Self::start_many(1, opts).await
     }
 
-    /// `n` gateways (replicas) sharing `opts.store` when given.
+    /// `n` gateways (replicas), on `opts.stores` when given.
     pub async fn start_many(n: usize, opts: Options) -> Self {
         let pki = Pki::new();
         let upstream = TestUpstream::start().await;
         let dir = tempfile::tempdir().unwrap();
         let rp = RpKey::generate(dir.path());
         let mut gws = Vec::new();
-        for _ in 0..n {
-            gws.push(GatewayUnderTest::start(&pki, &upstream, dir.path(), &opts).await);
+        for i in 0..n {
+            gws.push(GatewayUnderTest::start(&pki, &upstream, dir.path(), &opts, i).await);
         }
         let mut mock_cfg = MockConfig::ephemeral();
         mock_cfg.accept_demo_signatures = opts.accept_demo_signatures;
