@@ -13,6 +13,7 @@ use ipnet::IpNet;
 
 use crate::secret::Secret;
 
+pub mod cert_facts;
 mod deser;
 pub mod env;
 pub mod errors;
