@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod diary;
 pub mod esia;
+pub mod inject;
 pub mod logging;
 pub mod login;
 pub mod metrics;

@@ -1,0 +1,357 @@
+//! The `[diary]` section: how the gateway signs users into the diary and reads its
+//! answers. File struct (serde, unknown keys rejected) → validated [`DiaryConfig`].
+//!
+//! ```toml
+//! [diary]
+//! sign_in = "form"                 # form | header
+//! login_path = "/login"            # where the diary's login form posts
+//! login_field = "login"
+//! password_field = "password"
+//! extra_fields = {}                # other fields the form sends, e.g. { remember = "1" }
+//! failure_text = "Неверный логин или пароль"
+//! expired_redirect_paths = ["/login"]
+//! logout_path = "/logout"
+//! role_probe_path = "/api/me"
+//! role_probe_pointer = "/role"     # JSON pointer into the probe's answer
+//! case_insensitive_paths = true
+//! pass_cookies = []                # browser cookies still passed to the diary
+//! [diary.roles]                    # diary role string → canonical role
+//! student = "student"
+//! [diary.header]                   # sign_in = "header" only
+//! name = "X-ESIA-Gateway-Assertion"
+//! key = "certs/assertion.key"      # Ed25519 or RSA private key, PKCS#8 PEM
+//! alg = "EdDSA"                    # EdDSA | RS256
+//! ttl_seconds = 60
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::signin::DiaryRules;
+
+pub const CANONICAL_ROLES: [&str; 7] = [
+    "student",
+    "parent",
+    "teacher",
+    "class_teacher",
+    "head_teacher",
+    "director",
+    "admin",
+];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiaryFile {
+    pub sign_in: Option<String>,
+    pub login_path: Option<String>,
+    pub login_field: Option<String>,
+    pub password_field: Option<String>,
+    pub extra_fields: BTreeMap<String, String>,
+    pub failure_text: Option<String>,
+    pub expired_redirect_paths: Option<Vec<String>>,
+    pub logout_path: Option<String>,
+    pub role_probe_path: Option<String>,
+    pub role_probe_pointer: Option<String>,
+    pub case_insensitive_paths: Option<bool>,
+    pub pass_cookies: Vec<String>,
+    pub roles: Option<BTreeMap<String, String>>,
+    pub header: Option<HeaderFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderFile {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub key: PathBuf,
+    #[serde(default)]
+    pub alg: Option<String>,
+    #[serde(default)]
+    pub ttl_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInMode {
+    /// The gateway posts the stored password to the diary's own form.
+    Form,
+    /// The diary trusts a signed assertion header.
+    Header(HeaderAssertion),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderAssertion {
+    pub name: http::HeaderName,
+    pub key: PathBuf,
+    pub alg: super::assertion::AssertionAlg,
+    pub ttl: chrono::TimeDelta,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiaryConfig {
+    pub mode: SignInMode,
+    pub rules: DiaryRules,
+    /// Browser cookies passed through to the diary; every other browser cookie is dropped.
+    pub pass_cookies: Vec<String>,
+}
+
+impl Default for DiaryConfig {
+    fn default() -> Self {
+        Self {
+            mode: SignInMode::Form,
+            rules: DiaryRules::demo(),
+            pass_cookies: Vec::new(),
+        }
+    }
+}
+
+/// One problem found in `[diary]`: key path (below `diary.`), message, hint.
+pub type Issue = (String, String, Option<String>);
+
+pub fn validate(file: &DiaryFile, base_dir: &Path) -> Result<DiaryConfig, Vec<Issue>> {
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut rules = DiaryRules::demo();
+    let path_key =
+        |key: &str, value: &Option<String>, target: &mut String, issues: &mut Vec<Issue>| {
+            if let Some(v) = value {
+                if v.starts_with('/') && !v.contains(['?', '#']) && !v.chars().any(char::is_control)
+                {
+                    *target = v.clone();
+                } else {
+                    issues.push((
+                        format!("diary.{key}"),
+                        format!("{v:?} is not an absolute path"),
+                        Some("like \"/login\"".into()),
+                    ));
+                }
+            }
+        };
+    path_key(
+        "login_path",
+        &file.login_path,
+        &mut rules.login_path,
+        &mut issues,
+    );
+    path_key(
+        "logout_path",
+        &file.logout_path,
+        &mut rules.logout_path,
+        &mut issues,
+    );
+    path_key(
+        "role_probe_path",
+        &file.role_probe_path,
+        &mut rules.role_probe_path,
+        &mut issues,
+    );
+    let mut field = |key: &str, value: &Option<String>, target: &mut String| match value {
+        Some(v) if v.is_empty() => {
+            issues.push((format!("diary.{key}"), "must not be empty".into(), None))
+        }
+        Some(v) => *target = v.clone(),
+        None => {}
+    };
+    field("login_field", &file.login_field, &mut rules.login_field);
+    field(
+        "password_field",
+        &file.password_field,
+        &mut rules.password_field,
+    );
+    field("failure_text", &file.failure_text, &mut rules.failure_text);
+    if let Some(p) = &file.role_probe_pointer {
+        if p.is_empty() || p.starts_with('/') {
+            rules.role_probe_pointer = p.clone();
+        } else {
+            issues.push((
+                "diary.role_probe_pointer".into(),
+                format!("{p:?} is not a JSON pointer"),
+                Some("like \"/role\"".into()),
+            ));
+        }
+    }
+    if let Some(paths) = &file.expired_redirect_paths {
+        rules.expired_redirect_paths = paths.clone();
+    }
+    rules.extra_fields = file
+        .extra_fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(ci) = file.case_insensitive_paths {
+        rules.case_insensitive = ci;
+    }
+    if let Some(roles) = &file.roles {
+        rules.role_map.clear();
+        for (diary_role, canonical) in roles {
+            if CANONICAL_ROLES.contains(&canonical.as_str()) {
+                rules.role_map.push((diary_role.clone(), canonical.clone()));
+            } else {
+                issues.push((
+                    format!("diary.roles.{diary_role}"),
+                    format!("{canonical:?} is not a role the gateway knows"),
+                    Some(format!("one of {}", CANONICAL_ROLES.join(", "))),
+                ));
+            }
+        }
+    }
+    let mode = match file.sign_in.as_deref().unwrap_or("form") {
+        "form" => SignInMode::Form,
+        "header" => match &file.header {
+            Some(h) => match header_assertion(h, base_dir) {
+                Ok(a) => SignInMode::Header(a),
+                Err(mut e) => {
+                    issues.append(&mut e);
+                    SignInMode::Form
+                }
+            },
+            None => {
+                issues.push((
+                    "diary.header".into(),
+                    "sign_in = \"header\" needs a [diary.header] table".into(),
+                    Some("give at least key = \"path/to/key.pem\"".into()),
+                ));
+                SignInMode::Form
+            }
+        },
+        other => {
+            issues.push((
+                "diary.sign_in".into(),
+                format!("unknown mode {other:?}"),
+                Some("\"form\" or \"header\"".into()),
+            ));
+            SignInMode::Form
+        }
+    };
+    if issues.is_empty() {
+        Ok(DiaryConfig {
+            mode,
+            rules,
+            pass_cookies: file.pass_cookies.clone(),
+        })
+    } else {
+        Err(issues)
+    }
+}
+
+fn header_assertion(h: &HeaderFile, base_dir: &Path) -> Result<HeaderAssertion, Vec<Issue>> {
+    let mut issues = Vec::new();
+    let name = h
+        .name
+        .as_deref()
+        .unwrap_or(super::assertion::DEFAULT_HEADER);
+    let name = match http::HeaderName::from_bytes(name.as_bytes()) {
+        Ok(n) if !name.contains('_') => Some(n),
+        _ => {
+            issues.push((
+                "diary.header.name".into(),
+                format!("{name:?} is not a valid header name"),
+                Some("letters, digits and '-' only".into()),
+            ));
+            None
+        }
+    };
+    let alg = match h.alg.as_deref().unwrap_or("EdDSA") {
+        "EdDSA" => Some(super::assertion::AssertionAlg::EdDsa),
+        "RS256" => Some(super::assertion::AssertionAlg::Rs256),
+        other => {
+            issues.push((
+                "diary.header.alg".into(),
+                format!("unsupported algorithm {other:?}"),
+                Some("\"EdDSA\" or \"RS256\"".into()),
+            ));
+            None
+        }
+    };
+    let key = if h.key.is_absolute() {
+        h.key.clone()
+    } else {
+        base_dir.join(&h.key)
+    };
+    if let (Some(name), Some(alg)) = (name.clone(), alg) {
+        let ttl = chrono::TimeDelta::seconds(i64::from(h.ttl_seconds.unwrap_or(60).clamp(5, 600)));
+        match super::assertion::Assertions::from_pem_file(&key, alg, name.clone(), ttl) {
+            Ok(_) => {
+                return if issues.is_empty() {
+                    Ok(HeaderAssertion {
+                        name,
+                        key,
+                        alg,
+                        ttl,
+                    })
+                } else {
+                    Err(issues)
+                };
+            }
+            Err(e) => issues.push((
+                "diary.header.key".into(),
+                e.to_string(),
+                Some("a PKCS#8 PEM private key of the chosen algorithm".into()),
+            )),
+        }
+    }
+    Err(issues)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> DiaryFile {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn defaults_fit_the_demo_diary() {
+        let cfg = validate(&DiaryFile::default(), Path::new(".")).unwrap();
+        assert_eq!(cfg.mode, SignInMode::Form);
+        assert_eq!(cfg.rules.login_path, "/login");
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let f = parse(
+            r#"
+            sign_in = "header"
+            login_path = "login"
+            login_field = ""
+            role_probe_pointer = "role"
+            [roles]
+            "Ученик" = "pupil"
+            [header]
+            name = "X_Bad"
+            key = "/nonexistent.pem"
+            alg = "HS256"
+            "#,
+        );
+        let issues = validate(&f, Path::new(".")).unwrap_err();
+        let keys: Vec<&str> = issues.iter().map(|i| i.0.as_str()).collect();
+        for k in [
+            "diary.login_path",
+            "diary.login_field",
+            "diary.role_probe_pointer",
+            "diary.roles.Ученик",
+            "diary.header.name",
+            "diary.header.alg",
+        ] {
+            assert!(keys.contains(&k), "{k} missing from {keys:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<DiaryFile>("login_paht = \"/x\"").is_err());
+    }
+
+    #[test]
+    fn header_mode_loads_its_key() {
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.key"), kp.serialize_pem()).unwrap();
+        let f = parse("sign_in = \"header\"\n[header]\nkey = \"a.key\"\n");
+        let cfg = validate(&f, dir.path()).unwrap();
+        assert!(
+            matches!(cfg.mode, SignInMode::Header(ref h) if h.name == "x-esia-gateway-assertion")
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! The server-side cookie jar: the diary's own session cookies, kept by the gateway for
+//! one gateway session so that the browser never holds a diary cookie (a stolen diary
+//! cookie would otherwise open grade pages without ESIA, around the cutover policy).
+//!
+//! The diary is one origin, so cookies are keyed by (name, path); `Domain` is ignored and
+//! `Secure` is irrelevant on the gateway→diary hop. Expiry follows `Max-Age`/`Expires`
+//! against an injected time. The jar serialises to a small versioned JSON document that
+//! the store keeps encrypted with the session.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Cookies at most; a diary that sets more is misbehaving, and the oldest go first.
+const MAX_COOKIES: usize = 50;
+/// Longest cookie value kept (bytes); longer ones are dropped.
+const MAX_VALUE: usize = 4096;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jar {
+    #[serde(rename = "v")]
+    version: u8,
+    cookies: Vec<StoredCookie>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredCookie {
+    name: String,
+    value: String,
+    path: String,
+    /// Unix seconds; `None` = a session cookie, kept as long as the gateway session.
+    expires: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JarError {
+    #[error("stored cookie jar is unreadable: {0}")]
+    Corrupt(String),
+    #[error("stored cookie jar has unknown version {0}")]
+    Version(u8),
+}
+
+const VERSION: u8 = 1;
+
+impl Jar {
+    pub fn new() -> Self {
+        Self {
+            version: VERSION,
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cookies.is_empty()
+    }
+
+    /// Takes one `Set-Cookie` value from the diary. Unparseable values are ignored (the
+    /// browser would ignore them too).
+    pub fn store(&mut self, set_cookie: &str, request_path: &str, now: DateTime<Utc>) {
+        let Ok(c) = cookie::Cookie::parse(set_cookie.to_owned()) else {
+            return;
+        };
+        let name = c.name().to_owned();
+        if !is_token(&name) || !is_cookie_value(c.value()) {
+            return;
+        }
+        let path = match c.path() {
+            Some(p) if p.starts_with('/') => p.to_owned(),
+            _ => default_path(request_path),
+        };
+        let expires = match (c.max_age(), c.expires_datetime()) {
+            (Some(age), _) => Some(now.timestamp().saturating_add(age.whole_seconds())),
+            (None, Some(at)) => Some(at.unix_timestamp()),
+            (None, None) => None,
+        };
+        let now_s = now.timestamp();
+        self.cookies
+            .retain(|k| !(k.name == name && k.path == path) && k.expires.is_none_or(|e| e > now_s));
+        if expires.is_some_and(|e| e <= now.timestamp()) {
+            return; // a deletion
+        }
+        if self.cookies.len() >= MAX_COOKIES {
+            self.cookies.remove(0);
+        }
+        self.cookies.push(StoredCookie {
+            name,
+            value: c.value().to_owned(),
+            path,
+            expires,
+        });
+    }
+
+    /// The `Cookie` header value for a request to `path`, or `None` when nothing applies.
+    /// Longer paths first, as RFC 6265 §5.4 asks.
+    pub fn header_for(&self, path: &str, now: DateTime<Utc>) -> Option<String> {
+        let mut matching: Vec<&StoredCookie> = self
+            .cookies
+            .iter()
+            .filter(|c| {
+                c.expires.is_none_or(|e| e > now.timestamp()) && path_matches(&c.path, path)
+            })
+            .collect();
+        if matching.is_empty() {
+            return None;
+        }
+        matching.sort_by_key(|c| std::cmp::Reverse(c.path.len()));
+        Some(
+            matching
+                .iter()
+                .map(|c| format!("{}={}", c.name, c.value))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+
+    /// Forgets everything (the diary session ended).
+    pub fn clear(&mut self) {
+        self.cookies.clear();
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serialising plain strings and numbers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, JarError> {
+        let jar: Jar =
+            serde_json::from_slice(bytes).map_err(|e| JarError::Corrupt(e.to_string()))?;
+        if jar.version != VERSION {
+            return Err(JarError::Version(jar.version));
+        }
+        Ok(jar)
+    }
+}
+
+/// RFC 6265 cookie-name: an RFC 9110 token.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// RFC 6265 cookie-octets (what may be replayed in a `Cookie` header), bounded in size.
+fn is_cookie_value(value: &str) -> bool {
+    value.len() <= MAX_VALUE
+        && value
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
+}
+
+/// RFC 6265 §5.1.4 default-path: the request path up to its last `/`.
+fn default_path(request_path: &str) -> String {
+    let path = request_path.split('?').next().unwrap_or("/");
+    match path.rfind('/') {
+        Some(0) | None => "/".into(),
+        Some(i) => path[..i].to_owned(),
+    }
+}
+
+/// RFC 6265 §5.1.4 path-match.
+fn path_matches(cookie_path: &str, request_path: &str) -> bool {
+    let request_path = request_path.split('?').next().unwrap_or("/");
+    request_path == cookie_path
+        || (request_path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/') || request_path[cookie_path.len()..].starts_with('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_546_300_800 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn keeps_and_replays_a_session_cookie() {
+        let mut jar = Jar::new();
+        jar.store("RIDSESSID=abc123; Path=/; HttpOnly", "/login", t(0));
+        assert_eq!(
+            jar.header_for("/marks", t(1)).as_deref(),
+            Some("RIDSESSID=abc123")
+        );
+        jar.store("RIDSESSID=def; Path=/", "/login", t(2));
+        assert_eq!(jar.header_for("/", t(3)).as_deref(), Some("RIDSESSID=def"));
+    }
+
+    #[test]
+    fn deletion_and_expiry() {
+        let mut jar = Jar::new();
+        jar.store("a=1; Max-Age=10", "/", t(0));
+        jar.store("b=2", "/", t(0));
+        assert_eq!(jar.header_for("/", t(5)).as_deref(), Some("a=1; b=2"));
+        assert_eq!(jar.header_for("/", t(11)).as_deref(), Some("b=2"));
+        jar.store("b=; Expires=Thu, 01 Jan 1970 00:00:00 GMT", "/", t(12));
+        assert_eq!(jar.header_for("/", t(12)), None);
+        jar.store("c=3; Max-Age=0", "/", t(12));
+        assert!(jar.is_empty());
+    }
+
+    #[test]
+    fn paths_follow_rfc_6265() {
+        let mut jar = Jar::new();
+        jar.store("x=root; Path=/", "/", t(0));
+        jar.store("y=admin; Path=/admin", "/", t(0));
+        jar.store("z=default", "/journal/page.php", t(0));
+        assert_eq!(
+            jar.header_for("/admin/users", t(1)).as_deref(),
+            Some("y=admin; x=root")
+        );
+        assert_eq!(
+            jar.header_for("/administrator", t(1)).as_deref(),
+            Some("x=root")
+        );
+        assert_eq!(
+            jar.header_for("/journal/x?y=1", t(1)).as_deref(),
+            Some("z=default; x=root")
+        );
+        assert_eq!(default_path("/"), "/");
+        assert_eq!(default_path("/a"), "/");
+        assert_eq!(default_path("/a/b?x=/y"), "/a");
+    }
+
+    #[test]
+    fn hostile_set_cookie_values_are_ignored_or_bounded() {
+        let mut jar = Jar::new();
+        for bad in ["", "=novalue", "noequals", ";;;", "\u{0}=x"] {
+            jar.store(bad, "/", t(0));
+        }
+        jar.store(&format!("big={}", "a".repeat(MAX_VALUE + 1)), "/", t(0));
+        assert!(jar.is_empty(), "{jar:?}");
+        for i in 0..(MAX_COOKIES + 10) {
+            jar.store(&format!("c{i}=v"), "/", t(0));
+        }
+        assert_eq!(jar.cookies.len(), MAX_COOKIES);
+        assert!(
+            jar.header_for("/", t(0))
+                .unwrap()
+                .contains(&format!("c{}=v", MAX_COOKIES + 9))
+        );
+    }
+
+    #[test]
+    fn round_trips_and_refuses_garbage() {
+        let mut jar = Jar::new();
+        jar.store("RIDSESSID=abc; Path=/", "/", t(0));
+        assert_eq!(Jar::from_bytes(&jar.to_bytes()).unwrap(), jar);
+        assert!(matches!(
+            Jar::from_bytes(b"not json"),
+            Err(JarError::Corrupt(_))
+        ));
+        assert!(matches!(
+            Jar::from_bytes(br#"{"v":9,"cookies":[]}"#),
+            Err(JarError::Version(9))
+        ));
+    }
+}

@@ -1,0 +1,331 @@
+//! Signing into the unmodified diary through its own login form (`form` mode), telling an
+//! expired diary session from a live one, and asking the diary who the user is (the role
+//! probe). All three are driven by [`DiaryRules`] from config, because every regional
+//! diary words its login page differently.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Full;
+
+use super::jar::Jar;
+use crate::secret::Secret;
+
+/// How the gateway recognises the diary's login form and its answers.
+#[derive(Debug, Clone)]
+pub struct DiaryRules {
+    /// The path the login form posts to (and where an expired session is sent).
+    pub login_path: String,
+    pub login_field: String,
+    pub password_field: String,
+    /// Other fields the form sends (`remember=1` …).
+    pub extra_fields: Vec<(String, String)>,
+    /// Text in a 200 answer that means "wrong login or password".
+    pub failure_text: String,
+    /// Redirect targets (paths) that mean "your diary session is over".
+    pub expired_redirect_paths: Vec<String>,
+    /// The diary's own logout link, intercepted for single logout.
+    pub logout_path: String,
+    /// GET this path after sign-in to learn the role.
+    pub role_probe_path: String,
+    /// JSON pointer into the probe's answer (`/role`), used when the answer is JSON.
+    pub role_probe_pointer: String,
+    /// Diary role string → canonical role name (student, parent, teacher, class_teacher,
+    /// head_teacher, director, admin).
+    pub role_map: Vec<(String, String)>,
+    /// Case-insensitive path comparison (IIS-style diaries).
+    pub case_insensitive: bool,
+}
+
+impl DiaryRules {
+    /// The demo diary's rules; also the shipped defaults.
+    pub fn demo() -> Self {
+        let roles = [
+            "student",
+            "parent",
+            "teacher",
+            "class_teacher",
+            "head_teacher",
+            "director",
+            "admin",
+        ];
+        Self {
+            login_path: "/login".into(),
+            login_field: "login".into(),
+            password_field: "password".into(),
+            extra_fields: Vec::new(),
+            failure_text: "Неверный логин или пароль".into(),
+            expired_redirect_paths: vec!["/login".into()],
+            logout_path: "/logout".into(),
+            role_probe_path: "/api/me".into(),
+            role_probe_pointer: "/role".into(),
+            role_map: roles
+                .iter()
+                .map(|r| (r.to_string(), r.to_string()))
+                .collect(),
+            case_insensitive: true,
+        }
+    }
+
+    fn same_path(&self, a: &str, b: &str) -> bool {
+        let a = a.trim_end_matches('/');
+        let b = b.trim_end_matches('/');
+        if self.case_insensitive {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    }
+
+    pub fn is_login_path(&self, path: &str) -> bool {
+        self.same_path(path, &self.login_path)
+    }
+
+    pub fn is_logout_path(&self, path: &str) -> bool {
+        self.same_path(path, &self.logout_path)
+    }
+
+    /// Does this diary answer say the diary session is over? A redirect to the login page
+    /// (or another configured path), or a 401.
+    pub fn session_expired(&self, status: StatusCode, location: Option<&str>) -> bool {
+        if status == StatusCode::UNAUTHORIZED {
+            return true;
+        }
+        if !status.is_redirection() {
+            return false;
+        }
+        let Some(path) = location.map(location_path) else {
+            return false;
+        };
+        self.expired_redirect_paths
+            .iter()
+            .any(|p| self.same_path(path, p))
+    }
+
+    /// Outcome of the diary's answer to a login POST.
+    pub fn login_outcome(
+        &self,
+        status: StatusCode,
+        location: Option<&str>,
+        body: &[u8],
+    ) -> LoginOutcome {
+        if status.is_redirection() {
+            return match location.map(location_path) {
+                Some(p) if self.is_login_path(p) => LoginOutcome::WrongPassword,
+                Some(_) => LoginOutcome::SignedIn,
+                None => LoginOutcome::Unrecognised,
+            };
+        }
+        if status == StatusCode::OK && contains(body, self.failure_text.as_bytes()) {
+            return LoginOutcome::WrongPassword;
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::FORBIDDEN {
+            return LoginOutcome::Refused;
+        }
+        LoginOutcome::Unrecognised
+    }
+
+    /// Maps the diary's role string to a canonical role name.
+    pub fn canonical_role(&self, diary_role: &str) -> Option<&str> {
+        self.role_map
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(diary_role.trim()))
+            .map(|(_, c)| c.as_str())
+    }
+}
+
+/// The path of a `Location` value, absolute or relative.
+fn location_path(location: &str) -> &str {
+    let rest = match location.find("://") {
+        Some(i) => {
+            let after = &location[i + 3..];
+            after.find('/').map_or("/", |j| &after[j..])
+        }
+        None => location,
+    };
+    rest.split(['?', '#']).next().unwrap_or("/")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    SignedIn,
+    WrongPassword,
+    /// The diary refused for another reason (locked, rate-limited).
+    Refused,
+    /// Neither success nor the known failure: the rules don't fit this diary.
+    Unrecognised,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiaryError {
+    #[error("the diary did not answer: {0}")]
+    Unavailable(String),
+    #[error("the diary took too long to answer")]
+    Timeout,
+    #[error("the diary's answer was not understood: {0}")]
+    BadAnswer(String),
+}
+
+/// A diary answer with its (size-capped) body.
+pub type DiaryResponse = Response<Bytes>;
+
+/// The one thing sign-in needs from the transport: send a small request to the diary and
+/// collect a small answer. The proxy's pooled upstream client implements it.
+pub trait DiaryHttp: Send + Sync {
+    fn send(
+        &self,
+        req: Request<Full<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<DiaryResponse, DiaryError>> + Send + '_>>;
+}
+
+/// Posts the credentials to the diary's login form. On success the diary's cookies are
+/// in `jar`; the password is only ever in the request body.
+pub async fn sign_in(
+    http: &dyn DiaryHttp,
+    rules: &DiaryRules,
+    host: &str,
+    login: &str,
+    password: &Secret,
+    jar: &mut Jar,
+    now: DateTime<Utc>,
+) -> Result<LoginOutcome, DiaryError> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair(&rules.login_field, login);
+    form.append_pair(&rules.password_field, password.expose());
+    for (k, v) in &rules.extra_fields {
+        form.append_pair(k, v);
+    }
+    let mut req = Request::post(rules.login_path.as_str())
+        .header(header::HOST, host)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookies) = jar.header_for(&rules.login_path, now) {
+        req = req.header(header::COOKIE, cookies);
+    }
+    let req = req
+        .body(Full::new(Bytes::from(form.finish())))
+        .map_err(|e| DiaryError::BadAnswer(e.to_string()))?;
+    let resp = http.send(req).await?;
+    let outcome = rules.login_outcome(resp.status(), location(&resp), resp.body());
+    if outcome == LoginOutcome::SignedIn {
+        for v in resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            jar.store(v, &rules.login_path, now);
+        }
+    }
+    Ok(outcome)
+}
+
+/// Asks the diary who is signed in; returns the canonical role when the probe and the
+/// role table know it.
+pub async fn probe_role(
+    http: &dyn DiaryHttp,
+    rules: &DiaryRules,
+    host: &str,
+    jar: &Jar,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DiaryError> {
+    let mut req = Request::get(rules.role_probe_path.as_str())
+        .header(header::HOST, host)
+        .header(header::ACCEPT, "application/json");
+    if let Some(cookies) = jar.header_for(&rules.role_probe_path, now) {
+        req = req.header(header::COOKIE, cookies);
+    }
+    let req = req
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| DiaryError::BadAnswer(e.to_string()))?;
+    let resp = http.send(req).await?;
+    if !resp.status().is_success() {
+        return Ok(None);
+    }
+    let json: serde_json::Value = serde_json::from_slice(resp.body())
+        .map_err(|e| DiaryError::BadAnswer(format!("role probe: {e}")))?;
+    let raw = json
+        .pointer(&rules.role_probe_pointer)
+        .and_then(|v| v.as_str());
+    Ok(raw.and_then(|r| rules.canonical_role(r)).map(str::to_owned))
+}
+
+fn location(resp: &DiaryResponse) -> Option<&str> {
+    resp.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_the_demo_diarys_answers() {
+        let r = DiaryRules::demo();
+        let found = StatusCode::FOUND;
+        assert_eq!(
+            r.login_outcome(found, Some("/"), b""),
+            LoginOutcome::SignedIn
+        );
+        assert_eq!(
+            r.login_outcome(found, Some("http://10.0.0.5:8080/marks"), b""),
+            LoginOutcome::SignedIn
+        );
+        assert_eq!(
+            r.login_outcome(found, Some("/LOGIN?err=1"), b""),
+            LoginOutcome::WrongPassword
+        );
+        let page = "<p>Неверный логин или пароль</p>".as_bytes();
+        assert_eq!(
+            r.login_outcome(StatusCode::OK, None, page),
+            LoginOutcome::WrongPassword
+        );
+        assert_eq!(
+            r.login_outcome(StatusCode::OK, None, b"<html>"),
+            LoginOutcome::Unrecognised
+        );
+        assert_eq!(
+            r.login_outcome(StatusCode::FOUND, None, b""),
+            LoginOutcome::Unrecognised
+        );
+        assert_eq!(
+            r.login_outcome(StatusCode::TOO_MANY_REQUESTS, None, b""),
+            LoginOutcome::Refused
+        );
+    }
+
+    #[test]
+    fn tells_an_expired_diary_session() {
+        let r = DiaryRules::demo();
+        assert!(r.session_expired(StatusCode::FOUND, Some("/login?return=%2Fmarks")));
+        assert!(r.session_expired(StatusCode::SEE_OTHER, Some("https://diary.local/Login/")));
+        assert!(r.session_expired(StatusCode::UNAUTHORIZED, None));
+        assert!(!r.session_expired(StatusCode::FOUND, Some("/marks")));
+        assert!(!r.session_expired(StatusCode::OK, Some("/login")));
+        assert!(!r.session_expired(StatusCode::FOUND, Some("/loginx")));
+        assert!(!r.session_expired(StatusCode::FOUND, None));
+    }
+
+    #[test]
+    fn maps_roles_case_insensitively_and_refuses_unknown_ones() {
+        let r = DiaryRules::demo();
+        assert_eq!(r.canonical_role("Parent"), Some("parent"));
+        assert_eq!(r.canonical_role(" class_teacher "), Some("class_teacher"));
+        assert_eq!(r.canonical_role("superuser"), None);
+    }
+
+    #[test]
+    fn location_paths() {
+        assert_eq!(location_path("/a/b?c#d"), "/a/b");
+        assert_eq!(location_path("https://h:1/x?y"), "/x");
+        assert_eq!(location_path("https://h"), "/");
+        assert_eq!(location_path("login"), "login");
+    }
+}

@@ -1,0 +1,170 @@
+//! Streaming HTML injection into the diary's pages: the transition banner («Внимание! …
+//! выполнить привязку к ЕСИА») and the «Войти через Госуслуги» button on the diary's
+//! login page.
+//!
+//! The diary is not ours, so its pages arrive in whatever shape an old PHP site sends:
+//! gzip or deflate, UTF-8 or windows-1251 (declared in the header or only in a `<meta>`).
+//! [`inject`] decodes the transfer coding, rewrites the markup with lol_html in the page's
+//! own charset (inserted text is encoded into that charset by lol_html), and re-compresses
+//! with gzip when the browser accepts it — all chunk by chunk, never buffering the page.
+//! Anything it cannot rewrite safely (non-HTML, `br`/`zstd`, a non-ASCII-compatible
+//! charset such as UTF-16) passes through untouched; see [`plan_for`].
+
+pub mod banner;
+mod body;
+
+use std::sync::Arc;
+
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderValue};
+use http::{HeaderMap, Method, Response, StatusCode};
+
+pub use body::{InjectError, InjectedBody};
+
+/// Where an injected fragment goes relative to the elements its selector matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// First thing inside the element (the banner at the top of `<body>`).
+    Prepend,
+    /// Right after the element's end tag (the ESIA button after the login form).
+    After,
+}
+
+/// One fragment of trusted HTML to insert at every element matching a CSS selector.
+/// The selector is parsed once, when the rule is built from config.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub(crate) selector: lol_html::Selector,
+    pub(crate) html: Arc<str>,
+    pub(crate) position: Position,
+}
+
+impl Rule {
+    pub fn new(
+        selector: &str,
+        html: impl Into<Arc<str>>,
+        position: Position,
+    ) -> Result<Self, String> {
+        let selector = selector
+            .parse()
+            .map_err(|e: lol_html::errors::SelectorError| e.to_string())?;
+        Ok(Self {
+            selector,
+            html: html.into(),
+            position,
+        })
+    }
+}
+
+/// How the upstream body is encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Identity,
+    Gzip,
+    Deflate,
+}
+
+/// What [`inject`] will do with one response, decided from its headers alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub coding: Coding,
+    pub encoding: &'static encoding_rs::Encoding,
+}
+
+/// Decides whether a response can be rewritten. `None` → pass it through untouched.
+pub fn plan_for(method: &Method, status: StatusCode, headers: &HeaderMap) -> Option<Plan> {
+    if *method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return None;
+    }
+    let content_type = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let mut parts = content_type.split(';');
+    let mime = parts.next()?.trim();
+    if !mime.eq_ignore_ascii_case("text/html")
+        && !mime.eq_ignore_ascii_case("application/xhtml+xml")
+    {
+        return None;
+    }
+    let encoding = match parts
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
+    {
+        Some((_, label)) => {
+            encoding_rs::Encoding::for_label(label.trim().trim_matches('"').as_bytes())?
+        }
+        None => encoding_rs::UTF_8,
+    };
+    // lol_html only parses ASCII-compatible encodings; UTF-16 pages pass through.
+    lol_html::AsciiCompatibleEncoding::new(encoding)?;
+    let coding = match headers.get(CONTENT_ENCODING).map(|v| v.to_str()) {
+        None => Coding::Identity,
+        Some(Ok(v)) => match v.trim().to_ascii_lowercase().as_str() {
+            "" | "identity" => Coding::Identity,
+            "gzip" | "x-gzip" => Coding::Gzip,
+            "deflate" => Coding::Deflate,
+            _ => return None,
+        },
+        Some(Err(_)) => return None,
+    };
+    Some(Plan { coding, encoding })
+}
+
+/// Rewrites `response` according to `plan`, re-compressing with gzip when `gzip_out`.
+/// The length is no longer known, and the content changed, so `Content-Length` goes and a
+/// strong `ETag` becomes weak.
+pub fn inject<B>(
+    response: Response<B>,
+    plan: Plan,
+    rules: Arc<[Rule]>,
+    gzip_out: bool,
+) -> Response<InjectedBody<B>> {
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.remove(CONTENT_ENCODING);
+    if gzip_out {
+        parts
+            .headers
+            .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    let strong_etag = parts.headers.get(ETAG).and_then(|v| v.to_str().ok());
+    if let Some(etag) = strong_etag
+        .filter(|e| !e.starts_with("W/"))
+        .map(str::to_owned)
+    {
+        match HeaderValue::from_str(&format!("W/{etag}")) {
+            Ok(weak) => parts.headers.insert(ETAG, weak),
+            Err(_) => parts.headers.remove(ETAG),
+        };
+    }
+    parts.headers.append(
+        http::header::VARY,
+        HeaderValue::from_static("Accept-Encoding"),
+    );
+    Response::from_parts(parts, InjectedBody::new(body, plan, rules, gzip_out))
+}
+
+/// True when the client's `Accept-Encoding` allows gzip (q > 0).
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',').any(|item| {
+                let mut it = item.split(';');
+                let coding = it.next().unwrap_or("").trim();
+                let q_zero = it.any(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        == Some(0.0)
+                });
+                (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests;
