@@ -12,6 +12,7 @@ pub mod config;
 pub mod diary;
 pub mod esia;
 pub mod inject;
+pub mod link;
 pub mod logging;
 pub mod login;
 pub mod metrics;

@@ -101,6 +101,8 @@ pub struct Login {
     idp: Arc<dyn IdentityProvider>,
     backend: Arc<dyn SessionBackend>,
     clock: SharedClock,
+    /// Finishes «выполнить привязку к ЕСИА» flows (issue 5); `None` without linking.
+    link: Option<Arc<dyn ports::LinkCallback>>,
 }
 
 impl std::fmt::Debug for Login {
@@ -144,7 +146,14 @@ impl Login {
             idp,
             backend,
             clock,
+            link: None,
         })
+    }
+
+    /// Lets ESIA callbacks of link flows finish in the link service (issue 5).
+    pub fn with_link(mut self, link: Arc<dyn ports::LinkCallback>) -> Self {
+        self.link = Some(link);
+        self
     }
 
     pub fn settings(&self) -> &LoginSettings {

@@ -22,6 +22,7 @@ use self::shutdown::{Shutdown, ShutdownSignal};
 use self::tls::CertStore;
 use crate::admin::Admin;
 use crate::config::GatewayConfig;
+use crate::link::Link;
 use crate::login::Login;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
@@ -72,6 +73,15 @@ impl Gateway {
         config: GatewayConfig,
         login: Option<Arc<Login>>,
     ) -> Result<RunningGateway, StartError> {
+        Self::start_full(config, login, None).await
+    }
+
+    /// [`Gateway::start_with`] plus linking and the diary identity step (issue 5).
+    pub async fn start_full(
+        config: GatewayConfig,
+        login: Option<Arc<Login>>,
+        link: Option<Arc<Link>>,
+    ) -> Result<RunningGateway, StartError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let shutdown = Shutdown::new();
@@ -99,6 +109,9 @@ impl Gateway {
         );
         if let Some(login) = login {
             proxy = proxy.with_login(login);
+        }
+        if let Some(link) = link {
+            proxy = proxy.with_link(link);
         }
         let proxy = Arc::new(proxy);
         let public = Listener {
