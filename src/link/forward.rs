@@ -185,9 +185,11 @@ impl Link {
         let Some(login) = record.diary_login.clone() else {
             return page(redirect("/"));
         };
-        let return_path = plan.replay.as_ref().map_or("/".to_owned(), |(_, uri, _)| {
-            safe_return_path(&uri.to_string())
-        });
+        let return_path = plan
+            .replay
+            .as_ref()
+            .and_then(|(_, uri, _)| uri.path_and_query())
+            .map_or("/".to_owned(), |pq| safe_return_path(pq.as_str()));
         let (jar, role) = match self.sign_in_from_vault(&login).await {
             VaultSignIn::SignedIn { jar, role } => (jar, role),
             VaultSignIn::NoPassword | VaultSignIn::WrongPassword
