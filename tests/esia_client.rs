@@ -135,9 +135,35 @@ fn sh(script: &str, timeout: Duration) -> CommandSigner {
 
 #[tokio::test]
 async fn signer_that_hangs_is_killed_at_the_timeout() {
-    let s = CommandSigner::new("/bin/sleep", vec!["10".into()], Duration::from_millis(300));
-    let err = s.sign(b"data").await.unwrap_err();
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let script = format!("echo $$ > '{}'; exec sleep 10", pid_file.display());
+    let err = sh(&script, Duration::from_millis(500))
+        .sign(b"data")
+        .await
+        .unwrap_err();
     assert!(matches!(err, SignError::Timeout { .. }), "{err:?}");
+    assert!(err.to_string().contains("killed"), "{err}");
+    // The hung program is gone (or a zombie awaiting its reaper), not left running.
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let mut alive = true;
+    for _ in 0..100 {
+        let state = std::fs::read_to_string(&stat).unwrap_or_default();
+        let state = state
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .chars()
+            .next();
+        if state.is_none() || state == Some('Z') {
+            alive = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!alive, "signer process {pid} still running");
 }
 
 #[tokio::test]
@@ -232,7 +258,7 @@ fn authorization_url_carries_every_parameter() {
     let c = cfg();
     let state: Uuid = STATE.parse().unwrap();
     let ts = "2019.01.14 09:30:00 +0300";
-    let url = request::authorization_url(&c, &state, ts, "c2ln-_w").unwrap();
+    let url = request::authorization_url(&c, &state, ts, "c2ln-_w");
     assert_eq!(
         url.as_str().split('?').next().unwrap(),
         "https://esia.example/aas/oauth2/v2/ac"
@@ -271,10 +297,27 @@ fn authorization_url_carries_every_parameter() {
     assert!(!raw.contains('+'));
 }
 
+proptest::proptest! {
+    /// Whatever the configured strings hold, the query decodes back to them exactly and
+    /// never carries a raw space or a '+' that a server could read as a space.
+    #[test]
+    fn authorization_url_round_trips_any_value(scope_org in "\\PC{0,40}", secret in "[A-Za-z0-9_-]{0,90}") {
+        let mut c = cfg();
+        c.scope_org = scope_org.clone();
+        let state: Uuid = STATE.parse().unwrap();
+        let url = request::authorization_url(&c, &state, "2019.01.14 09:30:00 +0300", &secret);
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        proptest::prop_assert_eq!(q.get("scope_org"), Some(&scope_org));
+        proptest::prop_assert_eq!(q.get("client_secret"), Some(&secret));
+        let raw = url.query().unwrap_or("");
+        proptest::prop_assert!(!raw.contains('+') && !raw.contains(' '));
+    }
+}
+
 #[test]
 fn logout_url_uses_redirect_url() {
     let back = url::Url::parse("https://dnevnik.example.ru/esia/start?x=1&y=2").unwrap();
-    let url = request::logout_url(&cfg(), &back).unwrap();
+    let url = request::logout_url(&cfg(), &back);
     let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     assert_eq!(url.path(), "/idp/ext/Logout");
     assert_eq!(

@@ -251,6 +251,25 @@ async fn verified_passport_gives_standard_and_missing_docs_give_simplified() {
 }
 
 #[tokio::test]
+async fn trusted_without_is_tru_falls_back_to_the_document_check() {
+    let mut s = Script::new();
+    s.is_tru = false;
+    s.lvl = "P";
+    let (client, log, _dir) = client_for(s).await;
+    let v = client
+        .exchange_code("eyJcode.part.sig", now())
+        .await
+        .unwrap();
+    assert_eq!(v.level, AccountLevel::Standard);
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("/docs?embed=(elements)"))
+    );
+}
+
+#[tokio::test]
 async fn child_account_is_its_own_level() {
     let mut s = Script::new();
     s.lvl = "KD";
@@ -439,7 +458,7 @@ async fn authorization_request_is_signed_over_the_ac_string() {
         .is_err()
     );
     let back = url::Url::parse("https://dnevnik.example.ru/esia/start").unwrap();
-    let out = client.logout_url(&back).unwrap();
+    let out = client.logout_url(&back);
     assert!(out.as_str().starts_with(&format!(
         "https://127.0.0.1:{}/idp/ext/Logout?client_id=DNEVNIK76&redirect_url=https%3A%2F%2F",
         url.port().unwrap()

@@ -209,17 +209,50 @@ async fn updates_are_seen_through_the_cache(db: &TestDb) {
 }
 
 async fn cached_sessions_survive_a_store_outage(db: &TestDb) {
-    let f = fixture(db, policy());
+    // A zero TTL makes every get re-read the store, so the outage path is the one taken.
+    let f = fixture(
+        db,
+        SessionPolicy {
+            cache_ttl: Duration::ZERO,
+            ..policy()
+        },
+    );
     let (id, _) = f.sessions.start(None, esia_user(false)).await.unwrap();
+    f.sessions.get(&id).await.unwrap().unwrap();
+    let reads = f.counting.session_reads();
+    assert!(reads >= 1, "zero TTL must re-read");
     f.counting.down.store(true, Ordering::SeqCst);
-    f.clock.advance(TimeDelta::minutes(2)); // forces a touch, which fails
+    f.clock.advance(TimeDelta::minutes(2)); // also forces a last_seen write, which fails
     assert!(f.sessions.get(&id).await.unwrap().is_some());
     let cold = f.sessions.get(&SessionId::generate()).await;
     assert!(matches!(cold, Err(StoreError::Unavailable(_))), "{cold:?}");
     let login = f.sessions.start(None, esia_user(false)).await;
     assert!(matches!(login, Err(StoreError::Unavailable(_))));
+    // A logout that cannot be recorded is reported, and the session stays as it was.
+    assert!(f.sessions.end(&id).await.is_err());
     f.counting.down.store(false, Ordering::SeqCst);
     assert!(f.sessions.get(&id).await.unwrap().is_some());
+    // Expiry still applies to a copy served during an outage.
+    f.counting.down.store(true, Ordering::SeqCst);
+    f.clock.advance(TimeDelta::hours(1));
+    assert!(f.sessions.get(&id).await.unwrap().is_none());
+}
+
+async fn no_grace_means_no_stale_sessions(db: &TestDb) {
+    let f = fixture(
+        db,
+        SessionPolicy {
+            cache_ttl: Duration::ZERO,
+            outage_grace: Duration::ZERO,
+            ..policy()
+        },
+    );
+    let (id, _) = f.sessions.start(None, esia_user(false)).await.unwrap();
+    f.counting.down.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        f.sessions.get(&id).await,
+        Err(StoreError::Unavailable(_))
+    ));
 }
 
 async fn purge_task_removes_expired_sessions_and_flows(db: &TestDb) {
@@ -256,5 +289,6 @@ on_both_backends!(
     logout_ends_the_session,
     updates_are_seen_through_the_cache,
     cached_sessions_survive_a_store_outage,
+    no_grace_means_no_stale_sessions,
     purge_task_removes_expired_sessions_and_flows,
 );

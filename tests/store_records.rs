@@ -366,3 +366,51 @@ on_both_backends!(
     attempts_count_within_the_window,
     data_survives_reopening,
 );
+
+/// The database file holds vault ciphertexts and session hashes: owner-only.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_file_is_private_and_its_directories_are_created() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::sqlite().await;
+    let store_support::Location::Sqlite(path) = &db.location else {
+        unreachable!()
+    };
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Opening an existing database again runs no migration twice.
+    let again = db.reopen().await;
+    assert!(again.list_bindings().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_a_clear_error() {
+    // Port 1 on loopback: nothing listens there.
+    let err =
+        esia_gateway::store::postgres::PostgresStore::connect("postgres://postgres@127.0.0.1:1/x")
+            .await
+            .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert_eq!(err.to_string(), "the gateway's store is unavailable");
+}
+
+#[tokio::test]
+async fn unusable_sqlite_path_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    // A path "under" a regular file cannot be created.
+    let err = esia_gateway::store::sqlite::SqliteStore::open(&file.join("gateway.db"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    // A file that is not a database is refused, not overwritten.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![0xAB; 8192]).unwrap();
+    assert!(
+        esia_gateway::store::sqlite::SqliteStore::open(&junk)
+            .await
+            .is_err()
+    );
+    assert_eq!(std::fs::read(&junk).unwrap(), vec![0xAB; 8192]);
+}

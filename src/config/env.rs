@@ -167,6 +167,8 @@ mod tests {
             ]),
         );
         assert_eq!(applied.errors.len(), 4);
+        // Sorted by variable name: the listen override is second.
+        assert_eq!(applied.errors[1].path, "listen.https");
         assert!(applied.overrides.is_empty());
         assert!(
             applied
@@ -174,5 +176,22 @@ mod tests {
                 .iter()
                 .all(|e| matches!(e.location, Location::Env { .. }))
         );
+    }
+
+    #[test]
+    fn non_utf8_value_is_an_error_naming_the_variable() {
+        use std::os::unix::ffi::OsStringExt;
+        let mut t = Table::new();
+        let bad = OsString::from_vec(vec![0x66, 0xff, 0x6f]);
+        let applied = apply(&mut t, vec![("ESIA_GATEWAY__TLS__KEY".into(), bad)]);
+        assert_eq!(applied.errors.len(), 1);
+        assert_eq!(applied.errors[0].path, "tls.key");
+        assert_eq!(
+            applied.errors[0].location,
+            Location::Env {
+                var: "ESIA_GATEWAY__TLS__KEY".into()
+            }
+        );
+        assert!(t.is_empty());
     }
 }

@@ -60,16 +60,37 @@ impl fmt::Display for Location {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.location)?;
+        // Keys and values come from the file: a quoted key may hold a newline or an ANSI
+        // escape. Escape control characters so one error stays one line on a terminal.
+        let location = self.location.to_string();
+        write!(f, "{}: ", escape_controls(&location))?;
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", escape_controls(&self.path))?;
         }
-        f.write_str(&self.message)?;
+        f.write_str(&escape_controls(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, " (hint: {hint})")?;
+            write!(f, " (hint: {})", escape_controls(hint))?;
         }
         Ok(())
     }
+}
+
+/// `\n`, `\r`, `\t` and other control characters as visible escapes.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl fmt::Display for ConfigErrors {
@@ -121,7 +142,7 @@ pub fn split_serde_message(raw: &str) -> SerdeMessage {
         {
             return SerdeMessage {
                 message: what.to_string(),
-                hint: Some(format!("expected {expected}")),
+                hint: Some(format!("expected {}", plain_expectation(expected))),
                 unknown: None,
             };
         }
@@ -137,6 +158,17 @@ pub fn split_serde_message(raw: &str) -> SerdeMessage {
         message: raw.to_string(),
         hint: None,
         unknown: None,
+    }
+}
+
+/// serde names Rust types ("usize", "struct ListenFile"); operators read TOML.
+fn plain_expectation(expected: &str) -> String {
+    match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number ≥ 0".to_string(),
+        "i64" | "i32" | "isize" => "a whole number".to_string(),
+        "a sequence" => "an array like [\"a\", \"b\"]".to_string(),
+        e if e.starts_with("struct ") => "a table".to_string(),
+        e => e.to_string(),
     }
 }
 
@@ -156,7 +188,7 @@ pub fn unknown_hint(name: &str, allowed: &[String]) -> String {
         .map(|a| (edit_distance(&name.to_lowercase(), a), a))
         .min_by_key(|(d, _)| *d);
     match nearest {
-        Some((d, a)) if d <= 2.max(name.chars().count() / 3) => format!("did you mean `{a}`?"),
+        Some((d, a)) if d <= (name.chars().count() / 3).max(1) => format!("did you mean `{a}`?"),
         _ if allowed.is_empty() => "this table takes no keys".to_string(),
         _ => format!(
             "allowed here: {}",
@@ -232,6 +264,22 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_never_break_the_line() {
+        let e = ConfigError {
+            path: "log.a\nb".into(),
+            location: Location::FileOnly {
+                path: "g.toml".into(),
+            },
+            message: "unknown key `a\nb\u{1b}[31m`".into(),
+            hint: Some("x\ty".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "g.toml: log.a\\nb: unknown key `a\\nb\\u{1b}[31m` (hint: x\\ty)"
+        );
+    }
+
+    #[test]
     fn unknown_field_suggests_nearest() {
         let m = split_serde_message("unknown field `urll`, expected one of `url`, `host_header`");
         assert_eq!(m.message, "unknown key `urll`");
@@ -250,6 +298,10 @@ mod tests {
         let m = split_serde_message("invalid type: integer `5`, expected a string");
         assert_eq!(m.message, "invalid type: integer `5`");
         assert_eq!(m.hint.as_deref(), Some("expected a string"));
+        let m = split_serde_message("invalid type: string \"x\", expected usize");
+        assert_eq!(m.hint.as_deref(), Some("expected a whole number ≥ 0"));
+        let m = split_serde_message("invalid type: string \"x\", expected struct ListenFile");
+        assert_eq!(m.hint.as_deref(), Some("expected a table"));
         let m = split_serde_message("unknown variant `xml`, expected `pretty` or `json`");
         assert_eq!(m.message, "unknown value `xml`");
         assert_eq!(m.hint.as_deref(), Some("allowed here: `pretty`, `json`"));

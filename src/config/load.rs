@@ -14,11 +14,11 @@ use std::path::Path;
 use toml_edit::ImDocument;
 
 use super::GatewayConfig;
-use super::deser::deserialize_all;
+use super::deser::{RawError, deserialize_all};
 use super::env;
-use super::errors::{ConfigError, ConfigErrors, Location};
+use super::errors::{ConfigError, ConfigErrors, Location, SerdeMessage};
 use super::file::FileConfig;
-use super::source::{SourceMap, line_col, path_string};
+use super::source::{Segment, SourceMap, line_col, path_string};
 use super::validate::{Ctx, validate};
 
 /// Reads and validates the config file at `path`, with `ESIA_GATEWAY__*` overrides from
@@ -64,7 +64,7 @@ pub fn load_str_with_env(
         ConfigErrors(vec![ConfigError {
             path: String::new(),
             location,
-            message: format!("TOML syntax error: {}", e.message().trim()),
+            message: format!("TOML syntax error: {}", one_line(e.message())),
             hint: Some("see the commented example gateway.toml for the syntax".into()),
         }])
     };
@@ -75,7 +75,7 @@ pub fn load_str_with_env(
             location: Location::FileOnly {
                 path: origin.into(),
             },
-            message: format!("TOML syntax error: {}", e.message().trim()),
+            message: format!("TOML syntax error: {}", one_line(e.message())),
             hint: None,
         }])
     })?;
@@ -90,7 +90,10 @@ pub fn load_str_with_env(
     let mut errors = applied.errors;
 
     let (file, raw) = deserialize_all::<FileConfig>(table);
-    for e in raw {
+    let mut bad_paths: Vec<Vec<Segment>> = Vec::new();
+    for mut e in raw {
+        explain_array_of_tables(&map, &mut e);
+        bad_paths.push(e.path.clone());
         errors.push(ConfigError {
             path: path_string(&e.path),
             location: map.locate(&e.path, e.want),
@@ -99,13 +102,15 @@ pub fn load_str_with_env(
         });
     }
 
-    let base_dir = match origin.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    // `gateway.toml` has the parent "": relative paths then stay relative to the cwd.
+    let base_dir = origin.parent().unwrap_or(Path::new(""));
     let mut cx = Ctx::new(base_dir);
     let config = file.as_ref().and_then(|f| validate(f, &mut cx));
     for p in cx.into_problems() {
+        // A key serde already refused was removed; "missing" would only repeat it.
+        if bad_paths.iter().any(|bad| p.path.starts_with(bad)) {
+            continue;
+        }
         errors.push(ConfigError {
             path: path_string(&p.path),
             location: map.locate(&p.path, p.want),
@@ -133,11 +138,156 @@ pub fn load_str_with_env(
     }
 }
 
+/// `[[listen]]` where `[listen]` was meant: serde reads a list as a struct's fields in
+/// order and complains about the first field's type, which misleads. Say what happened.
+fn explain_array_of_tables(map: &SourceMap<'_>, e: &mut RawError) {
+    let Some((Segment::Index(_), parent)) = e.path.split_last() else {
+        return;
+    };
+    if !e.message.message.starts_with("invalid type: map") || !map.is_array_of_tables(parent) {
+        return;
+    }
+    let name = path_string(parent);
+    e.path = parent.to_vec();
+    e.message = SerdeMessage {
+        message: format!("`[[{name}]]` declares a list of tables"),
+        hint: Some(format!("write `[{name}]`, with single brackets")),
+        unknown: None,
+    };
+}
+
+/// The parser's multi-line message on one line: one error, one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// File positions first, in file order, then whole-file problems, then variables.
 fn order(location: &Location) -> (u8, usize, usize) {
     match location {
         Location::File { line, col, .. } => (0, *line, *col),
         Location::FileOnly { .. } => (1, 0, 0),
         Location::Env { .. } => (2, 0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Whatever the text: no panic, and an error list of exactly one line per error.
+    fn check(text: &str) {
+        let origin = Path::new("/nonexistent/gateway.toml");
+        if let Err(errs) = load_str_with_env(text, origin, Vec::new()) {
+            assert!(!errs.is_empty());
+            let shown = errs.to_string();
+            assert_eq!(shown.lines().count(), errs.len(), "{shown}");
+        }
+    }
+
+    const SECTIONS: [&str; 9] = [
+        "listen",
+        "tls",
+        "upstream",
+        "forwarding",
+        "limits",
+        "timeouts",
+        "pages",
+        "log",
+        "lisen",
+    ];
+    const KEYS: [&str; 14] = [
+        "https",
+        "admin",
+        "public_url",
+        "cert",
+        "key",
+        "url",
+        "host_header",
+        "trusted_proxies",
+        "max_header_bytes",
+        "idle",
+        "language",
+        "format",
+        "level",
+        "x\ny",
+    ];
+
+    fn value() -> impl Strategy<Value = String> {
+        let quote = |s: String| toml::Value::String(s).to_string();
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            "\\PC{0,20}".prop_map(quote),
+            "[0-9]{1,6}(ms|s|m|h|KiB|MiB|x|)".prop_map(quote),
+            "(127\\.0\\.0\\.1|0\\.0\\.0\\.0|::1|\\[::\\])(:[0-9]{1,6})?".prop_map(quote),
+            "(http|https|ftp)://[a-z0-9.]{0,12}(:[0-9]{1,5})?(/[a-z]{0,4})?".prop_map(quote),
+            Just("[]".to_string()),
+            Just("[\"10.0.0.0/8\", 1]".to_string()),
+            Just("{ a = 1 }".to_string()),
+            Just("1.5".to_string()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            check(&text);
+        }
+
+        #[test]
+        fn random_sections_keys_and_values_never_panic(
+            entries in proptest::collection::vec(
+                (proptest::sample::select(&SECTIONS[..]), proptest::sample::select(&KEYS[..]), value()),
+                0..16,
+            )
+        ) {
+            let mut sections: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
+            for (section, key, value) in entries {
+                sections.entry(section).or_default().insert(key, value);
+            }
+            let mut text = String::new();
+            for (section, keys) in sections {
+                text.push_str(&format!("[{section}]\n"));
+                for (key, value) in keys {
+                    text.push_str(&format!("{} = {value}\n", toml::Value::String(key.into())));
+                }
+            }
+            check(&text);
+        }
+    }
+
+    #[test]
+    fn a_refused_required_key_is_not_also_reported_missing() {
+        let text = "[listen]\nhttps = 443\n[upstream]\nurl = 5\n";
+        let errs = load_str_with_env(text, Path::new("g.toml"), Vec::new()).unwrap_err();
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["listen.https", "upstream.url", "tls.cert", "tls.key"]
+        );
+        assert!(
+            errs.iter()
+                .all(|e| !e.message.contains("missing") || e.path.starts_with("tls"))
+        );
+    }
+
+    #[test]
+    fn quoted_key_with_newline_stays_on_one_line() {
+        let text = "[log]\n\"a\\nb\" = 1\n";
+        let errs = load_str_with_env(text, Path::new("g.toml"), Vec::new()).unwrap_err();
+        let line = errs.to_string();
+        assert!(
+            line.contains("g.toml:2:1: log.a\\nb: unknown key `a\\nb`"),
+            "{line}"
+        );
     }
 }

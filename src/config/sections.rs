@@ -141,11 +141,21 @@ pub fn forwarding(f: &ForwardingFile, cx: &mut Ctx) -> Option<Forwarding> {
         let parsed = t
             .parse::<IpNet>()
             .or_else(|_| t.parse::<std::net::IpAddr>().map(IpNet::from));
+        let path = format!("forwarding.trusted_proxies[{i}]");
         match parsed {
-            Ok(net) => nets.push(net),
+            // Trusting everyone lets any client forge its address in X-Forwarded-For.
+            Ok(net) if net.prefix_len() == 0 => {
+                ok = false;
+                cx.error(
+                    &path,
+                    format!("{text:?} trusts every client's forwarding headers"),
+                    Some("list only the addresses of your own proxies or load balancers"),
+                );
+            }
+            // `10.1.2.3/8` means the network `10.0.0.0/8`: store the canonical form.
+            Ok(net) => nets.push(net.trunc()),
             Err(_) => {
                 ok = false;
-                let path = format!("forwarding.trusted_proxies[{i}]");
                 cx.error(&path, format!("{text:?} is not a network"), Some(CIDR_HINT));
             }
         }

@@ -119,6 +119,29 @@ impl<'a> Node<'a> {
     }
 }
 
+impl SourceMap<'_> {
+    /// True when `path` names a `[[table]]` list in the file (not an override).
+    pub fn is_array_of_tables(&self, path: &[Segment]) -> bool {
+        let Some(doc) = self.doc else {
+            return false;
+        };
+        let mut table = doc.as_table();
+        let Some((last, parents)) = path.split_last() else {
+            return false;
+        };
+        for seg in parents {
+            match seg {
+                Segment::Key(k) => match table.get(k) {
+                    Some(Item::Table(t)) => table = t,
+                    _ => return false,
+                },
+                Segment::Index(_) => return false,
+            }
+        }
+        matches!(last, Segment::Key(k) if matches!(table.get(k), Some(Item::ArrayOfTables(_))))
+    }
+}
+
 /// The span of the deepest part of `path` present in the document: a missing key is
 /// reported at its table's header, which is where it has to be added.
 fn find_span(doc: &ImDocument<&str>, path: &[Segment], want: Want) -> Option<Range<usize>> {
@@ -144,8 +167,11 @@ fn find_span(doc: &ImDocument<&str>, path: &[Segment], want: Want) -> Option<Ran
         let Some((key_span, (next, value_span))) = found else {
             break;
         };
+        let is_table = matches!(next, Node::Table(_));
         node = next;
         best = match (i == last, want) {
+            // A `[section]` header is where the reader looks, not the name inside it.
+            (true, Want::Key) if is_table => value_span.or(key_span).or(best),
             (true, Want::Key) => key_span.or(value_span).or(best),
             _ => value_span.or(key_span).or(best),
         };

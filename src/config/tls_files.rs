@@ -4,9 +4,12 @@
 
 use std::path::Path;
 
-use super::TlsConfig;
+use rustls::sign::CertifiedKey;
+
+use super::cert_facts::{LeafFacts, leaf_facts};
 use super::file::TlsFile;
 use super::validate::Ctx;
+use super::{GatewayConfig, TlsConfig};
 use crate::tls::{self, TlsError};
 
 const CERT_HINT: &str =
@@ -48,7 +51,7 @@ pub fn tls(f: &TlsFile, cx: &mut Ctx) -> Option<TlsConfig> {
     let mut pair_ok = false;
     if let (Some(c), Some(k), Some(true), Some(true)) = (&cert, &key, chain_ok, key_ok) {
         match tls::load_certified_key(c, k) {
-            Ok(_) => pair_ok = true,
+            Ok(ck) => pair_ok = not_expired(&ck, cx),
             Err(e) => cx.error(
                 "tls.key",
                 format!("does not fit tls.cert: {}", describe(&e)),
@@ -75,6 +78,47 @@ pub fn tls(f: &TlsFile, cx: &mut Ctx) -> Option<TlsConfig> {
         key: key?,
         outgoing_ca,
     })
+}
+
+fn leaf(ck: &CertifiedKey) -> Option<LeafFacts> {
+    ck.cert.first().and_then(|der| leaf_facts(der))
+}
+
+fn not_expired(ck: &CertifiedKey, cx: &mut Ctx) -> bool {
+    let Some(facts) = leaf(ck) else {
+        return true;
+    };
+    if facts.not_after >= chrono::Utc::now().timestamp() {
+        return true;
+    }
+    let when = chrono::DateTime::from_timestamp(facts.not_after, 0)
+        .map_or_else(|| facts.not_after.to_string(), |t| t.to_rfc3339());
+    cx.error(
+        "tls.cert",
+        format!("the certificate expired on {when}"),
+        Some("renew it; `kill -HUP` reloads certificates without a restart"),
+    );
+    false
+}
+
+/// Browsers refuse a certificate that does not name the host they asked for.
+pub fn covers_public_url(cfg: &GatewayConfig, cx: &mut Ctx) {
+    let Some(host) = cfg.listen.public_url.as_ref().and_then(|u| u.host()) else {
+        return;
+    };
+    let Ok(ck) = tls::load_certified_key(&cfg.tls.cert, &cfg.tls.key) else {
+        return;
+    };
+    if let Some(facts) = leaf(&ck).filter(|f| !f.covers(&host)) {
+        cx.error(
+            "listen.public_url",
+            format!(
+                "the certificate in tls.cert does not cover {host} (it names {})",
+                facts.names()
+            ),
+            Some("add the name to the certificate, or fix public_url"),
+        );
+    }
 }
 
 /// Every certificate in the bundle must be usable as a trust anchor.

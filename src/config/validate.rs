@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::file::FileConfig;
 use super::source::{Segment, Want};
 use super::{GatewayConfig, sections, tls_files};
+use crate::login::config as auth;
 
 /// A problem found by a validator, located later from its key path.
 #[derive(Debug, Clone)]
@@ -66,6 +67,35 @@ impl Ctx {
         }
     }
 
+    /// The directory relative paths start at, for section validators that take it.
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
+    /// Adopts the result of a section validator that returns its own problem list as
+    /// `(key below the section, message, hint)`, e.g. `[diary]`:
+    /// `let diary = cx.section("diary", diary::config::validate(&file.diary, cx.base_dir()));`
+    pub fn section<T>(
+        &mut self,
+        section: &str,
+        result: Result<T, Vec<(String, String, Option<String>)>>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(issues) => {
+                for (key, message, hint) in issues {
+                    let path = if key.is_empty() {
+                        section.to_string()
+                    } else {
+                        format!("{section}.{key}")
+                    };
+                    self.error(&path, message, hint.as_deref());
+                }
+                None
+            }
+        }
+    }
+
     pub fn has_problems(&self) -> bool {
         !self.problems.is_empty()
     }
@@ -103,6 +133,14 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
     let timeouts = sections::timeouts(&file.timeouts, cx);
     let pages = sections::pages(&file.pages);
     let log = sections::log(&file.log, cx);
+    let base = cx.base_dir().to_path_buf();
+    let esia = match &file.esia {
+        Some(f) => cx.section("esia", auth::validate_esia(f, &base)).map(Some),
+        None => Some(None),
+    };
+    let login = cx.section("login", auth::validate_login(&file.login));
+    let session = cx.section("session", auth::validate_session(&file.session));
+    let store = cx.section("store", auth::validate_store(&file.store, &base));
 
     let config = GatewayConfig {
         listen: listen?,
@@ -113,8 +151,13 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         timeouts: timeouts?,
         pages,
         log: log?,
+        esia: esia?,
+        login: login?,
+        session: session?,
+        store: store?,
     };
     sections::cross_checks(&config, cx);
+    tls_files::covers_public_url(&config, cx);
     (!cx.has_problems()).then_some(config)
 }
 
@@ -145,5 +188,25 @@ mod tests {
             Path::new("/etc/esia-gateway/certs/gateway.pem")
         );
         assert_eq!(cx.resolve("/abs/x.pem"), Path::new("/abs/x.pem"));
+    }
+
+    #[test]
+    fn section_results_are_adopted_with_their_prefix() {
+        let mut cx = Ctx::new(Path::new(""));
+        assert_eq!(cx.section::<u8>("diary", Ok(7)), Some(7));
+        assert!(!cx.has_problems());
+        let issues = vec![
+            (
+                "login_path".into(),
+                "must start with /".into(),
+                Some("\"/login\"".into()),
+            ),
+            (String::new(), "whole section".into(), None),
+        ];
+        assert_eq!(cx.section::<u8>("diary", Err(issues)), None);
+        let problems = cx.into_problems();
+        assert_eq!(problems.len(), 2);
+        assert_eq!(problems[0].path, parse_path("diary.login_path"));
+        assert_eq!(problems[1].path, parse_path("diary"));
     }
 }

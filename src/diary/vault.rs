@@ -15,7 +15,11 @@
 //! still decrypt; [`Vault::rotate_all`] re-seals every entry under the active key,
 //! after which the old key files can be retired. Plaintexts are [`Secret`]s and never
 //! print; intermediate buffers are wiped.
+//!
+//! Other secrets at rest (the diary cookie jar, an id token) use the same keys through
+//! [`Vault::seal_blob`] / [`Vault::open_blob`] (see `vault/blob.rs`).
 
+mod blob;
 mod keys;
 
 use std::path::PathBuf;

@@ -2,7 +2,8 @@
 //! [`EsiaFile::validate`] turns it into the runtime [`EsiaConfig`], collecting every
 //! problem as `(key path, message, hint)` so the main loader can report them all at once.
 //! Hosts, paths, keys and algorithms are all configuration: the same code talks to the
-//! mock, ESIA's test contour and production.
+//! mock, ESIA's test contour and production. `example.toml` next to this file documents
+//! every key (a test keeps it valid).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,10 +71,14 @@ pub struct SignerFile {
 #[derive(Debug, Clone)]
 pub struct EsiaConfig {
     pub base_url: Url,
-    pub ac_path: String,
-    pub te_path: String,
-    pub logout_path: String,
-    pub person_path: String,
+    /// v2/ac, browser redirect.
+    pub ac_url: Url,
+    /// v3/te, code exchange.
+    pub te_url: Url,
+    /// `/idp/ext/Logout`.
+    pub logout_url: Url,
+    /// `/rs/prns/`, always with a trailing slash.
+    pub person_url: Url,
     pub client_id: String,
     pub redirect_uri: Url,
     pub scope: String,
@@ -110,13 +115,6 @@ pub enum SignerConfig {
 pub const DEFAULT_BASE_URL: &str = "https://esia.gosuslugi.ru";
 pub const DEFAULT_SCOPE: &str = "openid fullname birthdate gender snils id_doc";
 pub const DEFAULT_ISSUER: &str = "http://esia.gosuslugi.ru/";
-
-impl EsiaConfig {
-    /// `base_url` joined with a configured path.
-    pub fn endpoint(&self, path: &str) -> Result<Url, url::ParseError> {
-        self.base_url.join(path)
-    }
-}
 
 fn problem(key: &str, message: impl Into<String>, hint: &str) -> ConfigProblem {
     (format!("esia.{key}"), message.into(), hint.to_string())
@@ -171,60 +169,44 @@ impl EsiaFile {
     pub fn validate(self) -> Result<EsiaConfig, Vec<ConfigProblem>> {
         let mut errs = Vec::new();
         let base_raw = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.into());
-        let base_url = match Url::parse(&base_raw) {
-            Ok(u) if u.scheme() == "https" && u.host().is_some() => u,
-            Ok(_) => {
-                errs.push(problem(
-                    "base_url",
-                    format!("`{base_raw}` is not an https URL"),
-                    "e.g. \"https://esia.gosuslugi.ru\"",
-                ));
-                Url::parse(DEFAULT_BASE_URL)
-                    .map_err(|e| vec![problem("base_url", e.to_string(), "")])?
-            }
-            Err(e) => {
-                errs.push(problem(
-                    "base_url",
-                    format!("`{base_raw}`: {e}"),
-                    "e.g. \"https://esia.gosuslugi.ru\"",
-                ));
-                Url::parse(DEFAULT_BASE_URL)
-                    .map_err(|e| vec![problem("base_url", e.to_string(), "")])?
-            }
-        };
-        let ac_path = path_value(&mut errs, "ac_path", self.ac_path, "/aas/oauth2/v2/ac");
-        let te_path = path_value(&mut errs, "te_path", self.te_path, "/aas/oauth2/v3/te");
-        let logout_path = path_value(
+        let base_url = https_url(
             &mut errs,
-            "logout_path",
-            self.logout_path,
-            "/idp/ext/Logout",
+            "base_url",
+            &base_raw,
+            "e.g. \"https://esia.gosuslugi.ru\"",
         );
-        let person_path = path_value(&mut errs, "person_path", self.person_path, "/rs/prns");
+        let mut endpoint = |key: &str, v: Option<String>, default: &str, slash: bool| {
+            let mut path = path_value(&mut errs, key, v, default);
+            if slash && !path.ends_with('/') {
+                // `person_url.join("{oid}")` must append, not replace the last segment.
+                path.push('/');
+            }
+            base_url.as_ref().and_then(|b| b.join(&path).ok())
+        };
+        let ac_url = endpoint("ac_path", self.ac_path, "/aas/oauth2/v2/ac", false);
+        let te_url = endpoint("te_path", self.te_path, "/aas/oauth2/v3/te", false);
+        let logout_url = endpoint("logout_path", self.logout_path, "/idp/ext/Logout", false);
+        let person_url = endpoint("person_path", self.person_path, "/rs/prns", true);
         let client_id = required(
             &mut errs,
             "client_id",
             self.client_id,
             "the system's mnemonic registered on ESIA's technology portal",
         );
-        let redirect_raw = required(
-            &mut errs,
-            "redirect_uri",
-            self.redirect_uri,
-            "e.g. \"https://dnevnik.example.ru/esia/callback\"",
-        );
-        let redirect_uri = match Url::parse(&redirect_raw) {
-            Ok(u) if u.scheme() == "https" && u.fragment().is_none() => u,
-            _ => {
-                if !redirect_raw.is_empty() {
-                    errs.push(problem(
-                        "redirect_uri",
-                        format!("`{redirect_raw}` is not an https URL without fragment"),
-                        "the callback URL registered on ESIA",
-                    ));
-                }
-                Url::parse("https://invalid.invalid/")
-                    .map_err(|e| vec![problem("redirect_uri", e.to_string(), "")])?
+        let redirect_uri = match self.redirect_uri {
+            Some(raw) => https_url(
+                &mut errs,
+                "redirect_uri",
+                &raw,
+                "the callback URL registered on ESIA",
+            ),
+            None => {
+                errs.push(problem(
+                    "redirect_uri",
+                    "missing",
+                    "e.g. \"https://dnevnik.example.ru/esia/callback\"",
+                ));
+                None
             }
         };
         let scope = self.scope.unwrap_or_else(|| DEFAULT_SCOPE.into());
@@ -242,7 +224,7 @@ impl EsiaFile {
             errs.push(problem(
                 "certificate_hash",
                 "must be exactly 64 hex characters",
-                "`esia-gateway` can compute it from the certificate (Streebog-256 over DER)",
+                "Streebog-256 over the certificate's DER, as registered on ESIA",
             ));
         }
         let access_type = self.access_type.unwrap_or_else(|| "online".into());
@@ -262,22 +244,43 @@ impl EsiaFile {
             ));
         }
         let algorithms = validate_algorithms(&mut errs, self.algorithms);
-        let expected_issuer = self
-            .expected_issuer
-            .unwrap_or_else(|| DEFAULT_ISSUER.into());
-        let leeway = Duration::from_secs(self.leeway_secs.unwrap_or(60).min(600));
+        let leeway = self.leeway_secs.unwrap_or(60);
+        if leeway > 600 {
+            errs.push(problem(
+                "leeway_secs",
+                format!("{leeway} is too large"),
+                "0..=600 seconds; ESIA's guidance is about 60",
+            ));
+        }
         let t = self.timeouts.unwrap_or_default();
         let connect_timeout = secs(&mut errs, "timeouts.connect_secs", t.connect_secs, 5, 120);
         let request_timeout = secs(&mut errs, "timeouts.request_secs", t.request_secs, 15, 300);
-        if !errs.is_empty() {
+        let (
+            Some(base_url),
+            Some(ac_url),
+            Some(te_url),
+            Some(logout_url),
+            Some(person_url),
+            Some(redirect_uri),
+            true,
+        ) = (
+            base_url,
+            ac_url,
+            te_url,
+            logout_url,
+            person_url,
+            redirect_uri,
+            errs.is_empty(),
+        )
+        else {
             return Err(errs);
-        }
+        };
         Ok(EsiaConfig {
             base_url,
-            ac_path,
-            te_path,
-            logout_path,
-            person_path,
+            ac_url,
+            te_url,
+            logout_url,
+            person_url,
             client_id,
             redirect_uri,
             scope,
@@ -286,14 +289,34 @@ impl EsiaFile {
             access_type,
             signer,
             token_keys: self.token_keys,
-            expected_issuer,
+            expected_issuer: self
+                .expected_issuer
+                .unwrap_or_else(|| DEFAULT_ISSUER.into()),
             algorithms,
-            leeway,
+            leeway: Duration::from_secs(leeway),
             connect_timeout,
             request_timeout,
             ca_bundle: self.ca_bundle,
             max_response_bytes: 256 * 1024,
         })
+    }
+}
+
+fn https_url(errs: &mut Vec<ConfigProblem>, key: &str, raw: &str, hint: &str) -> Option<Url> {
+    match Url::parse(raw) {
+        Ok(u) if u.scheme() == "https" && u.host().is_some() && u.fragment().is_none() => Some(u),
+        Ok(_) => {
+            errs.push(problem(
+                key,
+                format!("`{raw}` is not an https URL without fragment"),
+                hint,
+            ));
+            None
+        }
+        Err(e) => {
+            errs.push(problem(key, format!("`{raw}`: {e}"), hint));
+            None
+        }
     }
 }
 
@@ -380,65 +403,4 @@ fn validate_algorithms(errs: &mut Vec<ConfigProblem>, list: Option<Vec<String>>)
         errs.push(problem("algorithms", "empty", "e.g. [\"RS256\"]"));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn minimal() -> EsiaFile {
-        toml::from_str(
-            r#"
-            client_id = "DNEVNIK"
-            redirect_uri = "https://dnevnik.example.ru/esia/callback"
-            certificate_hash = "AB0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
-            token_keys = ["/etc/esia/esia.pem"]
-            signer = { kind = "command", program = "/usr/bin/openssl", args = ["dgst"] }
-            "#,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn defaults_fill_in() {
-        let c = minimal().validate().unwrap();
-        assert_eq!(c.base_url.as_str(), "https://esia.gosuslugi.ru/");
-        assert_eq!(c.ac_path, "/aas/oauth2/v2/ac");
-        assert_eq!(c.scope, DEFAULT_SCOPE);
-        assert_eq!(c.certificate_hash, c.certificate_hash.to_ascii_lowercase());
-        assert_eq!(c.algorithms, vec![Algorithm::RS256]);
-        assert_eq!(c.leeway, Duration::from_secs(60));
-    }
-
-    #[test]
-    fn unknown_keys_are_rejected() {
-        let r: Result<EsiaFile, _> = toml::from_str("client_secret = \"x\"");
-        assert!(r.is_err());
-    }
-
-    #[test]
-    fn every_problem_is_reported_at_once() {
-        let f = EsiaFile {
-            base_url: Some("http://esia.example".into()),
-            certificate_hash: Some("xyz".into()),
-            algorithms: Some(vec!["HS256".into(), "none".into()]),
-            access_type: Some("forever".into()),
-            ..EsiaFile::default()
-        };
-        let errs = f.validate().unwrap_err();
-        let keys: Vec<&str> = errs.iter().map(|e| e.0.as_str()).collect();
-        for k in [
-            "esia.base_url",
-            "esia.client_id",
-            "esia.redirect_uri",
-            "esia.certificate_hash",
-            "esia.access_type",
-            "esia.signer",
-            "esia.token_keys",
-            "esia.algorithms",
-        ] {
-            assert!(keys.contains(&k), "{k} missing in {keys:?}");
-        }
-        assert!(errs.iter().all(|e| !e.2.is_empty() || e.1 == "missing"));
-    }
 }

@@ -40,8 +40,6 @@ pub enum EsiaSetupError {
     Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     Keys(#[from] VerifyError),
-    #[error("ESIA URL: {0}")]
-    Url(#[from] url::ParseError),
 }
 
 /// A successful, verified ESIA login.
@@ -71,7 +69,6 @@ pub struct EsiaClient {
     signer: Arc<dyn Signer>,
     http: http::EsiaHttp,
     verifier: verify::Verifier,
-    person_base: Url,
 }
 
 impl EsiaClient {
@@ -86,18 +83,11 @@ impl EsiaClient {
             config.leeway,
         )?;
         let http = http::EsiaHttp::new(&config)?;
-        // A trailing slash so `join("{oid}")` appends instead of replacing `prns`.
-        let person_base =
-            config.endpoint(&format!("{}/", config.person_path.trim_end_matches('/')))?;
-        if signer.kind() == "demo" {
-            tracing::warn!("ESIA client uses the demo signer: only the ESIA mock accepts it");
-        }
         Ok(Self {
             config,
             signer,
             http,
             verifier,
-            person_base,
         })
     }
 
@@ -117,13 +107,12 @@ impl EsiaClient {
             .sign(request::ac_string(&self.config, &state, &ts).as_bytes())
             .await?;
         let secret = request::encode_secret(&signature);
-        // The base URL and path were validated at startup; join cannot fail afterwards.
-        request::authorization_url(&self.config, &state, &ts, &secret).map_err(|e| {
-            SignError::Spawn {
-                program: "authorization_url".into(),
-                reason: e.to_string(),
-            }
-        })
+        Ok(request::authorization_url(
+            &self.config,
+            &state,
+            &ts,
+            &secret,
+        ))
     }
 
     /// Code → tokens → verified claims → person data → level, in one call.
@@ -143,18 +132,34 @@ impl EsiaClient {
         let claims =
             self.verifier
                 .verify_pair(raw.access_token.expose(), raw.id_token.expose(), now)?;
-        let person =
-            person::fetch_person(&self.http, &self.person_base, claims.oid, &raw.access_token)
-                .await?;
+        let person = person::fetch_person(
+            &self.http,
+            &self.config.person_url,
+            claims.oid,
+            &raw.access_token,
+        )
+        .await?;
         if person.is_deleted() {
             return Err(EsiaError::AccountDeleted);
         }
-        // /docs is only needed to tell standard from simplified.
-        let need_docs = person.trusted != Some(true)
-            && person.r_id_doc.is_some()
-            && claims.scope.iter().any(|s| s == "id_doc");
+        // /docs only tells standard from simplified: skip it for confirmed and child
+        // accounts, and when `id_doc` was visibly not granted (ESIA would answer 403).
+        let confirmed = person.trusted == Some(true) && claims.sbj.is_tru == Some(true);
+        let child = claims
+            .sbj
+            .lvl
+            .as_deref()
+            .is_some_and(|l| l.eq_ignore_ascii_case("KD"));
+        let id_doc_granted = claims.scope.is_empty() || claims.scope.iter().any(|s| s == "id_doc");
+        let need_docs = !confirmed && !child && person.r_id_doc.is_some() && id_doc_granted;
         let docs = if need_docs {
-            person::fetch_docs(&self.http, &self.person_base, claims.oid, &raw.access_token).await?
+            person::fetch_docs(
+                &self.http,
+                &self.config.person_url,
+                claims.oid,
+                &raw.access_token,
+            )
+            .await?
         } else {
             None
         };
@@ -174,7 +179,7 @@ impl EsiaClient {
     }
 
     /// ESIA single logout, back to `redirect_url` (registered on ESIA).
-    pub fn logout_url(&self, redirect_url: &Url) -> Result<Url, url::ParseError> {
+    pub fn logout_url(&self, redirect_url: &Url) -> Url {
         request::logout_url(&self.config, redirect_url)
     }
 }

@@ -74,8 +74,8 @@ pub fn authorization_url(
     state: &Uuid,
     timestamp: &str,
     client_secret: &str,
-) -> Result<Url, url::ParseError> {
-    let mut url = cfg.endpoint(&cfg.ac_path)?;
+) -> Url {
+    let mut url = cfg.ac_url.clone();
     let mut q = String::new();
     let state = state.to_string();
     for (k, v) in [
@@ -93,17 +93,17 @@ pub fn authorization_url(
         push_pair(&mut q, k, v);
     }
     url.set_query(Some(&q));
-    Ok(url)
+    url
 }
 
 /// ESIA's single logout: `client_id` and `redirect_url` (not `redirect_uri`), unsigned.
-pub fn logout_url(cfg: &EsiaConfig, redirect_url: &Url) -> Result<Url, url::ParseError> {
-    let mut url = cfg.endpoint(&cfg.logout_path)?;
+pub fn logout_url(cfg: &EsiaConfig, redirect_url: &Url) -> Url {
+    let mut url = cfg.logout_url.clone();
     let mut q = String::new();
     push_pair(&mut q, "client_id", &cfg.client_id);
     push_pair(&mut q, "redirect_url", redirect_url.as_str());
     url.set_query(Some(&q));
-    Ok(url)
+    url
 }
 
 #[cfg(test)]

@@ -59,14 +59,11 @@ pub struct RawTokens {
     pub expires_in: Option<u64>,
 }
 
-fn oauth_client(cfg: &EsiaConfig) -> Result<EsiaOAuthClient, EsiaError> {
-    let token_url = cfg
-        .endpoint(&cfg.te_path)
-        .map_err(|e| EsiaError::BadResponse(format!("token URL: {e}")))?;
-    Ok(Client::new(ClientId::new(cfg.client_id.clone()))
+fn oauth_client(cfg: &EsiaConfig) -> EsiaOAuthClient {
+    Client::new(ClientId::new(cfg.client_id.clone()))
         .set_auth_type(AuthType::RequestBody)
-        .set_token_uri(TokenUrl::from_url(token_url))
-        .set_redirect_uri(RedirectUrl::from_url(cfg.redirect_uri.clone())))
+        .set_token_uri(TokenUrl::from_url(cfg.te_url.clone()))
+        .set_redirect_uri(RedirectUrl::from_url(cfg.redirect_uri.clone()))
 }
 
 /// Exchanges `code` for tokens. `now` feeds the signed timestamp.
@@ -83,7 +80,7 @@ pub async fn exchange(
         .sign(te_string(cfg, &state, &ts, code).as_bytes())
         .await?;
     let secret = encode_secret(&signature);
-    let client = oauth_client(cfg)?;
+    let client = oauth_client(cfg);
     let send = |req: oauth2::HttpRequest| async move {
         let resp = http.send(req).await?;
         // 5xx is ESIA being down, not an OAuth error answer.

@@ -95,7 +95,7 @@ impl IdentityProvider for EsiaProvider {
     }
 
     fn logout_url(&self, redirect_url: &url::Url) -> Option<url::Url> {
-        self.client.logout_url(redirect_url).ok()
+        Some(self.client.logout_url(redirect_url))
     }
 }
 

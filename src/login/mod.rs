@@ -16,12 +16,14 @@
 //! everything stored behind [`ports::SessionBackend`].
 
 pub mod adapters;
+pub mod config;
 pub mod cookies;
 mod flow;
 mod logout;
 pub mod pages;
 pub mod ports;
 pub mod return_path;
+pub mod setup;
 #[cfg(test)]
 mod tests;
 mod texts;

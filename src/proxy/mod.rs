@@ -301,7 +301,9 @@ impl Proxy {
 
         let (mut parts, incoming) = resp.into_parts();
         hop::remove_hop_by_hop(&mut parts.headers, switching);
-        if let Some(origins) = self.public_origins(&route.client_host, &upstream_host) {
+        if rewrite::has_urls(&parts.headers)
+            && let Some(origins) = self.public_origins(&route.client_host, &upstream_host)
+        {
             rewrite::rewrite_response(&mut parts.headers, &origins);
         }
         let response = if switching {

@@ -47,6 +47,12 @@ impl Handler {
             Self::Admin(a) => a.handle(&req).await,
         }
     }
+
+    /// Admin keeps answering during the grace period (`/readyz` must say 503 to the
+    /// load balancer); the public listeners start draining at once.
+    fn drains_on_graceful(&self) -> bool {
+        !matches!(self, Self::Admin(_))
+    }
 }
 
 /// Connection settings shared by every connection of a listener.
@@ -127,6 +133,7 @@ pub async fn serve<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let accepted = Instant::now();
+    let mut drain_pending = handler.drains_on_graceful();
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         last_done: Mutex::new(None),
@@ -152,7 +159,6 @@ pub async fn serve<I>(
     tokio::pin!(conn);
 
     let mut deadline = accepted + settings.header_read;
-    let mut draining = false;
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -183,8 +189,8 @@ pub async fn serve<I>(
                 }
                 deadline = until;
             }
-            _ = signal.graceful(), if !draining => {
-                draining = true;
+            _ = signal.graceful(), if drain_pending => {
+                drain_pending = false;
                 conn.as_mut().graceful_shutdown();
             }
             _ = signal.hard() => {

@@ -34,6 +34,8 @@ use crate::tls::TlsError;
 pub enum StartError {
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("ESIA login: {0}")]
+    Login(#[from] crate::login::setup::SetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -64,8 +66,10 @@ pub struct ShutdownReport {
 
 impl Gateway {
     /// Binds the listeners and starts serving. Returns once everything is bound.
+    /// With `[esia]` configured, the login pages and sessions are in the pipeline.
     pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
-        Self::start_with(config, None).await
+        let login = crate::login::setup::from_config(&config).await?;
+        Self::start_with(config, login).await
     }
 
     /// [`Gateway::start`] with the ESIA login pages and sessions in the pipeline.

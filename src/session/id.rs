@@ -97,6 +97,13 @@ pub fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Whether `token` hashes to `expected` (a login flow's `cookie_binding`), compared in
+/// constant time.
+pub fn token_matches_hash(token: &str, expected: &[u8; 32]) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(hash_token(token).ct_eq(expected))
+}
+
 /// Constant-time comparison of two tokens (CSRF, flow cookies).
 pub fn tokens_equal(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
@@ -177,5 +184,8 @@ mod tests {
         assert!(!tokens_equal(&t, &random_token()));
         assert!(!tokens_equal(&t, &t[1..]));
         assert_eq!(hash_token(&t), hash_token(&t));
+        assert!(token_matches_hash(&t, &hash_token(&t)));
+        assert!(!token_matches_hash(&random_token(), &hash_token(&t)));
+        assert!(!token_matches_hash("", &hash_token(&t)));
     }
 }

@@ -5,29 +5,34 @@
 //!   so a proxied request on a hot session does no store round trip. `last_seen` is
 //!   written back at most every [`SessionPolicy::touch_interval`]; idle expiry is
 //!   therefore exact to within that interval.
-//! - **Several replicas.** A cache entry lives at most [`SessionPolicy::cache_ttl`]
-//!   (default 2 s) and is then re-read from the store, so a logout (or unbind, or
-//!   purge) on one replica takes effect on every other within `cache_ttl` — the
-//!   documented bound, well under 5 s.
+//! - **Several replicas.** A cached copy is trusted for [`SessionPolicy::cache_ttl`]
+//!   (default 2 s) and then re-read from the store, so a logout (or unbind, or purge)
+//!   on one replica takes effect on every other within `cache_ttl` — the documented
+//!   bound, well under 5 s. On PostgreSQL, [`Sessions::start_invalidation_listener`]
+//!   makes it immediate (LISTEN/NOTIFY); the TTL still covers lost notifications.
 //! - **No fixation.** [`Sessions::start`] always issues a fresh id and deletes the
 //!   previous session, at every login and link.
-//! - **Store down.** A cached session keeps working; a failed `last_seen` write is
-//!   logged and retried on a later request.
+//! - **Store down.** A session cached in the last [`SessionPolicy::outage_grace`]
+//!   keeps working when the re-read fails; a failed `last_seen` write is logged and
+//!   retried on a later request. Unknown sessions get the store's error.
 
 mod cookie;
 mod id;
+mod listener;
 mod purge;
 
 pub use purge::Purged;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use moka::future::Cache;
 
 pub use cookie::{SESSION_COOKIE, removal_cookie, session_cookie, session_id_from_cookies};
-pub use id::{SessionId, SessionIdError, hash_token, random_token, tokens_equal};
+pub use id::{
+    SessionId, SessionIdError, hash_token, random_token, token_matches_hash, tokens_equal,
+};
 
 use crate::clock::SharedClock;
 use crate::store::{AuthMethod, SessionKey, SessionRecord, SharedStore, StoreResult};
@@ -43,8 +48,11 @@ pub struct SessionPolicy {
     pub public_computer_idle: Duration,
     /// `last_seen` is written to the store at most this often per session.
     pub touch_interval: Duration,
-    /// How long a session stays cached before it is re-read: the cross-replica bound.
+    /// How long a cached session is trusted before it is re-read: the cross-replica
+    /// bound for logout.
     pub cache_ttl: Duration,
+    /// How long a cached session may still be served while the store is unreachable.
+    pub outage_grace: Duration,
     pub cache_capacity: u64,
     /// Rate-limit attempts older than this are pruned by the purge task.
     pub attempt_retention: Duration,
@@ -58,6 +66,7 @@ impl Default for SessionPolicy {
             public_computer_idle: Duration::from_secs(10 * 60),
             touch_interval: Duration::from_secs(60),
             cache_ttl: Duration::from_secs(2),
+            outage_grace: Duration::from_secs(5 * 60),
             cache_capacity: 100_000,
             attempt_retention: Duration::from_secs(24 * 3600),
         }
@@ -81,7 +90,23 @@ pub struct Sessions {
     store: SharedStore,
     clock: SharedClock,
     policy: SessionPolicy,
-    cache: Cache<SessionKey, Arc<SessionRecord>>,
+    cache: Cache<SessionKey, Cached>,
+}
+
+/// A cached session and when it was last confirmed by the store.
+#[derive(Debug, Clone)]
+struct Cached {
+    record: Arc<SessionRecord>,
+    confirmed: Instant,
+}
+
+impl Cached {
+    fn now(record: Arc<SessionRecord>) -> Self {
+        Self {
+            record,
+            confirmed: Instant::now(),
+        }
+    }
 }
 
 fn delta(d: Duration) -> TimeDelta {
@@ -92,7 +117,7 @@ impl Sessions {
     pub fn new(store: SharedStore, clock: SharedClock, policy: SessionPolicy) -> Self {
         let cache = Cache::builder()
             .max_capacity(policy.cache_capacity)
-            .time_to_live(policy.cache_ttl)
+            .time_to_live(policy.cache_ttl.max(policy.outage_grace))
             .support_invalidation_closures()
             .build();
         Self {
@@ -145,20 +170,19 @@ impl Sessions {
         };
         self.store.create_session(&record).await?;
         let record = Arc::new(record);
-        self.cache.insert(record.key, record.clone()).await;
+        self.cache
+            .insert(record.key, Cached::now(record.clone()))
+            .await;
         Ok((id, record))
     }
 
     /// The live session for `id`, or `None` if unknown, ended or expired.
     pub async fn get(&self, id: &SessionId) -> StoreResult<Option<Arc<SessionRecord>>> {
         let key = id.key();
-        let record = match self.cache.get(&key).await {
-            Some(r) => r,
-            None => match self.store.get_session(&key).await? {
-                Some(r) => Arc::new(r),
-                None => return Ok(None),
-            },
+        let Some(cached) = self.fresh_or_reread(&key).await? else {
+            return Ok(None);
         };
+        let record = cached.record.clone();
         let now = self.clock.now();
         if record.is_expired(now) {
             self.cache.invalidate(&key).await;
@@ -169,7 +193,6 @@ impl Sessions {
             return Ok(None);
         }
         if now - record.last_seen_at < delta(self.policy.touch_interval) {
-            self.cache.insert(key, record.clone()).await;
             return Ok(Some(record));
         }
         match self.store.touch_session(&key, now).await {
@@ -182,7 +205,11 @@ impl Sessions {
                 let mut touched = (*record).clone();
                 touched.last_seen_at = now;
                 let touched = Arc::new(touched);
-                self.cache.insert(key, touched.clone()).await;
+                let entry = Cached {
+                    record: touched.clone(),
+                    confirmed: cached.confirmed,
+                };
+                self.cache.insert(key, entry).await;
                 Ok(Some(touched))
             }
             Err(e) => {
@@ -192,11 +219,44 @@ impl Sessions {
         }
     }
 
+    /// The cached copy while it is fresh; otherwise the store's copy; and if the store
+    /// is down, a copy cached within `outage_grace`.
+    async fn fresh_or_reread(&self, key: &SessionKey) -> StoreResult<Option<Cached>> {
+        let cached = self.cache.get(key).await;
+        if let Some(c) = &cached
+            && c.confirmed.elapsed() < self.policy.cache_ttl
+        {
+            return Ok(cached);
+        }
+        match self.store.get_session(key).await {
+            Ok(Some(r)) => {
+                let entry = Cached::now(Arc::new(r));
+                self.cache.insert(*key, entry.clone()).await;
+                Ok(Some(entry))
+            }
+            Ok(None) => {
+                if cached.is_some() {
+                    self.cache.invalidate(key).await;
+                }
+                Ok(None)
+            }
+            Err(e) => match cached {
+                Some(c) if c.confirmed.elapsed() < self.policy.outage_grace => {
+                    tracing::warn!(error = %e, "store unavailable; serving a cached session");
+                    Ok(Some(c))
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
     /// Saves changed fields (role, level, diary login …) and refreshes the cache.
     pub async fn update(&self, record: SessionRecord) -> StoreResult<bool> {
         let found = self.store.update_session(&record).await?;
         if found {
-            self.cache.insert(record.key, Arc::new(record)).await;
+            self.cache
+                .insert(record.key, Cached::now(Arc::new(record)))
+                .await;
         } else {
             self.cache.invalidate(&record.key).await;
         }
@@ -212,9 +272,13 @@ impl Sessions {
         let found = self.store.set_diary_cookies(key, jar.as_deref()).await?;
         match (found, self.cache.get(key).await) {
             (true, Some(cached)) => {
-                let mut r = (*cached).clone();
+                let mut r = (*cached.record).clone();
                 r.diary_cookies = jar;
-                self.cache.insert(*key, Arc::new(r)).await;
+                let entry = Cached {
+                    record: Arc::new(r),
+                    confirmed: cached.confirmed,
+                };
+                self.cache.insert(*key, entry).await;
             }
             _ => self.cache.invalidate(key).await,
         }
@@ -225,12 +289,14 @@ impl Sessions {
     /// cached copy within `cache_ttl`. Returns the record that was ended, if any.
     pub async fn end(&self, id: &SessionId) -> StoreResult<Option<Arc<SessionRecord>>> {
         let key = id.key();
-        let cached = self.cache.remove(&key).await;
-        let record = match cached {
-            Some(r) => Some(r),
+        let record = match self.cache.get(&key).await {
+            Some(c) => Some(c.record),
             None => self.store.get_session(&key).await?.map(Arc::new),
         };
+        // Store first: if the delete fails the user is told so and stays signed in
+        // everywhere, rather than being signed out on this replica only.
         self.store.delete_session(&key).await?;
+        self.cache.invalidate(&key).await;
         Ok(record)
     }
 
@@ -242,7 +308,7 @@ impl Sessions {
         // Fails only if closures were not enabled at build time (they are).
         let _ = self
             .cache
-            .invalidate_entries_if(move |_, r| r.diary_login.as_deref() == Some(&login));
+            .invalidate_entries_if(move |_, c| c.record.diary_login.as_deref() == Some(&login));
         Ok(n)
     }
 

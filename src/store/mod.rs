@@ -16,6 +16,7 @@
 pub mod postgres;
 pub mod records;
 mod shared_impl;
+mod shared_records;
 mod sql;
 pub mod sqlite;
 
@@ -29,6 +30,11 @@ pub use records::{
     AuditEvent, AuditKind, AuthMethod, Binding, FlowPurpose, LoginFlow, SessionKey, SessionRecord,
     VaultEntry,
 };
+
+/// Keys of sessions ended elsewhere (another replica, the purge, an operator), pushed
+/// by backends that can (PostgreSQL LISTEN/NOTIFY). Best effort: a notification lost
+/// during a reconnect is covered by the session cache's TTL.
+pub type EndedSessions = futures_util::stream::BoxStream<'static, SessionKey>;
 
 /// The store as the rest of the gateway holds it.
 pub type SharedStore = Arc<dyn Store>;
@@ -102,6 +108,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Ends every session of a diary user (unbind, changed password).
     fn delete_sessions_of_login<'a>(&'a self, login: &'a str) -> BoxFuture<'a, StoreResult<u64>>;
     fn delete_expired_sessions(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>>;
+    /// A feed of ended sessions, or `None` when the backend has none (SQLite serves a
+    /// single process, whose cache `Sessions` keeps itself).
+    fn ended_sessions(&self) -> BoxFuture<'_, StoreResult<Option<EndedSessions>>> {
+        Box::pin(async { Ok(None) })
+    }
 
     // --- login flows ---
     fn create_login_flow<'a>(&'a self, f: &'a LoginFlow) -> BoxFuture<'a, StoreResult<()>>;

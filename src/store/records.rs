@@ -71,7 +71,9 @@ pub struct SessionRecord {
 impl SessionRecord {
     /// Whether the session has ended at `now` (idle or absolute lifetime passed).
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        now >= self.absolute_expiry || now >= self.last_seen_at + self.idle_timeout
+        // checked: an absurd idle timeout (from config or a tampered row) must not panic.
+        let idle_end = self.last_seen_at.checked_add_signed(self.idle_timeout);
+        now >= self.absolute_expiry || idle_end.is_some_and(|end| now >= end)
     }
 }
 
@@ -257,5 +259,65 @@ impl AuditEvent {
             client_ip: None,
             detail: serde_json::Value::Null,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(idle: TimeDelta) -> SessionRecord {
+        let t = DateTime::UNIX_EPOCH;
+        SessionRecord {
+            key: SessionKey([0; 32]),
+            auth_method: AuthMethod::Legacy,
+            authenticated_at: t,
+            created_at: t,
+            last_seen_at: t,
+            idle_timeout: idle,
+            absolute_expiry: t + TimeDelta::hours(1),
+            public_computer: false,
+            esia_oid: None,
+            account_level: None,
+            diary_login: None,
+            diary_role: None,
+            csrf_token: "secret-csrf".into(),
+            diary_cookies: Some(b"jar".to_vec()),
+            esia_id_token_hint: None,
+        }
+    }
+
+    #[test]
+    fn expiry_edges() {
+        let t = DateTime::UNIX_EPOCH;
+        let r = record(TimeDelta::minutes(10));
+        assert!(!r.is_expired(t + TimeDelta::minutes(10) - TimeDelta::seconds(1)));
+        assert!(r.is_expired(t + TimeDelta::minutes(10)));
+        // A huge idle timeout cannot overflow; the absolute lifetime still ends it.
+        let huge = record(TimeDelta::MAX);
+        assert!(!huge.is_expired(t + TimeDelta::minutes(59)));
+        assert!(huge.is_expired(t + TimeDelta::hours(1)));
+    }
+
+    #[test]
+    fn debug_hides_tokens_and_blobs() {
+        let printed = format!("{:?}", record(TimeDelta::minutes(1)));
+        assert!(
+            !printed.contains("secret-csrf") && !printed.contains("jar"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for m in [AuthMethod::Esia, AuthMethod::Legacy] {
+            assert_eq!(AuthMethod::parse(m.as_str()), Some(m));
+        }
+        for p in [FlowPurpose::Login, FlowPurpose::Link] {
+            assert_eq!(FlowPurpose::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(AuthMethod::parse("ESIA"), None);
+        assert_eq!(AuditKind::parse("level_refused"), AuditKind::LevelRefused);
+        assert_eq!(AuditKind::parse("new_kind").as_str(), "new_kind");
     }
 }

@@ -1,428 +1,188 @@
 //! One implementation of [`Store`](super::Store) for any backend whose struct has a
 //! `pool: sqlx::Pool<_>` field. A macro rather than generics: sqlx's generic executor
 //! bounds do not combine with boxed `Send` futures, and the SQL is identical anyway.
+//! Backend-only methods (PostgreSQL's notification feed) follow a `;`.
 
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty $(; $($extra:tt)*)?) => {
         impl $crate::store::Store for $store {
-            fn create_session<'a>(
-                &'a self,
-                s: &'a SessionRecord,
-            ) -> BoxFuture<'a, StoreResult<()>> {
-                Box::pin(async move {
-                    sqlx::query(sql::SESSION_COLUMNS_INSERT)
-                        .bind(&s.key.0[..])
-                        .bind(s.auth_method.as_str())
-                        .bind(sql::secs(s.authenticated_at))
-                        .bind(sql::secs(s.created_at))
-                        .bind(sql::secs(s.last_seen_at))
-                        .bind(s.idle_timeout.num_seconds())
-                        .bind(sql::secs(s.absolute_expiry))
-                        .bind(s.public_computer)
-                        .bind(s.esia_oid)
-                        .bind(s.account_level.as_deref())
-                        .bind(s.diary_login.as_deref())
-                        .bind(s.diary_role.as_deref())
-                        .bind(s.csrf_token.as_str())
-                        .bind(s.diary_cookies.as_deref())
-                        .bind(s.esia_id_token_hint.as_deref())
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(())
-                })
-            }
+            $($($extra)*)?
 
-            fn get_session<'a>(
-                &'a self,
-                key: &'a SessionKey,
-            ) -> BoxFuture<'a, StoreResult<Option<SessionRecord>>> {
-                Box::pin(async move {
-                    let row: Option<sql::SessionRow> = sqlx::query_as(sql::SESSION_SELECT)
-                        .bind(&key.0[..])
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    row.map(sql::SessionRow::into_record).transpose()
-                })
-            }
-
-            fn touch_session<'a>(
-                &'a self,
-                key: &'a SessionKey,
-                now: DateTime<Utc>,
-            ) -> BoxFuture<'a, StoreResult<bool>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::SESSION_TOUCH)
-                        .bind(&key.0[..])
-                        .bind(sql::secs(now))
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected() > 0)
-                })
-            }
-
-            fn update_session<'a>(
-                &'a self,
-                s: &'a SessionRecord,
-            ) -> BoxFuture<'a, StoreResult<bool>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::SESSION_UPDATE)
-                        .bind(&s.key.0[..])
-                        .bind(s.auth_method.as_str())
-                        .bind(sql::secs(s.authenticated_at))
-                        .bind(sql::secs(s.last_seen_at))
-                        .bind(s.idle_timeout.num_seconds())
-                        .bind(sql::secs(s.absolute_expiry))
-                        .bind(s.public_computer)
-                        .bind(s.esia_oid)
-                        .bind(s.account_level.as_deref())
-                        .bind(s.diary_login.as_deref())
-                        .bind(s.diary_role.as_deref())
-                        .bind(s.csrf_token.as_str())
-                        .bind(s.diary_cookies.as_deref())
-                        .bind(s.esia_id_token_hint.as_deref())
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected() > 0)
-                })
-            }
-
-            fn set_diary_cookies<'a>(
-                &'a self,
-                key: &'a SessionKey,
-                jar: Option<&'a [u8]>,
-            ) -> BoxFuture<'a, StoreResult<bool>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::SESSION_SET_JAR)
-                        .bind(&key.0[..])
-                        .bind(jar)
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected() > 0)
-                })
-            }
-
-            fn delete_session<'a>(
-                &'a self,
-                key: &'a SessionKey,
-            ) -> BoxFuture<'a, StoreResult<bool>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::SESSION_DELETE)
-                        .bind(&key.0[..])
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected() > 0)
-                })
-            }
-
-            fn delete_sessions_of_login<'a>(
-                &'a self,
-                login: &'a str,
-            ) -> BoxFuture<'a, StoreResult<u64>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::SESSION_DELETE_LOGIN)
-                        .bind(login)
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected())
-                })
-            }
-
-            fn delete_expired_sessions(
-                &self,
-                now: DateTime<Utc>,
-            ) -> BoxFuture<'_, StoreResult<u64>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::SESSION_DELETE_EXPIRED)
-                        .bind(sql::secs(now))
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected())
-                })
-            }
-
-            fn create_login_flow<'a>(&'a self, f: &'a LoginFlow) -> BoxFuture<'a, StoreResult<()>> {
-                Box::pin(async move {
-                    sqlx::query(sql::FLOW_INSERT)
-                        .bind(f.state.to_string())
-                        .bind(&f.cookie_binding[..])
-                        .bind(f.nonce.as_str())
-                        .bind(f.purpose.as_str())
-                        .bind(f.return_path.as_str())
-                        .bind(f.public_computer)
-                        .bind(f.legacy_session.as_ref().map(|k| &k.0[..]))
-                        .bind(sql::secs(f.created_at))
-                        .bind(sql::secs(f.expires_at))
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(())
-                })
-            }
-
-            fn take_login_flow(
-                &self,
-                state: Uuid,
-                now: DateTime<Utc>,
-            ) -> BoxFuture<'_, StoreResult<Option<LoginFlow>>> {
-                Box::pin(async move {
-                    let row: Option<sql::FlowRow> = sqlx::query_as(sql::FLOW_TAKE)
-                        .bind(state.to_string())
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    let flow = row.map(sql::FlowRow::into_record).transpose()?;
-                    Ok(flow.filter(|f| now < f.expires_at))
-                })
-            }
-
-            fn delete_expired_flows(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::FLOW_DELETE_EXPIRED)
-                        .bind(sql::secs(now))
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected())
-                })
-            }
-
-            fn create_binding<'a>(&'a self, b: &'a Binding) -> BoxFuture<'a, StoreResult<()>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::BINDING_INSERT)
-                        .bind(b.esia_oid)
-                        .bind(b.diary_login.as_str())
-                        .bind(b.diary_role.as_deref())
-                        .bind(b.account_level.as_deref())
-                        .bind(sql::secs(b.created_at))
-                        .bind(sql::secs(b.last_used_at))
-                        .bind(b.stale)
-                        .execute(&self.pool)
-                        .await;
-                    match r {
-                        Ok(_) => Ok(()),
-                        Err(e) if sql::is_unique_violation(&e) => {
-                            // Which rule broke: the OID is checked first, as the
-                            // page for "your account is already linked" is the likelier one.
-                            let by_oid = self.binding_by_oid(b.esia_oid).await?;
-                            Err(StoreError::Conflict(if by_oid.is_some() {
-                                Conflict::OidTaken
-                            } else {
-                                Conflict::LoginTaken
-                            }))
-                        }
-                        Err(e) => Err(e.into()),
-                    }
-                })
-            }
-
-            fn binding_by_oid(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>> {
-                Box::pin(async move {
-                    let row: Option<sql::BindingRow> = sqlx::query_as(sql::BINDING_BY_OID)
-                        .bind(oid)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    row.map(sql::BindingRow::into_record).transpose()
-                })
-            }
-
-            fn binding_by_login<'a>(
-                &'a self,
-                login: &'a str,
-            ) -> BoxFuture<'a, StoreResult<Option<Binding>>> {
-                Box::pin(async move {
-                    let row: Option<sql::BindingRow> = sqlx::query_as(sql::BINDING_BY_LOGIN)
-                        .bind(login)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    row.map(sql::BindingRow::into_record).transpose()
-                })
-            }
-
-            fn record_binding_use<'a>(
-                &'a self,
-                oid: i64,
-                role: Option<&'a str>,
-                level: Option<&'a str>,
-                now: DateTime<Utc>,
-            ) -> BoxFuture<'a, StoreResult<bool>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::BINDING_USE)
-                        .bind(oid)
-                        .bind(role)
-                        .bind(level)
-                        .bind(sql::secs(now))
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected() > 0)
-                })
-            }
-
-            fn set_binding_stale(&self, oid: i64, stale: bool) -> BoxFuture<'_, StoreResult<bool>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::BINDING_STALE)
-                        .bind(oid)
-                        .bind(stale)
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected() > 0)
-                })
-            }
-
-            fn unbind(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>> {
-                Box::pin(async move {
-                    let row: Option<sql::BindingRow> = sqlx::query_as(sql::BINDING_DELETE)
-                        .bind(oid)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    row.map(sql::BindingRow::into_record).transpose()
-                })
-            }
-
-            fn list_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>> {
-                Box::pin(async move {
-                    let r: Vec<sql::BindingRow> = sqlx::query_as(sql::BINDING_LIST)
-                        .fetch_all(&self.pool)
-                        .await?;
-                    sql::rows(r, sql::BindingRow::into_record)
-                })
-            }
-
-            fn put_vault_entry<'a>(&'a self, e: &'a VaultEntry) -> BoxFuture<'a, StoreResult<()>> {
-                Box::pin(async move {
-                    sqlx::query(sql::VAULT_UPSERT)
-                        .bind(e.diary_login.as_str())
-                        .bind(e.key_id.as_str())
-                        .bind(e.nonce.as_slice())
-                        .bind(e.ciphertext.as_slice())
-                        .bind(sql::secs(e.updated_at))
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(())
-                })
-            }
-
-            fn get_vault_entry<'a>(
-                &'a self,
-                login: &'a str,
-            ) -> BoxFuture<'a, StoreResult<Option<VaultEntry>>> {
-                Box::pin(async move {
-                    let row: Option<sql::VaultRow> = sqlx::query_as(sql::VAULT_GET)
-                        .bind(login)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    row.map(sql::VaultRow::into_record).transpose()
-                })
-            }
-
-            fn replace_vault_entry<'a>(
-                &'a self,
-                expected_nonce: &'a [u8],
-                e: &'a VaultEntry,
-            ) -> BoxFuture<'a, StoreResult<bool>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::VAULT_CAS)
-                        .bind(e.diary_login.as_str())
-                        .bind(e.key_id.as_str())
-                        .bind(e.nonce.as_slice())
-                        .bind(e.ciphertext.as_slice())
-                        .bind(sql::secs(e.updated_at))
-                        .bind(expected_nonce)
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected() > 0)
-                })
-            }
-
-            fn delete_vault_entry<'a>(
-                &'a self,
-                login: &'a str,
-            ) -> BoxFuture<'a, StoreResult<bool>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::VAULT_DELETE)
-                        .bind(login)
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected() > 0)
-                })
-            }
-
-            fn list_vault_entries(&self) -> BoxFuture<'_, StoreResult<Vec<VaultEntry>>> {
-                Box::pin(async move {
-                    let r: Vec<sql::VaultRow> = sqlx::query_as(sql::VAULT_LIST)
-                        .fetch_all(&self.pool)
-                        .await?;
-                    sql::rows(r, sql::VaultRow::into_record)
-                })
-            }
-
-            fn append_audit<'a>(&'a self, e: &'a AuditEvent) -> BoxFuture<'a, StoreResult<i64>> {
-                Box::pin(async move {
-                    let id: i64 = sqlx::query_scalar(sql::AUDIT_INSERT)
-                        .bind(sql::secs(e.ts))
-                        .bind(e.kind.as_str())
-                        .bind(e.esia_oid)
-                        .bind(e.diary_login.as_deref())
-                        .bind(e.client_ip.as_deref())
-                        .bind(e.detail.to_string())
-                        .fetch_one(&self.pool)
-                        .await?;
-                    Ok(id)
-                })
-            }
-
-            fn list_audit(
-                &self,
-                since: DateTime<Utc>,
-                limit: u32,
-            ) -> BoxFuture<'_, StoreResult<Vec<AuditEvent>>> {
-                Box::pin(async move {
-                    let r: Vec<sql::AuditRow> = sqlx::query_as(sql::AUDIT_LIST)
-                        .bind(sql::secs(since))
-                        .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
-                        .await?;
-                    sql::rows(r, sql::AuditRow::into_record)
-                })
-            }
-
-            fn record_attempt<'a>(
-                &'a self,
-                key: &'a str,
-                now: DateTime<Utc>,
-            ) -> BoxFuture<'a, StoreResult<()>> {
-                Box::pin(async move {
-                    sqlx::query(sql::ATTEMPT_INSERT)
-                        .bind(key)
-                        .bind(sql::secs(now))
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(())
-                })
-            }
-
-            fn count_attempts<'a>(
-                &'a self,
-                key: &'a str,
-                since: DateTime<Utc>,
-            ) -> BoxFuture<'a, StoreResult<u64>> {
-                Box::pin(async move {
-                    let n: i64 = sqlx::query_scalar(sql::ATTEMPT_COUNT)
-                        .bind(key)
-                        .bind(sql::secs(since))
-                        .fetch_one(&self.pool)
-                        .await?;
-                    Ok(u64::try_from(n).unwrap_or(0))
-                })
-            }
-
-            fn prune_attempts(&self, before: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
-                Box::pin(async move {
-                    let r = sqlx::query(sql::ATTEMPT_PRUNE)
-                        .bind(sql::secs(before))
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(r.rows_affected())
-                })
-            }
+            super::shared_impl::session_methods!();
+            super::shared_records::record_methods!();
         }
     };
 }
 
-pub(super) use impl_store;
+/// Sessions and login flows.
+macro_rules! session_methods {
+    () => {
+        fn create_session<'a>(&'a self, s: &'a SessionRecord) -> BoxFuture<'a, StoreResult<()>> {
+            Box::pin(async move {
+                sqlx::query(sql::SESSION_COLUMNS_INSERT)
+                    .bind(&s.key.0[..])
+                    .bind(s.auth_method.as_str())
+                    .bind(sql::secs(s.authenticated_at))
+                    .bind(sql::secs(s.created_at))
+                    .bind(sql::secs(s.last_seen_at))
+                    .bind(s.idle_timeout.num_seconds())
+                    .bind(sql::secs(s.absolute_expiry))
+                    .bind(s.public_computer)
+                    .bind(s.esia_oid)
+                    .bind(s.account_level.as_deref())
+                    .bind(s.diary_login.as_deref())
+                    .bind(s.diary_role.as_deref())
+                    .bind(s.csrf_token.as_str())
+                    .bind(s.diary_cookies.as_deref())
+                    .bind(s.esia_id_token_hint.as_deref())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            })
+        }
+
+        fn get_session<'a>(
+            &'a self,
+            key: &'a SessionKey,
+        ) -> BoxFuture<'a, StoreResult<Option<SessionRecord>>> {
+            Box::pin(async move {
+                let row: Option<sql::SessionRow> = sqlx::query_as(sql::SESSION_SELECT)
+                    .bind(&key.0[..])
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(sql::SessionRow::into_record).transpose()
+            })
+        }
+
+        fn touch_session<'a>(
+            &'a self,
+            key: &'a SessionKey,
+            now: DateTime<Utc>,
+        ) -> BoxFuture<'a, StoreResult<bool>> {
+            Box::pin(async move {
+                let r = sqlx::query(sql::SESSION_TOUCH)
+                    .bind(&key.0[..])
+                    .bind(sql::secs(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() > 0)
+            })
+        }
+
+        fn update_session<'a>(&'a self, s: &'a SessionRecord) -> BoxFuture<'a, StoreResult<bool>> {
+            Box::pin(async move {
+                let r = sqlx::query(sql::SESSION_UPDATE)
+                    .bind(&s.key.0[..])
+                    .bind(s.auth_method.as_str())
+                    .bind(sql::secs(s.authenticated_at))
+                    .bind(sql::secs(s.last_seen_at))
+                    .bind(s.idle_timeout.num_seconds())
+                    .bind(sql::secs(s.absolute_expiry))
+                    .bind(s.public_computer)
+                    .bind(s.esia_oid)
+                    .bind(s.account_level.as_deref())
+                    .bind(s.diary_login.as_deref())
+                    .bind(s.diary_role.as_deref())
+                    .bind(s.csrf_token.as_str())
+                    .bind(s.diary_cookies.as_deref())
+                    .bind(s.esia_id_token_hint.as_deref())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() > 0)
+            })
+        }
+
+        fn set_diary_cookies<'a>(
+            &'a self,
+            key: &'a SessionKey,
+            jar: Option<&'a [u8]>,
+        ) -> BoxFuture<'a, StoreResult<bool>> {
+            Box::pin(async move {
+                let r = sqlx::query(sql::SESSION_SET_JAR)
+                    .bind(&key.0[..])
+                    .bind(jar)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() > 0)
+            })
+        }
+
+        fn delete_session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, StoreResult<bool>> {
+            Box::pin(async move {
+                let r = sqlx::query(sql::SESSION_DELETE)
+                    .bind(&key.0[..])
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() > 0)
+            })
+        }
+
+        fn delete_sessions_of_login<'a>(
+            &'a self,
+            login: &'a str,
+        ) -> BoxFuture<'a, StoreResult<u64>> {
+            Box::pin(async move {
+                let r = sqlx::query(sql::SESSION_DELETE_LOGIN)
+                    .bind(login)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            })
+        }
+
+        fn delete_expired_sessions(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
+            Box::pin(async move {
+                let r = sqlx::query(sql::SESSION_DELETE_EXPIRED)
+                    .bind(sql::secs(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            })
+        }
+
+        fn create_login_flow<'a>(&'a self, f: &'a LoginFlow) -> BoxFuture<'a, StoreResult<()>> {
+            Box::pin(async move {
+                sqlx::query(sql::FLOW_INSERT)
+                    .bind(f.state.to_string())
+                    .bind(&f.cookie_binding[..])
+                    .bind(f.nonce.as_str())
+                    .bind(f.purpose.as_str())
+                    .bind(f.return_path.as_str())
+                    .bind(f.public_computer)
+                    .bind(f.legacy_session.as_ref().map(|k| &k.0[..]))
+                    .bind(sql::secs(f.created_at))
+                    .bind(sql::secs(f.expires_at))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            })
+        }
+
+        fn take_login_flow(
+            &self,
+            state: Uuid,
+            now: DateTime<Utc>,
+        ) -> BoxFuture<'_, StoreResult<Option<LoginFlow>>> {
+            Box::pin(async move {
+                let row: Option<sql::FlowRow> = sqlx::query_as(sql::FLOW_TAKE)
+                    .bind(state.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let flow = row.map(sql::FlowRow::into_record).transpose()?;
+                Ok(flow.filter(|f| now < f.expires_at))
+            })
+        }
+
+        fn delete_expired_flows(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
+            Box::pin(async move {
+                let r = sqlx::query(sql::FLOW_DELETE_EXPIRED)
+                    .bind(sql::secs(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            })
+        }
+    };
+}
+
+pub(super) use {impl_store, session_methods};

@@ -54,6 +54,10 @@ impl CountingStore {
 }
 
 impl Store for CountingStore {
+    fn ended_sessions(&self) -> BoxFuture<'_, StoreResult<Option<EndedSessions>>> {
+        self.count("ended_sessions", self.inner.ended_sessions())
+    }
+
     fn create_session<'a>(&'a self, s: &'a SessionRecord) -> BoxFuture<'a, StoreResult<()>> {
         self.count("create_session", self.inner.create_session(s))
     }

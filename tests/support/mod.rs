@@ -158,10 +158,21 @@ pub struct Seen {
 pub struct TestUpstream {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    scheme: &'static str,
 }
 
 impl TestUpstream {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// The same diary behind TLS, with a certificate for 127.0.0.1 from its own CA.
+    pub async fn start_tls(server: Arc<rustls::ServerConfig>) -> Self {
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(server))).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -172,22 +183,32 @@ impl TestUpstream {
                     continue;
                 };
                 let rec = rec.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let rec = rec.clone();
-                        async move { Ok::<_, Infallible>(route(req, addr, peer, rec).await) }
+                        let origin = format!("{scheme}://{addr}");
+                        async move { Ok::<_, Infallible>(route(req, &origin, peer, rec).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(tcp), svc).await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(tcp).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                        }
+                    }
                 });
             }
         });
-        Self { addr, seen }
+        Self { addr, seen, scheme }
     }
 
     pub fn url(&self) -> url::Url {
-        url::Url::parse(&format!("http://{}", self.addr)).unwrap()
+        url::Url::parse(&format!("{}://{}", self.scheme, self.addr)).unwrap()
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -235,7 +256,7 @@ fn full(s: impl Into<Bytes>) -> TestBody {
 
 async fn route(
     req: Request<Incoming>,
-    addr: SocketAddr,
+    origin: &str,
     peer: SocketAddr,
     rec: Arc<Mutex<Vec<Seen>>>,
 ) -> Response<TestBody> {
@@ -272,10 +293,10 @@ async fn route(
             rec.lock().unwrap().push(seen);
             Response::builder()
                 .status(StatusCode::FOUND)
-                .header("location", format!("http://{addr}/after?x=1#frag"))
-                .header("content-location", format!("http://{addr}/cl"))
-                .header("refresh", format!("0; url=http://{addr}/r"))
-                .header("link", format!("<http://{addr}/untouched>"))
+                .header("location", format!("{origin}/after?x=1#frag"))
+                .header("content-location", format!("{origin}/cl"))
+                .header("refresh", format!("0; url={origin}/r"))
+                .header("link", format!("<{origin}/untouched>"))
                 .body(full(""))
                 .unwrap()
         }

@@ -155,6 +155,30 @@ mod tests {
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
     }
 
+    proptest::proptest! {
+        /// Any client-sent chain from an untrusted peer is replaced by the peer alone;
+        /// from a trusted one the result always ends with the peer.
+        #[test]
+        fn any_chain_is_replaced_or_ends_with_the_peer(xff in "[0-9a-f.:, ]{0,60}") {
+            let Ok(value) = HeaderValue::from_str(&xff) else { return Ok(()); };
+            let peer: IpAddr = "10.0.0.2".parse().unwrap();
+            let mut h = HeaderMap::new();
+            h.insert(&X_FORWARDED_FOR, value.clone());
+            apply(&mut h, peer, "d.example", &[]);
+            proptest::prop_assert_eq!(h[&X_FORWARDED_FOR].to_str().unwrap(), "10.0.0.2");
+
+            let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+            let mut h = HeaderMap::new();
+            h.insert(&X_FORWARDED_FOR, value);
+            apply(&mut h, peer, "d.example", &trusted);
+            let chain = h[&X_FORWARDED_FOR].to_str().unwrap().to_owned();
+            proptest::prop_assert!(chain.ends_with("10.0.0.2"), "{}", chain);
+            for item in chain.split(", ") {
+                proptest::prop_assert!(item.parse::<IpAddr>().is_ok(), "{}", item);
+            }
+        }
+    }
+
     #[test]
     fn mapped_ipv6_peer_is_shown_as_ipv4() {
         let mut h = HeaderMap::new();

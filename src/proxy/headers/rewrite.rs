@@ -63,6 +63,14 @@ fn origin_of(value: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
+/// Does the response carry any header this module may rewrite? (Most do not; this
+/// spares building the origin list per response.)
+pub fn has_urls(headers: &HeaderMap) -> bool {
+    headers.contains_key(LOCATION)
+        || headers.contains_key(CONTENT_LOCATION)
+        || headers.contains_key(REFRESH)
+}
+
 /// Rewrites the URL-carrying response headers in place.
 pub fn rewrite_response(headers: &mut HeaderMap, origins: &Origins) {
     for name in [LOCATION, CONTENT_LOCATION] {
@@ -150,6 +158,25 @@ mod tests {
         assert_eq!(h[LOCATION], "https://dnevnik.example/a");
         assert_eq!(h[CONTENT_LOCATION], "https://dnevnik.example/b");
         assert_eq!(h[REFRESH], "0; url='https://dnevnik.example/c?d=1'");
+    }
+
+    proptest::proptest! {
+        /// Whatever the diary sends, a rewrite never panics and only ever produces a URL
+        /// on the public origin.
+        #[test]
+        fn rewrites_only_ever_yield_the_public_origin(value in ".{0,80}", path in "[ -~]{0,40}") {
+            let o = origins();
+            for v in [value.clone(), format!("http://10.0.0.5:8080{path}"), format!("0; url={value}")] {
+                if let Some(new) = o.rewrite_url(&v) {
+                    proptest::prop_assert!(new.starts_with("https://dnevnik.example"), "{new}");
+                }
+                if let Some(new) = rewrite_refresh(&v, &o) {
+                    proptest::prop_assert!(new.contains("url=https://dnevnik.example")
+                        || new.contains("url='https://dnevnik.example")
+                        || new.contains("url=\"https://dnevnik.example"), "{new}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -51,6 +51,24 @@ pub struct ClientRegistration {
     pub require_confirmed: bool,
 }
 
+impl ClientRegistration {
+    /// A client registered in code with one inline PEM certificate (tests, the demo).
+    pub fn with_certificate_pem(
+        client_id: impl Into<String>,
+        redirect_uris: Vec<String>,
+        certificate_pem: impl Into<String>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            redirect_uris,
+            logout_redirect_urls: Vec::new(),
+            certificates: Vec::new(),
+            certificates_pem: vec![certificate_pem.into()],
+            require_confirmed: false,
+        }
+    }
+}
+
 /// Everything the mock needs to start. See `esia-mock.toml` for each key's meaning.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -292,6 +310,14 @@ mod tests {
         assert_eq!(cfg.issuer, "http://esia.gosuslugi.ru/");
         assert!(!cfg.accept_demo_signatures);
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn the_documented_example_parses_and_validates() {
+        let cfg = MockConfig::parse(include_str!("../../../esia-mock.toml")).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.clients.len(), 1);
+        assert_eq!(cfg.faults, Faults::default());
     }
 
     #[test]

@@ -61,6 +61,16 @@ pub async fn run_cli(config_path: &Path) -> anyhow::Result<()> {
     if mock.ca_pem().is_some() {
         println!("  TLS: generated CA (set ca_out to write it to a file)");
     }
+    println!("  personas (pick one on the login page):");
+    for p in mock.personas() {
+        println!(
+            "    {:<12} OID {}  {} — {}",
+            p.id,
+            p.oid,
+            p.full_name(),
+            p.title
+        );
+    }
     println!("Ctrl-C stops it.");
     tokio::signal::ctrl_c().await?;
     mock.shutdown().await;

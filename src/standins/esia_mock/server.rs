@@ -96,6 +96,11 @@ impl RunningMock {
         self.shared.keys.cert_pem()
     }
 
+    /// The personas offered on the login page.
+    pub fn personas(&self) -> &[super::personas::Persona] {
+        &self.shared.personas
+    }
+
     /// Replaces the active faults.
     pub fn set_faults(&self, faults: Faults) {
         *self.shared.faults() = faults;

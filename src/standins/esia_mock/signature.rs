@@ -115,7 +115,7 @@ impl RegisteredKey {
                     pem.push('\n');
                 }
                 pem.push_str("-----END PUBLIC KEY-----\n");
-                let file = workdir.join(format!("rp-{}.pub.pem", &hash[..16]));
+                let file = workdir.join(format!("rp-{hash}.pub.pem"));
                 std::fs::write(&file, pem).map_err(|e| KeyError::Parse(e.to_string()))?;
                 PublicKey::Gost {
                     spki_pem_file: file,
