@@ -13,6 +13,7 @@ pub mod demo;
 pub mod diary;
 pub mod esia;
 pub mod inject;
+pub mod link;
 pub mod logging;
 pub mod login;
 pub mod metrics;

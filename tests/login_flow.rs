@@ -711,3 +711,119 @@ async fn start_page_and_wrong_methods() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(stand.upstream.last().uri, "/esiafoo");
 }
+
+/// `gateway.toml` with `[esia]`, `[login]`, `[session]`, `[store]`: the gateway started
+/// from the loaded config serves the login pages and signs its ESIA request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_sections_turn_the_esia_login_on() {
+    let stand = Stand::start(Options::default()).await;
+    let dir = stand.dir.path();
+    let token_cert = dir.join("cfg-token.pem");
+    std::fs::write(&token_cert, stand.mock().token_cert_pem()).unwrap();
+    let ca = dir.join("cfg-ca.pem");
+    std::fs::write(&ca, stand.mock().ca_pem().unwrap()).unwrap();
+    let hash = esia_gateway::esia::request::certificate_hash(&stand.rp.cert_der);
+    let text = format!(
+        r#"
+[listen]
+https = "127.0.0.1:0"
+[tls]
+cert = "{cert}"
+key = "{key}"
+[upstream]
+url = "{upstream}"
+[esia]
+base_url = "{base}"
+client_id = "{CLIENT_ID}"
+redirect_uri = "https://localhost/auth/callback"
+certificate_hash = "{hash}"
+token_keys = ["cfg-token.pem"]
+ca_bundle = "cfg-ca.pem"
+signer = {{ kind = "demo", key = "rp.key" }}
+[login]
+prefix = "/auth/"
+[session]
+idle = "20m"
+[store]
+backend = "sqlite"
+path = "state/gw.db"
+"#,
+        cert = stand.pki.files.cert.display(),
+        key = stand.pki.files.key.display(),
+        upstream = stand.upstream.url(),
+        base = stand.mock().base_url(),
+    );
+    let origin = dir.join("gateway.toml");
+    let config = esia_gateway::config::load_str(&text, &origin).unwrap();
+    assert_eq!(config.session.policy.idle, Duration::from_secs(20 * 60));
+    let gw = esia_gateway::server::Gateway::start(config).await.unwrap();
+    assert!(
+        dir.join("state/gw.db").exists(),
+        "store opened relative to the config"
+    );
+    let b = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(stand.pki.ca.cert_pem().as_bytes()).unwrap(),
+        )
+        .resolve("localhost", gw.https_addr())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |p: &str| format!("https://localhost:{}{p}", gw.https_addr().port());
+    let resp = b.get(url("/auth/start")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("action=\"/auth/login\"")
+    );
+    let resp = b
+        .get(url("/auth/login?return=%2Fmarks"))
+        .send()
+        .await
+        .unwrap();
+    let to = location(&resp);
+    assert!(
+        to.starts_with(&format!("{}/aas/oauth2/v2/ac?", stand.mock().base_url())),
+        "{to}"
+    );
+    assert!(to.contains("client_secret=") && to.contains(&hash));
+    // The default prefix is the diary's now.
+    b.get(url("/esia/start")).send().await.unwrap();
+    assert_eq!(stand.upstream.last().uri, "/esia/start");
+}
+
+#[test]
+fn bad_login_session_and_store_values_are_reported_with_their_keys() {
+    let text = r#"
+[listen]
+https = "127.0.0.1:0"
+[tls]
+cert = "missing.pem"
+key = "missing.key"
+[upstream]
+url = "http://127.0.0.1:1"
+[esia]
+client_id = "X"
+[login]
+prefix = "esia"
+flow_ttl = "0s"
+[session]
+cache_ttl = "1m"
+[store]
+backend = "mysql"
+"#;
+    let errs =
+        esia_gateway::config::load_str(text, std::path::Path::new("/tmp/gw.toml")).unwrap_err();
+    let paths: Vec<_> = errs.iter().map(|e| e.path.clone()).collect();
+    for key in [
+        "login.prefix",
+        "login.flow_ttl",
+        "session.cache_ttl",
+        "store.backend",
+        "esia.redirect_uri",
+    ] {
+        assert!(paths.iter().any(|p| p == key), "{key} not in {paths:?}");
+    }
+}

@@ -31,6 +31,14 @@ pub struct FileConfig {
     pub pages: PagesFile,
     #[serde(default)]
     pub log: LogFile,
+    /// `[esia]`: absent = no ESIA login (plain proxy).
+    pub esia: Option<crate::esia::EsiaFile>,
+    #[serde(default)]
+    pub login: crate::login::config::LoginFile,
+    #[serde(default)]
+    pub session: crate::login::config::SessionFile,
+    #[serde(default)]
+    pub store: crate::login::config::StoreFile,
 }
 
 /// `[listen]`

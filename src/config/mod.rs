@@ -40,6 +40,14 @@ pub struct GatewayConfig {
     pub timeouts: Timeouts,
     pub pages: PagesConfig,
     pub log: LogConfig,
+    /// `[esia]`; `None` runs the gateway as a plain proxy without ESIA login.
+    pub esia: Option<crate::esia::EsiaConfig>,
+    /// `[login]`: the reserved prefix and the login pages.
+    pub login: crate::login::config::LoginConfig,
+    /// `[session]`: lifetimes and the cross-replica cache bound.
+    pub session: crate::login::config::SessionConfig,
+    /// `[store]`: SQLite file or PostgreSQL.
+    pub store: crate::login::config::StoreConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +210,10 @@ impl GatewayConfig {
             timeouts: Timeouts::default(),
             pages: PagesConfig::default(),
             log: LogConfig::default(),
+            esia: None,
+            login: Default::default(),
+            session: Default::default(),
+            store: Default::default(),
         }
     }
 }

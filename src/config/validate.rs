@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::file::FileConfig;
 use super::source::{Segment, Want};
 use super::{GatewayConfig, sections, tls_files};
+use crate::login::config as auth;
 
 /// A problem found by a validator, located later from its key path.
 #[derive(Debug, Clone)]
@@ -132,6 +133,14 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
     let timeouts = sections::timeouts(&file.timeouts, cx);
     let pages = sections::pages(&file.pages);
     let log = sections::log(&file.log, cx);
+    let base = cx.base_dir().to_path_buf();
+    let esia = match &file.esia {
+        Some(f) => cx.section("esia", auth::validate_esia(f, &base)).map(Some),
+        None => Some(None),
+    };
+    let login = cx.section("login", auth::validate_login(&file.login));
+    let session = cx.section("session", auth::validate_session(&file.session));
+    let store = cx.section("store", auth::validate_store(&file.store, &base));
 
     let config = GatewayConfig {
         listen: listen?,
@@ -142,6 +151,10 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         timeouts: timeouts?,
         pages,
         log: log?,
+        esia: esia?,
+        login: login?,
+        session: session?,
+        store: store?,
     };
     sections::cross_checks(&config, cx);
     tls_files::covers_public_url(&config, cx);

@@ -142,10 +142,14 @@ impl SessionBackend for StoreBackend {
                 cookie_binding: flow.cookie_binding,
                 // ESIA no longer wants a nonce checked; the field stays for other IdPs.
                 nonce: session::random_token(),
-                purpose: FlowPurpose::Login,
+                purpose: if flow.link_session.is_some() {
+                    FlowPurpose::Link
+                } else {
+                    FlowPurpose::Login
+                },
                 return_path: flow.return_path.clone(),
                 public_computer: flow.public_computer,
-                legacy_session: None,
+                legacy_session: flow.link_session,
                 created_at: self.clock.now(),
                 expires_at: flow.expires_at,
             };
@@ -169,6 +173,10 @@ impl SessionBackend for StoreBackend {
                 return_path: f.return_path,
                 public_computer: f.public_computer,
                 expires_at: f.expires_at,
+                link_session: match f.purpose {
+                    FlowPurpose::Link => f.legacy_session,
+                    FlowPurpose::Login => None,
+                },
             }))
         })
     }

@@ -52,6 +52,7 @@ impl Login {
             return_path,
             public_computer,
             expires_at: now + ttl,
+            link_session: None,
         };
         if let Err(err) = self.backend.put_flow(&flow).await {
             tracing::error!(error = %err, "cannot save the login flow");
@@ -111,6 +112,12 @@ impl Login {
             Ok(identity) => identity,
             Err(failure) => return with_cleared(self.idp_problem(&failure), &cookie.name),
         };
+        if let Some(legacy) = flow.link_session {
+            return with_cleared(
+                self.complete_link(&identity, legacy, &flow).await,
+                &cookie.name,
+            );
+        }
         let previous = cookies::cookie_values(req.headers(), &self.settings.cookies.session);
         let new = NewSession {
             identity: identity.clone(),
@@ -136,6 +143,27 @@ impl Login {
             ),
         );
         with_cleared(resp, &cookie.name)
+    }
+
+    /// Issue 5, Flow B: the flow was «выполнить привязку к ЕСИА»; the link service binds
+    /// the legacy session's diary user to this ESIA account.
+    async fn complete_link(
+        &self,
+        identity: &super::ports::EsiaIdentity,
+        legacy: crate::store::SessionKey,
+        flow: &PendingFlow,
+    ) -> PageResponse {
+        match &self.link {
+            Some(link) => {
+                let return_path = safe_return_path(&flow.return_path);
+                link.complete_link(identity, legacy, flow.public_computer, &return_path)
+                    .await
+            }
+            None => {
+                tracing::warn!("link flow completed but linking is not configured");
+                self.store_problem()
+            }
+        }
     }
 
     /// The flow cookie whose state half equals `state` (compared in constant time).

@@ -16,12 +16,14 @@
 //! everything stored behind [`ports::SessionBackend`].
 
 pub mod adapters;
+pub mod config;
 pub mod cookies;
 mod flow;
 mod logout;
 pub mod pages;
 pub mod ports;
 pub mod return_path;
+pub mod setup;
 #[cfg(test)]
 mod tests;
 mod texts;
@@ -101,6 +103,8 @@ pub struct Login {
     idp: Arc<dyn IdentityProvider>,
     backend: Arc<dyn SessionBackend>,
     clock: SharedClock,
+    /// Finishes «выполнить привязку к ЕСИА» flows (issue 5); `None` without linking.
+    link: Option<Arc<dyn ports::LinkCallback>>,
 }
 
 impl std::fmt::Debug for Login {
@@ -144,7 +148,14 @@ impl Login {
             idp,
             backend,
             clock,
+            link: None,
         })
+    }
+
+    /// Lets ESIA callbacks of link flows finish in the link service (issue 5).
+    pub fn with_link(mut self, link: Arc<dyn ports::LinkCallback>) -> Self {
+        self.link = Some(link);
+        self
     }
 
     pub fn settings(&self) -> &LoginSettings {

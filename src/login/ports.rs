@@ -69,6 +69,9 @@ pub struct PendingFlow {
     pub return_path: String,
     pub public_computer: bool,
     pub expires_at: DateTime<Utc>,
+    /// Set for «выполнить привязку к ЕСИА» (issue 5): the legacy session whose diary
+    /// user the ESIA account gets linked to. `None` for a plain login.
+    pub link_session: Option<crate::store::SessionKey>,
 }
 
 impl fmt::Debug for PendingFlow {
@@ -125,6 +128,19 @@ pub struct CreatedSession {
     pub session: ActiveSession,
     /// `Max-Age` for the cookie; `None` on a public computer (browser-session cookie).
     pub cookie_max_age: Option<Duration>,
+}
+
+/// Finishes a link flow (issue 5, Flow B) once ESIA has vouched for the person:
+/// implemented by `crate::link::Link`. The answer is sent as is (it carries the new
+/// session cookie on success).
+pub trait LinkCallback: Send + Sync {
+    fn complete_link<'a>(
+        &'a self,
+        identity: &'a EsiaIdentity,
+        legacy_session: crate::store::SessionKey,
+        public_computer: bool,
+        return_path: &'a str,
+    ) -> BoxFuture<'a, super::pages::PageResponse>;
 }
 
 /// Login flows and sessions.

@@ -40,9 +40,18 @@ use self::headers::rewrite::Origins;
 use self::headers::{forwarded, hop, host, hygiene, rewrite};
 use self::upstream::Upstream;
 use crate::config::{GatewayConfig, Language};
+use crate::link::{Finish, Link, Step};
 use crate::login::{Front, Login};
 use crate::metrics::Metrics;
 use crate::server::shutdown::ShutdownSignal;
+
+/// A page the gateway answered itself.
+fn answered(page: crate::login::pages::PageResponse) -> Forwarded {
+    Forwarded {
+        response: page.map(body::boxed),
+        upstream_status: None,
+    }
+}
 
 /// The per-connection facts a request comes with.
 pub struct Client {
@@ -60,9 +69,12 @@ pub struct Proxy {
     shutdown: ShutdownSignal,
     /// The login pages and session lookup (authenticate phase); `None` = plain proxy.
     login: Option<Arc<Login>>,
+    /// Linking and the diary identity (issue 5); needs `login`.
+    link: Option<Arc<Link>>,
 }
 
 /// What the route phase learned about a request.
+#[derive(Clone)]
 struct Route {
     client_host: String,
     websocket: bool,
@@ -89,7 +101,14 @@ impl Proxy {
             metrics,
             shutdown,
             login: None,
+            link: None,
         }
+    }
+
+    /// Adds the link pages and the diary-identity step around forwarding (issue 5).
+    pub fn with_link(mut self, link: Arc<Link>) -> Self {
+        self.link = Some(link);
+        self
     }
 
     /// Adds the authenticate phase: login pages under the reserved prefix, session
@@ -151,21 +170,46 @@ impl Proxy {
         peer: SocketAddr,
     ) -> Result<Forwarded, ProxyError> {
         let route = self.route(&req)?;
+        // The link pages live under the reserved prefix too; they answer first.
+        if let (Some(link), Some(login)) = (&self.link, &self.login)
+            && link.owns(req.uri().path())
+        {
+            let session = login.session_of(req.headers()).await;
+            let page = link.page(req, session, peer.ip().to_canonical()).await;
+            return Ok(answered(page));
+        }
         // authenticate: login pages answer here; other requests carry their session on.
-        let (req, _session) = match &self.login {
+        let (req, session) = match &self.login {
             Some(login) => match login.front(req).await {
-                Front::Answered(page) => {
-                    return Ok(Forwarded {
-                        response: page.map(body::boxed),
-                        upstream_status: None,
-                    });
-                }
+                Front::Answered(page) => return Ok(answered(page)),
                 Front::Proxy { request, session } => (request, session),
             },
             None => (req, None),
         };
-        // authorize: the cutover policy plugs in here, deciding on `_session`.
-        self.forward(req, route, peer).await
+        let req = req.map(body::boxed);
+        // diary identity (issue 5): link page, level page, jar or assertion.
+        let (req, mut plan) = match &self.link {
+            Some(link) => match link.prepare(req, session, peer.ip().to_canonical()).await {
+                Step::Answer(page) => return Ok(answered(page)),
+                Step::Forward(req, plan) => (req, Some(plan)),
+            },
+            None => (req, None),
+        };
+        // authorize: the cutover policy plugs in here, deciding on the session.
+        let mut fwd = self.forward(req, route.clone(), peer).await?;
+        if let (Some(link), Some(plan)) = (&self.link, plan.as_mut()) {
+            // At most one retry: `finish` asks again only before its first re-login.
+            loop {
+                match link.finish(fwd.response, plan).await {
+                    Finish::Done(response) => {
+                        fwd.response = response;
+                        break;
+                    }
+                    Finish::Retry(req) => fwd = self.forward(req, route.clone(), peer).await?,
+                }
+            }
+        }
+        Ok(fwd)
     }
 
     /// Phase 1: is this a request we can and may forward at all?
@@ -203,7 +247,7 @@ impl Proxy {
     /// Phase 3: send to the diary and prepare its answer for the browser.
     async fn forward(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<Body>,
         route: Route,
         peer: SocketAddr,
     ) -> Result<Forwarded, ProxyError> {

@@ -22,6 +22,7 @@ use self::shutdown::{Shutdown, ShutdownSignal, TaskGuard};
 use self::tls::CertStore;
 use crate::admin::Admin;
 use crate::config::GatewayConfig;
+use crate::link::Link;
 use crate::login::Login;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
@@ -33,6 +34,8 @@ use crate::tls::TlsError;
 pub enum StartError {
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("ESIA login: {0}")]
+    Login(#[from] crate::login::setup::SetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -63,14 +66,25 @@ pub struct ShutdownReport {
 
 impl Gateway {
     /// Binds the listeners and starts serving. Returns once everything is bound.
+    /// With `[esia]` configured, the login pages and sessions are in the pipeline.
     pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
-        Self::start_with(config, None).await
+        let login = crate::login::setup::from_config(&config).await?;
+        Self::start_with(config, login).await
     }
 
     /// [`Gateway::start`] with the ESIA login pages and sessions in the pipeline.
     pub async fn start_with(
         config: GatewayConfig,
         login: Option<Arc<Login>>,
+    ) -> Result<RunningGateway, StartError> {
+        Self::start_full(config, login, None).await
+    }
+
+    /// [`Gateway::start_with`] plus linking and the diary identity step (issue 5).
+    pub async fn start_full(
+        config: GatewayConfig,
+        login: Option<Arc<Login>>,
+        link: Option<Arc<Link>>,
     ) -> Result<RunningGateway, StartError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
@@ -99,6 +113,9 @@ impl Gateway {
         );
         if let Some(login) = login {
             proxy = proxy.with_login(login);
+        }
+        if let Some(link) = link {
+            proxy = proxy.with_link(link);
         }
         let proxy = Arc::new(proxy);
         let listeners = Listener {
