@@ -9,6 +9,7 @@ pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cutover;
 pub mod demo;
 pub mod diary;
 pub mod esia;

@@ -39,6 +39,13 @@ pub struct FileConfig {
     pub session: crate::login::config::SessionFile,
     #[serde(default)]
     pub store: crate::login::config::StoreFile,
+    /// The cutover policy (`crate::cutover::config`); absent = transparent proxy.
+    pub calendar: Option<crate::policy::config::CalendarFile>,
+    pub canonical: Option<crate::policy::config::CanonicalFile>,
+    pub roles: Option<crate::policy::config::RolesFile>,
+    pub default_route: Option<crate::policy::config::AccessFile>,
+    pub route_group: Option<Vec<crate::policy::config::RouteGroupFile>>,
+    pub banner: Option<crate::cutover::config::BannerFile>,
 }
 
 /// `[listen]`

@@ -48,6 +48,8 @@ pub struct GatewayConfig {
     pub session: crate::login::config::SessionConfig,
     /// `[store]`: SQLite file or PostgreSQL.
     pub store: crate::login::config::StoreConfig,
+    /// The cutover calendar, route groups and banner; `None` = transparent proxy.
+    pub cutover: Option<crate::cutover::CutoverConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +216,7 @@ impl GatewayConfig {
             login: Default::default(),
             session: Default::default(),
             store: Default::default(),
+            cutover: None,
         }
     }
 }

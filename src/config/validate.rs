@@ -141,6 +141,23 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
     let login = cx.section("login", auth::validate_login(&file.login));
     let session = cx.section("session", auth::validate_session(&file.session));
     let store = cx.section("store", auth::validate_store(&file.store, &base));
+    let cutover = match crate::cutover::config::validate(&crate::cutover::config::PolicySections {
+        calendar: &file.calendar,
+        canonical: &file.canonical,
+        roles: &file.roles,
+        default_route: &file.default_route,
+        route_group: &file.route_group,
+        banner: &file.banner,
+    }) {
+        Ok(c) => Some(c),
+        // Policy key paths are already rooted at the file (`route_group[1].match[0]`).
+        Err(issues) => {
+            for (key, message, hint) in issues {
+                cx.error(&key, message, hint.as_deref());
+            }
+            None
+        }
+    };
 
     let config = GatewayConfig {
         listen: listen?,
@@ -155,6 +172,7 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         login: login?,
         session: session?,
         store: store?,
+        cutover: cutover?,
     };
     sections::cross_checks(&config, cx);
     tls_files::covers_public_url(&config, cx);

@@ -7,7 +7,9 @@
 //!   declared body size → 413) and decide what kind of request this is.
 //! - **authenticate**: [`Login::front`] answers the login pages under the reserved
 //!   prefix, resolves the session cookie (cache-backed) and strips the gateway's cookies.
-//! - **authorize** (*issue 5 onwards): the seam is marked in [`Proxy::handle_inner`].
+//! - **authorize**: the cutover calendar and route groups ([`crate::cutover`]): 400 for
+//!   targets that cannot be canonicalised, the sign-in redirect or the refusal page, else
+//!   the request goes on with its canonical target (and its HTML answer may be decorated).
 //! - **forward**: clean the headers (hop-by-hop, hygiene, forwarding, Host), stream the
 //!   body to the diary under the size limit, rewrite the answer's redirect headers,
 //!   join websocket tunnels.
@@ -40,6 +42,7 @@ use self::headers::rewrite::Origins;
 use self::headers::{forwarded, hop, host, hygiene, rewrite};
 use self::upstream::Upstream;
 use crate::config::{GatewayConfig, Language};
+use crate::cutover::{Authorized, Cutover};
 use crate::link::{Finish, Link, Step};
 use crate::login::{Front, Login};
 use crate::metrics::Metrics;
@@ -51,6 +54,25 @@ fn answered(page: crate::login::pages::PageResponse) -> Forwarded {
         response: page.map(body::boxed),
         upstream_status: None,
     }
+}
+
+/// A response the gateway made itself (authorize phase).
+fn own_page(response: Response<Body>) -> Forwarded {
+    Forwarded {
+        response,
+        upstream_status: None,
+    }
+}
+
+/// The session a cookie value names now (the browser's cookie was stripped by then).
+async fn session_by_cookie(login: &Login, value: &str) -> Option<crate::login::ActiveSession> {
+    let pair = format!("{}={value}", login.settings().cookies.session);
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::COOKIE,
+        http::HeaderValue::from_str(&pair).ok()?,
+    );
+    login.session_of(&headers).await
 }
 
 /// The per-connection facts a request comes with.
@@ -71,6 +93,8 @@ pub struct Proxy {
     login: Option<Arc<Login>>,
     /// Linking and the diary identity (issue 5); needs `login`.
     link: Option<Arc<Link>>,
+    /// The authorize phase (issue 6); `None` = transparent.
+    cutover: Option<Arc<Cutover>>,
 }
 
 /// What the route phase learned about a request.
@@ -102,7 +126,14 @@ impl Proxy {
             shutdown,
             login: None,
             link: None,
+            cutover: None,
         }
+    }
+
+    /// Adds the authorize phase: the cutover calendar and route groups.
+    pub fn with_cutover(mut self, cutover: Arc<Cutover>) -> Self {
+        self.cutover = Some(cutover);
+        self
     }
 
     /// Adds the link pages and the diary-identity step around forwarding (issue 5).
@@ -187,15 +218,36 @@ impl Proxy {
             None => (req, None),
         };
         let req = req.map(body::boxed);
+        let ip = peer.ip().to_canonical();
+        // authorize: canonical target, calendar phase, decision on the session.
+        let (req, pending) = match &self.cutover {
+            Some(c) => match c.authorize(req, session.as_ref(), ip).await {
+                Authorized::Answer(page) => return Ok(own_page(page)),
+                Authorized::Forward(req, pending) => (req, Some(pending)),
+            },
+            None => (req, None),
+        };
+        let cookie = session.as_ref().map(|s| s.cookie.clone());
         // diary identity (issue 5): link page, level page, jar or assertion.
         let (req, mut plan) = match &self.link {
-            Some(link) => match link.prepare(req, session, peer.ip().to_canonical()).await {
+            Some(link) => match link.prepare(req, session, ip).await {
                 Step::Answer(page) => return Ok(answered(page)),
                 Step::Forward(req, plan) => (req, Some(plan)),
             },
             None => (req, None),
         };
-        // authorize: the cutover policy plugs in here, deciding on the session.
+        // An ESIA session's binding is loaded by the link step: decide again with it.
+        if let (Some(c), Some(p), Some(login)) = (&self.cutover, &pending, &self.login)
+            && p.recheck
+        {
+            let session = match &cookie {
+                Some(value) => session_by_cookie(login, value).await,
+                None => None,
+            };
+            if let Some(page) = c.recheck(p, session.as_ref(), ip).await {
+                return Ok(own_page(page));
+            }
+        }
         let mut fwd = self.forward(req, route.clone(), peer).await?;
         if let (Some(link), Some(plan)) = (&self.link, plan.as_mut()) {
             // At most one retry: `finish` asks again only before its first re-login.
@@ -208,6 +260,9 @@ impl Proxy {
                     Finish::Retry(req) => fwd = self.forward(req, route.clone(), peer).await?,
                 }
             }
+        }
+        if let Some(d) = pending.as_ref().and_then(|p| p.decorate.as_ref()) {
+            fwd.response = d.apply(fwd.response);
         }
         Ok(fwd)
     }

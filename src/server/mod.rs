@@ -21,12 +21,15 @@ use self::redirect::Redirect;
 use self::shutdown::{Shutdown, ShutdownSignal, TaskGuard};
 use self::tls::CertStore;
 use crate::admin::Admin;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::GatewayConfig;
+use crate::cutover::{Cutover, CutoverParts};
 use crate::link::Link;
 use crate::login::Login;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::proxy::upstream::Upstream;
+use crate::store::SharedStore;
 use crate::tls::TlsError;
 
 /// Why the gateway could not start.
@@ -41,6 +44,19 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+/// The optional parts of the pipeline, for [`Gateway::start_parts`].
+#[derive(Default)]
+pub struct Parts {
+    /// ESIA login pages and sessions.
+    pub login: Option<Arc<Login>>,
+    /// Linking and the diary identity (needs `login`).
+    pub link: Option<Arc<Link>>,
+    /// The cutover calendar's clock; default the real clock.
+    pub calendar_clock: Option<SharedClock>,
+    /// Where refused requests are audited (`denied` events).
+    pub audit: Option<SharedStore>,
 }
 
 /// Namespace for starting the gateway.
@@ -86,6 +102,43 @@ impl Gateway {
         login: Option<Arc<Login>>,
         link: Option<Arc<Link>>,
     ) -> Result<RunningGateway, StartError> {
+        Self::start_parts(
+            config,
+            Parts {
+                login,
+                link,
+                ..Parts::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Gateway::start`] with the cutover calendar on `calendar_clock` (only the
+    /// calendar: sessions and ESIA use the real clock) — the hook for `demo --at`.
+    pub async fn start_at(
+        config: GatewayConfig,
+        calendar_clock: SharedClock,
+    ) -> Result<RunningGateway, StartError> {
+        let login = crate::login::setup::from_config(&config).await?;
+        let parts = Parts {
+            login,
+            calendar_clock: Some(calendar_clock),
+            ..Parts::default()
+        };
+        Self::start_parts(config, parts).await
+    }
+
+    /// Starts the gateway with every optional part of the pipeline given explicitly.
+    pub async fn start_parts(
+        config: GatewayConfig,
+        parts: Parts,
+    ) -> Result<RunningGateway, StartError> {
+        let Parts {
+            login,
+            link,
+            calendar_clock,
+            audit,
+        } = parts;
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let shutdown = Shutdown::new();
@@ -111,6 +164,19 @@ impl Gateway {
             metrics.clone(),
             shutdown.signal(),
         );
+        if let Some(cutover) = &config.cutover {
+            let c = Cutover::new(CutoverParts {
+                config: cutover.clone(),
+                clock: calendar_clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                prefix: config.login.prefix.clone(),
+                language: config.pages.language,
+                esia_login: login.is_some(),
+                audit,
+                metrics: metrics.clone(),
+            });
+            tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
+            proxy = proxy.with_cutover(c);
+        }
         if let Some(login) = login {
             proxy = proxy.with_login(login);
         }
