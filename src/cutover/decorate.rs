@@ -110,6 +110,35 @@ mod tests {
         assert_eq!(narrowed(&["gzip;q=0, identity"]), "identity");
     }
 
+    #[tokio::test]
+    async fn only_html_bodies_are_rewritten() {
+        use http_body_util::BodyExt;
+        let rule = Rule::new(
+            "body",
+            "<p id=\"x\">banner</p>",
+            crate::inject::Position::Prepend,
+        )
+        .unwrap();
+        let d = Decorate::prepare(&Method::GET, &mut HeaderMap::new(), Arc::from(vec![rule]));
+        let run = |ct: &'static str, text: &'static str| {
+            let d = d.clone();
+            async move {
+                let resp = Response::builder()
+                    .header("content-type", ct)
+                    .body(body::full(text))
+                    .unwrap();
+                let out = d.apply(resp).into_body().collect().await.unwrap();
+                String::from_utf8(out.to_bytes().to_vec()).unwrap()
+            }
+        };
+        let css = "body { color: red }";
+        assert_eq!(run("text/css", css).await, css);
+        let json = "{\"body\":\"<body></body>\"}";
+        assert_eq!(run("application/json", json).await, json);
+        let html = run("text/html; charset=utf-8", "<html><body>hi</body></html>").await;
+        assert!(html.contains("<body><p id=\"x\">banner</p>hi"), "{html}");
+    }
+
     #[test]
     fn the_browser_choice_is_remembered() {
         let mut h = HeaderMap::new();
