@@ -169,6 +169,20 @@ impl Cutover {
     /// Decides one request; see the module doc.
     pub async fn authorize(
         &self,
+        req: Request<Body>,
+        session: Option<&ActiveSession>,
+        client_ip: IpAddr,
+    ) -> Authorized {
+        let head = req.method() == Method::HEAD;
+        match self.authorize_inner(req, session, client_ip).await {
+            // A HEAD answer has no body (HTTP/2 would reset a stream that sends one).
+            Authorized::Answer(page) if head => Authorized::Answer(without_body(page)),
+            other => other,
+        }
+    }
+
+    async fn authorize_inner(
+        &self,
         mut req: Request<Body>,
         session: Option<&ActiveSession>,
         client_ip: IpAddr,
@@ -248,6 +262,18 @@ impl Cutover {
     /// For [`Pending::recheck`]: the decision again with the session as the link step
     /// left it. `Some(page)` refuses.
     pub async fn recheck(
+        &self,
+        pending: &Pending,
+        session: Option<&ActiveSession>,
+        client_ip: IpAddr,
+    ) -> Option<Response<Body>> {
+        let head = pending.canonical.method == Method::HEAD;
+        self.recheck_inner(pending, session, client_ip)
+            .await
+            .map(|page| if head { without_body(page) } else { page })
+    }
+
+    async fn recheck_inner(
         &self,
         pending: &Pending,
         session: Option<&ActiveSession>,
@@ -388,6 +414,12 @@ fn set_target<B>(req: &mut Request<B>, target: &str) {
     *req.uri_mut() = Uri::from_parts(parts)
         .or_else(|_| target.parse())
         .unwrap_or_else(|_| Uri::from_static("/"));
+}
+
+fn without_body(page: Response<Body>) -> Response<Body> {
+    let (mut parts, _) = page.into_parts();
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, crate::proxy::body::empty())
 }
 
 /// Where to come back after signing in: the canonical target of a GET, else `/`.

@@ -147,8 +147,13 @@ pub fn denied(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // The stable name for scripts and for HEAD, whose answer has no page.
+    h.insert(REASON_HEADER, HeaderValue::from_static(reason.as_str()));
     resp
 }
+
+/// The response header naming a refusal's reason.
+pub const REASON_HEADER: &str = "x-esia-gateway-reason";
 
 #[cfg(test)]
 mod tests {
