@@ -75,14 +75,23 @@ fn path() -> impl Strategy<Value = String> {
         prop::collection::vec(junk_segment(), 0..3),
         prop_oneof![
             grade_word().prop_map(|w| vec![w]),
-            (cased("index.php"), prop::collection::vec(junk_segment(), 0..2))
+            (
+                cased("index.php"),
+                prop::collection::vec(junk_segment(), 0..2)
+            )
                 .prop_map(|(i, mut rest)| {
                     rest.insert(0, i);
                     rest
                 }),
             Just(vec![String::new()]),
         ],
-        prop_oneof![Just(""), Just("/"), Just(";jsessionid=1"), Just("/."), Just("%20")],
+        prop_oneof![
+            Just(""),
+            Just("/"),
+            Just(";jsessionid=1"),
+            Just("/."),
+            Just("%20")
+        ],
     )
         .prop_map(|(pre, main, tail)| {
             let mut p = String::new();
@@ -112,7 +121,11 @@ fn param_name() -> impl Strategy<Value = String> {
 
 fn query() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        (param_name(), grade_word(), prop_oneof![Just("&"), Just("&&"), Just(";")]),
+        (
+            param_name(),
+            grade_word(),
+            prop_oneof![Just("&"), Just("&&"), Just(";")],
+        ),
         0..3,
     )
     .prop_map(|params| {
@@ -192,6 +205,9 @@ fn the_generator_reaches_grade_pages_through_quirks() {
             rejected += 1;
         }
     }
-    assert!(grades > 100 && quirky > 100, "{grades} grade pages, {quirky} quirky");
+    assert!(
+        grades > 100 && quirky > 100,
+        "{grades} grade pages, {quirky} quirky"
+    );
     assert!(rejected > 100 && rejected < 2900, "{rejected} rejected");
 }
