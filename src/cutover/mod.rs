@@ -6,7 +6,7 @@
 //!                                         │
 //!   clock.now() ─▶ phase ─▶ decide(policy, canonical, session view, phase)
 //!                                         │
-//!        Allow ─▶ URI := canonical forward_target (the diary sees what was matched)
+//!        Allow ─▶ method, URI := canonical ones (the diary sees what was matched)
 //!    NeedLogin ─▶ 302 {prefix}start?return=<canonical path>
 //!  Deny(reason) ─▶ 403 «Доступ к текущей успеваемости закрыт» + metrics + audit
 //! ```
@@ -245,6 +245,8 @@ impl Cutover {
                     .await;
             }
         }
+        // Forward exactly what was decided on: the canonical method and target.
+        *req.method_mut() = canonical.method.clone();
         set_target(&mut req, &canonical.forward_target);
         let rules = self.rules_for(phase, &view);
         let decorate = (!rules.is_empty())

@@ -1,7 +1,7 @@
 //! The request pipeline: every browser request passes these phases, in order.
 //!
 //! ```text
-//! route ─▶ [authenticate ─▶ authorize]* ─▶ forward ─▶ finish
+//! route ─▶ [authenticate ─▶ authorize ─▶ diary identity]* ─▶ forward ─▶ finish
 //! ```
 //! - **route**: check the head (size limits → 431, `Host` → 400, request target → 400,
 //!   declared body size → 413) and decide what kind of request this is.

@@ -84,8 +84,7 @@ impl Gateway {
     /// Binds the listeners and starts serving. Returns once everything is bound.
     /// With `[esia]` configured, the login pages and sessions are in the pipeline.
     pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
-        let login = crate::login::setup::from_config(&config).await?;
-        Self::start_with(config, login).await
+        Self::start_at(config, Arc::new(SystemClock)).await
     }
 
     /// [`Gateway::start`] with the ESIA login pages and sessions in the pipeline.
@@ -121,6 +120,7 @@ impl Gateway {
     ) -> Result<RunningGateway, StartError> {
         let login = crate::login::setup::from_config(&config).await?;
         let parts = Parts {
+            audit: audit_store(&config, login.is_some()).await,
             login,
             calendar_clock: Some(calendar_clock),
             ..Parts::default()
@@ -373,6 +373,21 @@ impl Listener {
         }
         drop(listener);
         drop(running);
+    }
+}
+
+/// The store refusals are audited in, when there is a policy and a store (`[esia]`).
+/// A second handle on the login's store: the login setup keeps its own to itself.
+async fn audit_store(config: &GatewayConfig, esia: bool) -> Option<SharedStore> {
+    if config.cutover.is_none() || !esia {
+        return None;
+    }
+    match crate::login::setup::open_store(&config.store).await {
+        Ok(store) => Some(store),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the store for audit events; refusals are only logged");
+            None
+        }
     }
 }
 
