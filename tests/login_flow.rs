@@ -663,6 +663,30 @@ async fn logout_ends_the_session_and_reaches_esia_logout() {
     assert!(resp.text().await.unwrap().contains("Войти через Госуслуги"));
     assert!(!signed_in(&b, gw).await);
 
+    // The audit log has both, with the OID and level, and nothing secret.
+    let events = gw
+        .store
+        .list_audit(chrono::Utc::now() - TimeDelta::hours(1), 100)
+        .await
+        .unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str().to_owned()).collect();
+    assert!(
+        kinds.contains(&"login".to_owned()) && kinds.contains(&"logout".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(events.iter().all(|e| e.esia_oid == Some(1000299681)));
+    let dump = format!(
+        "{:?}",
+        events
+            .iter()
+            .map(|e| e.detail.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !dump.contains(&cookie) && !dump.contains("token") && !dump.contains("snils"),
+        "{dump}"
+    );
+
     // The old cookie replayed by hand gets nothing.
     let other = stand.browser();
     let resp = other
