@@ -39,6 +39,14 @@ pub struct FileConfig {
     pub session: crate::login::config::SessionFile,
     #[serde(default)]
     pub store: crate::login::config::StoreFile,
+    /// `[diary]`: how users are signed into the diary (issue 5).
+    #[serde(default)]
+    pub diary: crate::diary::config::DiaryFile,
+    /// `[vault]`: key files of the credential vault; needed for `form` sign-in.
+    pub vault: Option<crate::link::config::VaultFile>,
+    /// `[linking]`: link-form rate limit, legacy login, role → minimum ESIA level.
+    #[serde(default)]
+    pub linking: crate::link::config::LinkingFile,
 }
 
 /// `[listen]`

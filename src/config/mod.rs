@@ -48,6 +48,12 @@ pub struct GatewayConfig {
     pub session: crate::login::config::SessionConfig,
     /// `[store]`: SQLite file or PostgreSQL.
     pub store: crate::login::config::StoreConfig,
+    /// `[diary]`: form or header sign-in, the diary's login form and probe rules.
+    pub diary: crate::diary::config::DiaryConfig,
+    /// `[vault]`; `None` disables linking in `form` mode (nowhere to keep passwords).
+    pub vault: Option<crate::link::config::VaultPaths>,
+    /// `[linking]`
+    pub linking: crate::link::config::LinkSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +220,9 @@ impl GatewayConfig {
             login: Default::default(),
             session: Default::default(),
             store: Default::default(),
+            diary: Default::default(),
+            vault: None,
+            linking: Default::default(),
         }
     }
 }

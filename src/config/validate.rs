@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::file::FileConfig;
 use super::source::{Segment, Want};
 use super::{GatewayConfig, sections, tls_files};
+use crate::link::config as link;
 use crate::login::config as auth;
 
 /// A problem found by a validator, located later from its key path.
@@ -141,6 +142,14 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
     let login = cx.section("login", auth::validate_login(&file.login));
     let session = cx.section("session", auth::validate_session(&file.session));
     let store = cx.section("store", auth::validate_store(&file.store, &base));
+    let diary = cx.section("diary", link::validate_diary(&file.diary, &base));
+    let vault = match &file.vault {
+        Some(f) => cx
+            .section("vault", link::validate_vault(f, &base))
+            .map(Some),
+        None => Some(None),
+    };
+    let linking = cx.section("linking", link::validate_linking(&file.linking));
 
     let config = GatewayConfig {
         listen: listen?,
@@ -155,6 +164,9 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         login: login?,
         session: session?,
         store: store?,
+        diary: diary?,
+        vault: vault?,
+        linking: linking?,
     };
     sections::cross_checks(&config, cx);
     tls_files::covers_public_url(&config, cx);

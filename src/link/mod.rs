@@ -37,6 +37,7 @@ mod jar_store;
 mod legacy;
 pub mod levels;
 pub mod pages;
+pub mod setup;
 mod texts;
 
 use std::net::IpAddr;
