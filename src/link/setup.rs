@@ -19,6 +19,8 @@ use crate::store::SharedStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkSetupError {
+    #[error(transparent)]
+    Login(#[from] crate::login::setup::SetupError),
     #[error("vault: {0}")]
     Vault(#[from] VaultError),
     #[error(transparent)]
@@ -74,4 +76,60 @@ pub fn from_config(
     })?;
     tracing::info!(mode = ?config.diary.mode, "linking enabled");
     Ok(Some(Arc::new(link)))
+}
+
+/// The login service and, when configured, the link service on the same store, session
+/// cache and ESIA client: what `Gateway::start` runs with. `(None, None)` without
+/// `[esia]`. Mirrors `login::setup::from_config_with_clock`, keeping the pieces the
+/// link service shares.
+pub async fn login_and_link(
+    config: &GatewayConfig,
+    clock: SharedClock,
+) -> Result<(Option<Arc<crate::login::Login>>, Option<Arc<Link>>), LinkSetupError> {
+    use crate::login::adapters::{EsiaProvider, StoreBackend};
+    use crate::login::setup::SetupError;
+    let Some(esia) = &config.esia else {
+        return Ok((None, None));
+    };
+    let store = crate::login::setup::open_store(&config.store)
+        .await
+        .map_err(SetupError::from)?;
+    let sessions = Arc::new(Sessions::new(
+        store.clone(),
+        clock.clone(),
+        config.session.policy.clone(),
+    ));
+    sessions.spawn_purge(config.session.purge_interval);
+    let signer = crate::esia::signer::from_config(&esia.signer).map_err(SetupError::from)?;
+    let client = crate::esia::EsiaClient::new(esia.clone(), signer).map_err(SetupError::from)?;
+    let idp: Arc<dyn IdentityProvider> = Arc::new(EsiaProvider::new(Arc::new(client)));
+    let settings = crate::login::LoginSettings {
+        prefix: config.login.prefix.clone(),
+        cookies: crate::login::cookies::CookieNames::default(),
+        flow_ttl: config.login.flow_ttl,
+        language: config.pages.language,
+        public_url: config.listen.public_url.clone(),
+        legacy_login_url: config.login.legacy_login_url.clone(),
+    };
+    let backend = Arc::new(StoreBackend::new(
+        store.clone(),
+        sessions.clone(),
+        clock.clone(),
+    ));
+    let login = crate::login::Login::new(settings, idp.clone(), backend, clock.clone())
+        .map_err(SetupError::from)?;
+    let link = from_config(
+        config,
+        Shared {
+            store,
+            sessions,
+            idp,
+            clock,
+        },
+    )?;
+    let login = match &link {
+        Some(l) => login.with_link(l.clone()),
+        None => login,
+    };
+    Ok((Some(Arc::new(login)), link))
 }

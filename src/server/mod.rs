@@ -36,6 +36,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("ESIA login: {0}")]
     Login(#[from] crate::login::setup::SetupError),
+    #[error("linking: {0}")]
+    Link(#[from] crate::link::setup::LinkSetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -68,8 +70,9 @@ impl Gateway {
     /// Binds the listeners and starts serving. Returns once everything is bound.
     /// With `[esia]` configured, the login pages and sessions are in the pipeline.
     pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
-        let login = crate::login::setup::from_config(&config).await?;
-        Self::start_with(config, login).await
+        let clock = Arc::new(crate::clock::SystemClock);
+        let (login, link) = crate::link::setup::login_and_link(&config, clock).await?;
+        Self::start_full(config, login, link).await
     }
 
     /// [`Gateway::start`] with the ESIA login pages and sessions in the pipeline.
