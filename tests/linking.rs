@@ -129,7 +129,8 @@ async fn flow_a_links_and_the_next_login_goes_straight_to_the_cabinet(db: Db) {
     assert_parents_grades(&stand, &b2).await;
     b2.assert_only_gateway_cookies();
     let kinds = audit_kinds(&stand).await;
-    assert!(kinds.contains(&AuditKind::Login), "{kinds:?}");
+    let signed_in = AuditKind::Other("diary_sign_in".into());
+    assert!(kinds.contains(&signed_in), "{kinds:?}");
 
     // The diary's own logout link does the single logout: ESIA's logout next.
     let out = b2.get(&stand.url("/logout")).await;
@@ -526,4 +527,43 @@ async fn ambiguous_legacy_login_forms_are_refused() {
             .contains("Неверный логин или пароль")
     );
     assert!(b.cookie_names().is_empty(), "{:?}", b.cookie_names());
+}
+
+/// The diary down while linking: a clear 502 page, never «Неверный логин или пароль»,
+/// and no binding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diary_that_is_down_gives_a_clear_page_not_a_wrong_password() {
+    let mut stand = stand(Db::Sqlite).await;
+    let b = stand.browser();
+    let cb = stand.esia_login(&b, "/marks", "confirmed").await;
+    assert_eq!(location(&cb), "/marks");
+    let (_, html) = stand.link_form(&b, "/marks").await;
+    let csrf = field_value(&html, "csrf").unwrap();
+    stand.diary.take().unwrap().shutdown().await;
+    let resp = b
+        .post(
+            &stand.url("/esia/link"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("login", "parent"),
+                ("password", "demo"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Электронный дневник недоступен"), "{html}");
+    assert!(!html.contains("Неверный логин или пароль"));
+    assert!(
+        stand
+            .store
+            .binding_by_oid(CONFIRMED_OID)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Other methods on the link pages are refused with Allow.
+    let resp = b.client.put(stand.url("/esia/link")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "GET, POST");
 }

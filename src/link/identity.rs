@@ -107,8 +107,10 @@ impl Link {
         {
             tracing::warn!(error = %e, "cannot record the binding's use");
         }
+        // Not `login`: the ESIA login itself is audited by the login pages; this is
+        // the gateway signing that user into the diary.
         self.audit(
-            AuditKind::Login,
+            AuditKind::Other("diary_sign_in".into()),
             Some(oid),
             Some(&binding.diary_login),
             Some(ip),

@@ -237,8 +237,8 @@ impl Link {
                 let t = self.pages.texts();
                 let mut resp = self.pages.refusal(
                     ::http::StatusCode::METHOD_NOT_ALLOWED,
-                    t.link_title,
-                    t.csrf_expired,
+                    t.method_title,
+                    t.method_text,
                     "method-not-allowed",
                 );
                 let allow = if page == "link" { "GET, POST" } else { "GET" };
