@@ -30,6 +30,48 @@ pub enum Command {
     Run(ConfigArg),
     /// Validate the configuration, report every error at once, and exit.
     CheckConfig(ConfigArg),
+    /// The whole system on loopback: ESIA mock, demo diary and the gateway in front.
+    Demo(DemoArgs),
+    /// Run only the ESIA mock (for staging and manual tests).
+    EsiaMock(MockArgs),
+    /// Run only the demo legacy diary (plain HTTP).
+    DemoDiary(DiaryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The gateway's HTTPS listener.
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub https: std::net::SocketAddr,
+    /// The admin listener (/healthz, /readyz, /metrics).
+    #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDR")]
+    pub admin: std::net::SocketAddr,
+    /// The cutover calendar (and only the calendar) pretends today is this date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub at: Option<chrono::NaiveDate>,
+    /// Where the demo keeps its generated config and data.
+    #[arg(long, default_value = "data/demo", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    #[arg(
+        long,
+        short = 'c',
+        default_value = "esia-mock.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DiaryArgs {
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Idle time after which the diary's own session expires, in seconds.
+    #[arg(long, default_value_t = 1200, value_name = "SECONDS")]
+    pub session_idle: u64,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +87,43 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(a) => run(&a.config),
         Command::CheckConfig(a) => check_config(&a.config),
+        Command::Demo(a) => {
+            let opts = crate::demo::DemoOptions {
+                https: a.https,
+                admin: a.admin,
+                at: a.at,
+                data_dir: a.data_dir,
+                certs_dir: PathBuf::from("certs"),
+            };
+            with_runtime(crate::demo::run_cli(opts))
+        }
+        Command::EsiaMock(a) => with_runtime(crate::standins::esia_mock::run_cli(&a.config)),
+        Command::DemoDiary(a) => with_runtime(crate::standins::demo_diary::run_cli(
+            a.listen,
+            std::time::Duration::from_secs(a.session_idle),
+        )),
+    }
+}
+
+/// Runs a stand-alone command (demo, stand-ins) on a fresh runtime with plain logging.
+fn with_runtime(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    crate::logging::init(&crate::config::LogConfig::default());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
     }
 }
 

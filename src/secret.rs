@@ -1,5 +1,7 @@
 //! Secrets that never print: `Debug` and `Display` show a fixed placeholder, so a secret
-//! can sit in a config or error struct without reaching a log line by accident.
+//! can sit in a config or error struct without reaching a log line by accident, and the
+//! bytes are overwritten when it is dropped (a diary password should not linger in freed
+//! heap memory that a core dump could show).
 
 use std::fmt;
 
@@ -14,6 +16,12 @@ impl Secret {
     /// The only way to read the value; grep for it when auditing.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
