@@ -245,4 +245,23 @@ mod tests {
         let issues = validate_vault(&f, dir.path()).unwrap_err();
         assert!(issues[0].1.contains("chmod 600"), "{issues:?}");
     }
+
+    /// The commented `[diary]` and `[linking]` examples in the shipped `gateway.toml`,
+    /// uncommented, are valid keys with valid values.
+    #[test]
+    fn shipped_examples_validate() {
+        let shipped = include_str!("../../gateway.toml");
+        let start = shipped.find("# [diary]").unwrap();
+        let text: String = shipped[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: crate::config::file::FileConfig = toml::from_str(&text).unwrap();
+        validate_diary(&file.diary, Path::new("/etc/gw")).unwrap();
+        let linking = validate_linking(&file.linking).unwrap();
+        assert_eq!(linking.max_attempts, 5);
+        assert!(file.vault.is_some());
+    }
 }
