@@ -287,3 +287,43 @@ async fn idle_keep_alive_connections_are_closed() {
     }
     assert_eq!(gw.metrics().open_connections(), 0);
 }
+
+/// A "diary" that answers every connection with the given bytes, then closes.
+async fn raw_upstream(answer: &'static [u8]) -> url::Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = tcp.read(&mut buf).await;
+                let _ = tcp.write_all(answer).await;
+            });
+        }
+    });
+    url::Url::parse(&format!("http://{addr}")).unwrap()
+}
+
+#[tokio::test]
+async fn garbage_or_silence_from_the_diary_is_a_502_and_the_gateway_recovers() {
+    for answer in [
+        &b"this is not http\r\n\r\n"[..],
+        b"",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello",
+        b"HTTP/1.1 999999 What\r\n\r\n",
+    ] {
+        let pki = Pki::new();
+        let gw = start(config(&pki, &raw_upstream(answer).await)).await;
+        let client = client(&pki, &gw);
+        for _ in 0..2 {
+            let resp = client.get(url(&gw, "/")).send().await.unwrap();
+            assert_eq!(resp.status(), 502, "{:?}", String::from_utf8_lossy(answer));
+            assert!(resp.text().await.unwrap().contains("502"));
+        }
+        let metrics = gw.metrics().render();
+        assert!(
+            metrics.contains(r#"esia_gateway_upstream_errors_total{kind="protocol"} 2"#),
+            "{metrics}"
+        );
+    }
+}

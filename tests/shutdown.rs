@@ -70,6 +70,7 @@ async fn idle_keep_alive_connections_do_not_hold_shutdown_up() {
         clients.push(c);
     }
     assert_eq!(gw.metrics().open_connections(), 2);
+    let https = gw.https_addr();
     let started = Instant::now();
     let report = gw.shutdown().await;
     assert_eq!(report.cut, 0);
@@ -77,6 +78,10 @@ async fn idle_keep_alive_connections_do_not_hold_shutdown_up() {
         started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
+    );
+    assert!(
+        tokio::net::TcpStream::connect(https).await.is_err(),
+        "the port is closed when shutdown returns"
     );
     drop(clients);
 }

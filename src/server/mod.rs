@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use self::conn::{ConnSettings, Handler};
 use self::redirect::Redirect;
-use self::shutdown::{Shutdown, ShutdownSignal};
+use self::shutdown::{Shutdown, ShutdownSignal, TaskGuard};
 use self::tls::CertStore;
 use crate::admin::Admin;
 use crate::config::GatewayConfig;
@@ -105,17 +105,18 @@ impl Gateway {
             proxy = proxy.with_login(login);
         }
         let proxy = Arc::new(proxy);
-        let public = Listener {
+        let listeners = Listener {
             settings: settings.clone(),
             signal: shutdown.signal(),
             metrics: metrics.clone(),
         };
         let tls_timeout = config.timeouts.header_read;
-        tokio::spawn(public.clone().accept_tls(
+        tokio::spawn(listeners.clone().accept_tls(
             https,
             acceptor,
             tls_timeout,
             Handler::Proxy(proxy),
+            shutdown.signal().track(),
         ));
 
         let mut http_addr = None;
@@ -126,10 +127,10 @@ impl Gateway {
                 https_addr.port(),
                 config.pages.language,
             );
-            tokio::spawn(public.clone().accept_plain(
+            tokio::spawn(listeners.clone().accept_plain(
                 listener,
                 Handler::Redirect(Arc::new(redirect)),
-                true,
+                Some(shutdown.signal().track()),
             ));
         }
 
@@ -138,7 +139,8 @@ impl Gateway {
             admin_addr = Some(local_addr(&listener, https_addr)?);
             let admin = Arc::new(Admin::new(metrics.clone(), upstream, shutdown.signal()));
             admin.set_listeners_bound();
-            tokio::spawn(public.accept_plain(listener, Handler::Admin(admin), false));
+            // Not tracked: admin answers until the grace period ends.
+            tokio::spawn(listeners.accept_plain(listener, Handler::Admin(admin), None));
         }
 
         tracing::info!(https = %https_addr, http = ?http_addr, admin = ?admin_addr,
@@ -226,11 +228,12 @@ impl Listener {
         acceptor: TlsAcceptor,
         handshake_timeout: Duration,
         handler: Handler,
+        running: TaskGuard,
     ) {
         loop {
             let (tcp, peer) = tokio::select! {
                 accepted = accept(&listener) => accepted,
-                _ = self.signal.graceful() => return,
+                _ = self.signal.graceful() => break,
             };
             let this = self.clone();
             let acceptor = acceptor.clone();
@@ -259,16 +262,26 @@ impl Listener {
                 }
             });
         }
+        // The port is closed before shutdown can count this loop as finished.
+        drop(listener);
+        drop(running);
     }
 
-    /// Plain TCP: the redirect listener (public, counted) and admin (stops only when
-    /// the grace period ends, so `/readyz` can say "shutting down" meanwhile).
-    async fn accept_plain(self, listener: TcpListener, handler: Handler, public: bool) {
+    /// Plain TCP: the redirect listener (public: `running` tracks it, it stops at once)
+    /// and admin (stops only when the grace period ends, so `/readyz` can say
+    /// "shutting down" meanwhile).
+    async fn accept_plain(
+        self,
+        listener: TcpListener,
+        handler: Handler,
+        running: Option<TaskGuard>,
+    ) {
+        let public = running.is_some();
         loop {
             let (tcp, peer) = tokio::select! {
                 accepted = accept(&listener) => accepted,
-                _ = self.signal.graceful(), if public => return,
-                _ = self.signal.hard() => return,
+                _ = self.signal.graceful(), if public => break,
+                _ = self.signal.hard() => break,
             };
             let this = self.clone();
             let handler = handler.clone();
@@ -279,6 +292,8 @@ impl Listener {
                 conn::serve(tcp, peer, handler, this.settings, this.signal).await;
             });
         }
+        drop(listener);
+        drop(running);
     }
 }
 

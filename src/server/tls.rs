@@ -10,10 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 
 use crate::tls::{ALPN_H2_HTTP11, TlsError};
+
+/// TLS 1.2 sessions remembered for resumption (a few MB at most).
+const SESSION_CACHE_ENTRIES: usize = 16 * 1024;
 
 /// The current certificate and where it is reloaded from.
 #[derive(Debug)]
@@ -80,6 +83,11 @@ pub fn server_config(store: Arc<CertStore>) -> Result<Arc<rustls::ServerConfig>,
         .with_no_client_auth()
         .with_cert_resolver(store);
     cfg.alpn_protocols = ALPN_H2_HTTP11.iter().map(|p| p.to_vec()).collect();
+    // Resumption spares phones a full handshake on every reconnect: stateful cache for
+    // TLS 1.2, rotating tickets for 1.3. No 0-RTT (replayable requests).
+    cfg.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
+    cfg.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    cfg.max_early_data_size = 0;
     Ok(Arc::new(cfg))
 }
 
