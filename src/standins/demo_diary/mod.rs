@@ -1,1 +1,165 @@
-//! Legacy e-diary stand-in (being built).
+//! A small legacy e-diary, «Региональный Интернет Дневник 4.1», standing in for the
+//! real regional diary behind the gateway: its own login form and `RIDSESSID` cookie
+//! session (with an idle timeout, so the gateway's transparent re-login can be tested),
+//! a seeded school with roles, plain server-rendered Russian HTML, and no knowledge of
+//! ESIA.
+//!
+//! It is lenient like old PHP/IIS diaries, on purpose: every quirk is listed in
+//! [`quirks`], and [`resolve`] is the single function that decides which page a request
+//! gets — the server routes through nothing else, and the gateway's security tests ask
+//! it the same question.
+//!
+//! Pages: `/` (dashboard), `/marks` (the grade page, `<h1 id="page-marks">`), `/stats`,
+//! `/homework`, `/schedule` (served in **windows-1251**), `/messages` (POST sends),
+//! `/teachers`, `/files`, `/register`, `/login`, `/logout`, `/index.php?module=…`, and
+//! `GET /api/me` (JSON `{"login","role","full_name"}`, 401 JSON without a session).
+//! HTML is gzip-compressed when the client accepts it and [`DiaryConfig::gzip`] is on.
+//!
+//! Files: `quirks` + `php_query` (leniencies), `routing`, `session`, `school` (data),
+//! `layout` + `pages` (HTML), `handlers` (what each route does), `server` (HTTP).
+
+mod handlers;
+mod layout;
+mod pages;
+pub mod php_query;
+pub mod quirks;
+mod routing;
+#[cfg(test)]
+mod routing_props;
+mod school;
+mod server;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::{SharedClock, SystemClock};
+
+pub use handlers::BAD_LOGIN;
+pub use routing::{Route, resolve};
+pub use school::{DEMO_PASSWORD, Role};
+pub use server::MAX_BODY;
+pub use session::COOKIE_NAME;
+
+/// How to run the diary.
+#[derive(Debug, Clone)]
+pub struct DiaryConfig {
+    pub listen: SocketAddr,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// Compress HTML when the client accepts gzip.
+    pub gzip: bool,
+    /// Drives session expiry and message dates.
+    pub clock: SharedClock,
+}
+
+impl DiaryConfig {
+    /// Defaults: 20 minutes idle (like PHP's `session.gc_maxlifetime` of 1440 s, rounded),
+    /// gzip on, the system clock.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            session_idle: Duration::from_secs(20 * 60),
+            gzip: true,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiaryError {
+    #[error("demo diary: cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running diary; dropping it stops accepting too, `shutdown` also waits.
+#[derive(Debug)]
+pub struct RunningDiary {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningDiary {
+    /// The bound address (the real port when `listen` had port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets open requests finish (a few seconds at most), then returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningDiary {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Binds and starts serving in the background.
+pub async fn start(config: DiaryConfig) -> Result<RunningDiary, DiaryError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DiaryError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| DiaryError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let state = Arc::new(server::State::new(
+        config.gzip,
+        config.clock,
+        config.session_idle,
+    ));
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(server::serve(listener, state, stopped));
+    Ok(RunningDiary {
+        addr,
+        stop,
+        task: Some(task),
+    })
+}
+
+/// The demo accounts as (login, role, full name); the password is [`DEMO_PASSWORD`].
+pub fn demo_accounts() -> Vec<(&'static str, &'static str, &'static str)> {
+    school::accounts()
+        .into_iter()
+        .map(|a| (a.login, a.role.as_str(), a.full_name))
+        .collect()
+}
+
+/// `esia-gateway demo-diary --listen ADDR`: runs until Ctrl-C.
+pub async fn run_cli(listen: SocketAddr, session_idle: Duration) -> anyhow::Result<()> {
+    let config = DiaryConfig {
+        session_idle,
+        ..DiaryConfig::new(listen)
+    };
+    let diary = start(config).await?;
+    println!("Демо-дневник: {}/", diary.url());
+    println!("Учётные записи (пароль «{DEMO_PASSWORD}» для всех):");
+    for (login, role, name) in demo_accounts() {
+        println!("  {login:<13} {role:<13} {name}");
+    }
+    tokio::signal::ctrl_c().await?;
+    diary.shutdown().await;
+    Ok(())
+}
