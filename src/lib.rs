@@ -15,6 +15,7 @@ pub mod logging;
 pub mod login;
 pub mod metrics;
 pub mod pages;
+pub mod policy;
 pub mod proxy;
 pub mod secret;
 pub mod server;
