@@ -27,6 +27,7 @@ pub mod setup;
 #[cfg(test)]
 mod tests;
 mod texts;
+pub mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,7 @@ use crate::config::Language;
 use cookies::CookieNames;
 use pages::{PageResponse, Pages, Problem};
 pub use ports::{ActiveSession, IdentityProvider, SessionBackend};
+pub use view::session_view;
 
 /// Settings of the login pages (the `[login]`-ish part of the config).
 #[derive(Debug, Clone)]
