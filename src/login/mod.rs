@@ -212,7 +212,8 @@ impl Login {
         let method = request.method().clone();
         match (page.as_str(), &method) {
             ("start" | "", &Method::GET | &Method::HEAD) => self.start_page(&request).await,
-            ("login", &Method::GET | &Method::HEAD) => self.begin(&request).await,
+            // GET only: a HEAD (link prefetchers, monitors) must not create flows.
+            ("login", &Method::GET) => self.begin(&request).await,
             ("callback", &Method::GET) => self.callback(&request).await,
             ("logout", &Method::GET | &Method::HEAD) => self.logout_page(&request).await,
             ("logout", &Method::POST) => self.logout(request).await,
