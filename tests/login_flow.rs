@@ -89,6 +89,26 @@ async fn each_persona_logs_in_with_its_level_and_deleted_is_refused() {
     assert!(html.contains("удалена"), "{html}");
 }
 
+/// The production signer: client_secret signed with GOST R 34.10-2012 by `openssl`
+/// (GOST engine), verified by the mock the same way ESIA would; demo signatures refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_login_with_the_gost_command_signer() {
+    let stand = Stand::start(Options {
+        gost: true,
+        accept_demo_signatures: false,
+        ..Options::default()
+    })
+    .await;
+    let b = stand.browser();
+    let resp = login(&b, &stand, stand.gw(), "?return=%2Fmarks", "confirmed").await;
+    assert_eq!(location(&resp), "/marks");
+    let cookie = session_cookie(&resp).unwrap();
+    let record = stand.gw().session(&cookie).await.unwrap();
+    assert_eq!(record.account_level.as_deref(), Some("confirmed"));
+    let te = stand.mock().state().last_te.unwrap();
+    assert_eq!(te["client_certificate_hash"].len(), 64);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tabs_log_in_at_once() {
     let stand = Stand::start(Options::default()).await;
