@@ -3,7 +3,7 @@
 //! ```text
 //! route ─▶ [authenticate ─▶ authorize]* ─▶ forward ─▶ answer ─▶ finish
 //! ```
-//! - **route**: check the head (size limits → 431, `Host` → 400, request target → 400,
+//! - **route**: check the head (size limits → 414/431, `Host` → 400, target → 400,
 //!   declared body size → 413) and decide what kind of request this is.
 //! - **authenticate**: [`Login::front`] answers the login pages under the reserved
 //!   prefix, resolves the session cookie (cache-backed) and strips the gateway's cookies.
@@ -178,7 +178,7 @@ impl Proxy {
 
     /// Phase 1: is this a request we can and may forward at all?
     fn route(&self, req: &Request<Incoming>) -> Result<Route, ProxyError> {
-        hygiene::check_limits(req.headers(), &self.config.limits)?;
+        hygiene::check_limits(req.uri(), req.headers(), &self.config.limits)?;
         if req.method() == Method::CONNECT || !req.uri().path().starts_with('/') {
             return Err(ProxyError::BadTarget(format!(
                 "{} {}",
