@@ -871,3 +871,51 @@ backend = "mysql"
         assert!(paths.iter().any(|p| p == key), "{key} not in {paths:?}");
     }
 }
+
+/// Hostile session and flow cookies: never a panic or an error page, just anonymous.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_gateway_cookies_are_anonymous() {
+    let stand = Stand::start(Options::default()).await;
+    let gw = stand.gw();
+    let long = "A".repeat(4000);
+    let values = [
+        "".to_owned(),
+        "garbage".to_owned(),
+        "v1.".to_owned(),
+        "v2.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        format!("v1.{long}"),
+        "v1.%00%ff".to_owned(),
+        "v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
+        "\"v1.quoted\"".to_owned(),
+    ];
+    for v in &values {
+        let b = stand.browser();
+        let cookie = format!("{SESSION_COOKIE}={v}; __Host-gw_flow_x={v}; other=1");
+        let resp = b
+            .get(gw.url("/esia/logout"))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND, "{v:?}");
+        let resp = b
+            .get(gw.url("/diary"))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{v:?}");
+        let seen = stand.upstream.last();
+        assert_eq!(seen.headers[COOKIE], "other=1", "{v:?}");
+        let resp = b
+            .get(gw.url(&format!(
+                "/esia/callback?code=x&state={}",
+                uuid::Uuid::new_v4()
+            )))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{v:?}");
+    }
+}
