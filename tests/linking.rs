@@ -191,6 +191,44 @@ async fn flow_b_links_the_legacy_sessions_user_without_a_password(db: Db) {
     let stranger = stand.browser();
     let resp = stranger.get(&stand.url("/esia/link/start")).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = stranger.get(&stand.url("/esia/link?return=/marks")).await;
+    assert!(location(&resp).starts_with("/esia/start?return="));
+
+    // A legacy session that ends while at ESIA links nothing.
+    let late = stand.browser();
+    let resp = late
+        .post(
+            &stand.url("/login"),
+            &[("login", "student"), ("password", "demo")],
+        )
+        .await;
+    assert_eq!(location(&resp), "/");
+    let resp = late.get(&stand.url("/esia/link")).await;
+    assert_eq!(
+        location(&resp),
+        "/esia/link/start",
+        "legacy sessions link via ESIA"
+    );
+    let start = late.get(&stand.url("/esia/link/start")).await;
+    let authorize = location(&start);
+    let out = late.get(&stand.url("/logout")).await;
+    assert_eq!(
+        location(&out),
+        "/esia/start",
+        "legacy logout: no ESIA logout"
+    );
+    let cb = stand.at_esia(&late, &authorize, "confirmed-2").await;
+    assert_eq!(cb.status(), StatusCode::BAD_REQUEST);
+    assert!(cb.text().await.unwrap().contains("legacy-session-gone"));
+    assert!(
+        stand
+            .store
+            .binding_by_login("student")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    late.assert_only_gateway_cookies();
 }
 
 async fn wrong_password_is_counted_and_rate_limited(db: Db) {
