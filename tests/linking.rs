@@ -605,3 +605,26 @@ async fn a_diary_that_is_down_gives_a_clear_page_not_a_wrong_password() {
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(resp.headers()["allow"], "GET, POST");
 }
+
+/// A legacy session has no stored password: when the diary forgets it, the browser is
+/// sent to the diary's own login form (through the gateway), and the stale jar is not
+/// handed to the browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_legacy_session_goes_back_to_the_diary_login_form() {
+    let stand = stand(Db::Sqlite).await;
+    let b = stand.browser();
+    let resp = b
+        .post(
+            &stand.url("/login"),
+            &[("login", "parent"), ("password", "demo")],
+        )
+        .await;
+    assert_eq!(location(&resp), "/");
+    assert_parents_grades(&stand, &b).await;
+    stand.diary_clock.advance(TimeDelta::minutes(21));
+    let resp = b.get(&stand.url("/marks")).await;
+    assert_eq!(location(&resp), "/login");
+    let form = b.get(&stand.url("/login")).await;
+    assert_eq!(form.status(), StatusCode::OK);
+    b.assert_only_gateway_cookies();
+}
