@@ -130,7 +130,10 @@ impl std::fmt::Debug for Link {
 pub enum Step {
     /// Answer with this page; nothing goes to the diary.
     Answer(PageResponse),
-    /// Forward this request, then call [`Link::finish`] with the plan.
+    /// Forward this request, then call [`Link::finish`] with the plan. For the
+    /// authorize seam after this step: an ESIA session that gets here has a diary
+    /// identity and passed the level check (unlinked ones were answered with the link
+    /// page), so the session kinds the policy sees are anonymous, legacy, esia-linked.
     Forward(Request<Body>, Plan),
 }
 
