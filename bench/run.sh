@@ -29,6 +29,8 @@ UP=$(free_port); NGX=$(free_port); GW=$(free_port); ADMIN=$(free_port)
 
 echo "== preparing pages, certificate and configs in $WORK"
 mkdir -p "$WORK/www" "$WORK/logs"
+# nginx workers run as an unprivileged user when started by root: let them read the pages.
+chmod 755 "$WORK" "$WORK/www"
 python3 - "$WORK/www" <<'PY'
 import sys, os
 root = sys.argv[1]
@@ -58,8 +60,7 @@ http {
   upstream diary { server 127.0.0.1:$UP; keepalive 64; }
   server { listen 127.0.0.1:$UP; root $WORK/www; }
   server {
-    listen 127.0.0.1:$NGX ssl;
-    http2 on;
+    listen 127.0.0.1:$NGX ssl http2;
     ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
     location / {
@@ -89,12 +90,15 @@ echo "== building the gateway (release)"
 (cd "$ROOT" && cargo build --release --quiet)
 GATEWAY="${CARGO_TARGET_DIR:-$ROOT/target}/release/esia-gateway"
 
+nginx -t -c "$WORK/nginx.conf" -p "$WORK" 2>&1 | grep -v "syntax is ok\|test is successful" || true
 nginx -c "$WORK/nginx.conf" -p "$WORK" & PIDS+=($!)
-"$GATEWAY" run --config "$WORK/gateway.toml" & GWPID=$!; PIDS+=($GWPID)
+RUST_LOG=error "$GATEWAY" run --config "$WORK/gateway.toml" & GWPID=$!; PIDS+=($GWPID)
+ready=""
 for i in $(seq 1 100); do
-  curl -skf "https://127.0.0.1:$GW/1k.html" >/dev/null 2>&1 && curl -skf "https://127.0.0.1:$NGX/1k.html" >/dev/null 2>&1 && break
+  curl -skf "https://127.0.0.1:$GW/1k.html" >/dev/null 2>&1 && curl -skf "https://127.0.0.1:$NGX/1k.html" >/dev/null 2>&1 && { ready=1; break; }
   sleep 0.1
 done
+[ -n "$ready" ] || { echo "error: nginx or the gateway did not come up (see $WORK/logs/error.log)" >&2; tail -5 "$WORK/logs/error.log" >&2 || true; exit 1; }
 
 # Peak RSS in KiB: the gateway process; nginx = master + workers.
 rss_gateway() { awk '/VmHWM/ {print $2}' "/proc/$GWPID/status"; }

@@ -129,7 +129,8 @@ async fn flow_a_links_and_the_next_login_goes_straight_to_the_cabinet(db: Db) {
     assert_parents_grades(&stand, &b2).await;
     b2.assert_only_gateway_cookies();
     let kinds = audit_kinds(&stand).await;
-    assert!(kinds.contains(&AuditKind::Login), "{kinds:?}");
+    let signed_in = AuditKind::Other("diary_sign_in".into());
+    assert!(kinds.contains(&signed_in), "{kinds:?}");
 
     // The diary's own logout link does the single logout: ESIA's logout next.
     let out = b2.get(&stand.url("/logout")).await;
@@ -190,6 +191,44 @@ async fn flow_b_links_the_legacy_sessions_user_without_a_password(db: Db) {
     let stranger = stand.browser();
     let resp = stranger.get(&stand.url("/esia/link/start")).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = stranger.get(&stand.url("/esia/link?return=/marks")).await;
+    assert!(location(&resp).starts_with("/esia/start?return="));
+
+    // A legacy session that ends while at ESIA links nothing.
+    let late = stand.browser();
+    let resp = late
+        .post(
+            &stand.url("/login"),
+            &[("login", "student"), ("password", "demo")],
+        )
+        .await;
+    assert_eq!(location(&resp), "/");
+    let resp = late.get(&stand.url("/esia/link")).await;
+    assert_eq!(
+        location(&resp),
+        "/esia/link/start",
+        "legacy sessions link via ESIA"
+    );
+    let start = late.get(&stand.url("/esia/link/start")).await;
+    let authorize = location(&start);
+    let out = late.get(&stand.url("/logout")).await;
+    assert_eq!(
+        location(&out),
+        "/esia/start",
+        "legacy logout: no ESIA logout"
+    );
+    let cb = stand.at_esia(&late, &authorize, "confirmed-2").await;
+    assert_eq!(cb.status(), StatusCode::BAD_REQUEST);
+    assert!(cb.text().await.unwrap().contains("legacy-session-gone"));
+    assert!(
+        stand
+            .store
+            .binding_by_login("student")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    late.assert_only_gateway_cookies();
 }
 
 async fn wrong_password_is_counted_and_rate_limited(db: Db) {
@@ -526,4 +565,66 @@ async fn ambiguous_legacy_login_forms_are_refused() {
             .contains("Неверный логин или пароль")
     );
     assert!(b.cookie_names().is_empty(), "{:?}", b.cookie_names());
+}
+
+/// The diary down while linking: a clear 502 page, never «Неверный логин или пароль»,
+/// and no binding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diary_that_is_down_gives_a_clear_page_not_a_wrong_password() {
+    let mut stand = stand(Db::Sqlite).await;
+    let b = stand.browser();
+    let cb = stand.esia_login(&b, "/marks", "confirmed").await;
+    assert_eq!(location(&cb), "/marks");
+    let (_, html) = stand.link_form(&b, "/marks").await;
+    let csrf = field_value(&html, "csrf").unwrap();
+    stand.diary.take().unwrap().shutdown().await;
+    let resp = b
+        .post(
+            &stand.url("/esia/link"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("login", "parent"),
+                ("password", "demo"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Электронный дневник недоступен"), "{html}");
+    assert!(!html.contains("Неверный логин или пароль"));
+    assert!(
+        stand
+            .store
+            .binding_by_oid(CONFIRMED_OID)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Other methods on the link pages are refused with Allow.
+    let resp = b.client.put(stand.url("/esia/link")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "GET, POST");
+}
+
+/// A legacy session has no stored password: when the diary forgets it, the browser is
+/// sent to the diary's own login form (through the gateway), and the stale jar is not
+/// handed to the browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_legacy_session_goes_back_to_the_diary_login_form() {
+    let stand = stand(Db::Sqlite).await;
+    let b = stand.browser();
+    let resp = b
+        .post(
+            &stand.url("/login"),
+            &[("login", "parent"), ("password", "demo")],
+        )
+        .await;
+    assert_eq!(location(&resp), "/");
+    assert_parents_grades(&stand, &b).await;
+    stand.diary_clock.advance(TimeDelta::minutes(21));
+    let resp = b.get(&stand.url("/marks")).await;
+    assert_eq!(location(&resp), "/login");
+    let form = b.get(&stand.url("/login")).await;
+    assert_eq!(form.status(), StatusCode::OK);
+    b.assert_only_gateway_cookies();
 }

@@ -89,6 +89,26 @@ async fn each_persona_logs_in_with_its_level_and_deleted_is_refused() {
     assert!(html.contains("удалена"), "{html}");
 }
 
+/// The production signer: client_secret signed with GOST R 34.10-2012 by `openssl`
+/// (GOST engine), verified by the mock the same way ESIA would; demo signatures refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_login_with_the_gost_command_signer() {
+    let stand = Stand::start(Options {
+        gost: true,
+        accept_demo_signatures: false,
+        ..Options::default()
+    })
+    .await;
+    let b = stand.browser();
+    let resp = login(&b, &stand, stand.gw(), "?return=%2Fmarks", "confirmed").await;
+    assert_eq!(location(&resp), "/marks");
+    let cookie = session_cookie(&resp).unwrap();
+    let record = stand.gw().session(&cookie).await.unwrap();
+    assert_eq!(record.account_level.as_deref(), Some("confirmed"));
+    let te = stand.mock().state().last_te.unwrap();
+    assert_eq!(te["client_certificate_hash"].len(), 64);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tabs_log_in_at_once() {
     let stand = Stand::start(Options::default()).await;
@@ -663,6 +683,30 @@ async fn logout_ends_the_session_and_reaches_esia_logout() {
     assert!(resp.text().await.unwrap().contains("Войти через Госуслуги"));
     assert!(!signed_in(&b, gw).await);
 
+    // The audit log has both, with the OID and level, and nothing secret.
+    let events = gw
+        .store
+        .list_audit(chrono::Utc::now() - TimeDelta::hours(1), 100)
+        .await
+        .unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str().to_owned()).collect();
+    assert!(
+        kinds.contains(&"login".to_owned()) && kinds.contains(&"logout".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(events.iter().all(|e| e.esia_oid == Some(1000299681)));
+    let dump = format!(
+        "{:?}",
+        events
+            .iter()
+            .map(|e| e.detail.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !dump.contains(&cookie) && !dump.contains("token") && !dump.contains("snils"),
+        "{dump}"
+    );
+
     // The old cookie replayed by hand gets nothing.
     let other = stand.browser();
     let resp = other
@@ -825,5 +869,53 @@ backend = "mysql"
         "esia.redirect_uri",
     ] {
         assert!(paths.iter().any(|p| p == key), "{key} not in {paths:?}");
+    }
+}
+
+/// Hostile session and flow cookies: never a panic or an error page, just anonymous.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_gateway_cookies_are_anonymous() {
+    let stand = Stand::start(Options::default()).await;
+    let gw = stand.gw();
+    let long = "A".repeat(4000);
+    let values = [
+        "".to_owned(),
+        "garbage".to_owned(),
+        "v1.".to_owned(),
+        "v2.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        format!("v1.{long}"),
+        "v1.%00%ff".to_owned(),
+        "v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
+        "\"v1.quoted\"".to_owned(),
+    ];
+    for v in &values {
+        let b = stand.browser();
+        let cookie = format!("{SESSION_COOKIE}={v}; __Host-gw_flow_x={v}; other=1");
+        let resp = b
+            .get(gw.url("/esia/logout"))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND, "{v:?}");
+        let resp = b
+            .get(gw.url("/diary"))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{v:?}");
+        let seen = stand.upstream.last();
+        assert_eq!(seen.headers[COOKIE], "other=1", "{v:?}");
+        let resp = b
+            .get(gw.url(&format!(
+                "/esia/callback?code=x&state={}",
+                uuid::Uuid::new_v4()
+            )))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{v:?}");
     }
 }

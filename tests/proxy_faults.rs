@@ -109,6 +109,20 @@ async fn oversize_headers_get_431_by_size_and_by_count() {
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 431, "too many headers, http1={http1}");
     }
+
+    let long = format!("/index.php?q={}", "a".repeat(5000));
+    let resp = client_builder(&pki, &gw)
+        .build()
+        .unwrap()
+        .get(url(&gw, &long))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        414,
+        "a request target longer than the head limit"
+    );
     assert!(up.seen().is_empty(), "nothing oversize reached the diary");
 }
 
@@ -326,4 +340,27 @@ async fn garbage_or_silence_from_the_diary_is_a_502_and_the_gateway_recovers() {
             "{metrics}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_unreachable_diary_gives_502_within_the_connect_timeout() {
+    let pki = Pki::new();
+    // TEST-NET-1 (RFC 5737): never routed; either dropped silently or refused at once.
+    let mut cfg = config(&pki, &url::Url::parse("http://192.0.2.1:8080").unwrap());
+    cfg.timeouts.upstream_connect = Duration::from_millis(400);
+    cfg.timeouts.upstream_response = Duration::from_secs(20);
+    let gw = start(cfg).await;
+    let started = Instant::now();
+    let resp = client(&pki, &gw).get(url(&gw, "/")).send().await.unwrap();
+    assert_eq!(resp.status(), 502, "a connect failure is 502, not 504");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        gw.metrics()
+            .render()
+            .contains(r#"esia_gateway_upstream_errors_total{kind="connect"} 1"#)
+    );
 }

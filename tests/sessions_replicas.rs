@@ -107,17 +107,24 @@ async fn flows_and_sessions_cross_replicas_both_ways() {
     let stand = two_replicas(&db).await;
     let (a, b) = (&stand.gws[0], &stand.gws[1]);
 
-    // A login started on A may come back through B's callback? No: each replica has its
-    // own registered redirect_uri, so ESIA returns to A; but the flow record is shared,
-    // so it is single-use across replicas: a replay on B finds nothing.
+    // The flow record is shared: a callback completed on A cannot be completed again on
+    // B, even by a browser that still holds the flow cookie.
     let browser = stand.browser();
     let flow = begin(&browser, a, "").await;
+    let flow_pair = flow.flow_cookie.split(';').next().unwrap().to_owned();
     let callback = at_esia(&browser, stand.mock(), &flow, "standard").await;
     let resp = browser.get(&callback).send().await.unwrap();
     let cookie = session_cookie(&resp).unwrap();
     let replay = callback.replace(&a.callback(), &b.callback());
-    let resp = browser.get(replay).send().await.unwrap();
+    let resp = stand
+        .browser()
+        .get(replay)
+        .header(COOKIE, flow_pair)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(session_cookie(&resp).is_none());
 
     // Logout the other way round: on B, seen by A (which has it cached) within the bound.
     assert!(live_on(&stand, a, &cookie).await);

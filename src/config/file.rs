@@ -46,6 +46,14 @@ pub struct FileConfig {
     pub default_route: Option<crate::policy::config::AccessFile>,
     pub route_group: Option<Vec<crate::policy::config::RouteGroupFile>>,
     pub banner: Option<crate::cutover::config::BannerFile>,
+    /// `[diary]`: how users are signed into the diary (issue 5).
+    #[serde(default)]
+    pub diary: crate::diary::config::DiaryFile,
+    /// `[vault]`: key files of the credential vault; needed for `form` sign-in.
+    pub vault: Option<crate::link::config::VaultFile>,
+    /// `[linking]`: link-form rate limit, legacy login, role → minimum ESIA level.
+    #[serde(default)]
+    pub linking: crate::link::config::LinkingFile,
 }
 
 /// `[listen]`

@@ -50,6 +50,12 @@ pub struct GatewayConfig {
     pub store: crate::login::config::StoreConfig,
     /// The cutover calendar, route groups and banner; `None` = transparent proxy.
     pub cutover: Option<crate::cutover::CutoverConfig>,
+    /// `[diary]`: form or header sign-in, the diary's login form and probe rules.
+    pub diary: crate::diary::config::DiaryConfig,
+    /// `[vault]`; `None` disables linking in `form` mode (nowhere to keep passwords).
+    pub vault: Option<crate::link::config::VaultPaths>,
+    /// `[linking]`
+    pub linking: crate::link::config::LinkSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +223,9 @@ impl GatewayConfig {
             session: Default::default(),
             store: Default::default(),
             cutover: None,
+            diary: Default::default(),
+            vault: None,
+            linking: Default::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::file::FileConfig;
 use super::source::{Segment, Want};
 use super::{GatewayConfig, sections, tls_files};
+use crate::link::config as link;
 use crate::login::config as auth;
 
 /// A problem found by a validator, located later from its key path.
@@ -158,6 +159,14 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
             None
         }
     };
+    let diary = cx.section("diary", link::validate_diary(&file.diary, &base));
+    let vault = match &file.vault {
+        Some(f) => cx
+            .section("vault", link::validate_vault(f, &base))
+            .map(Some),
+        None => Some(None),
+    };
+    let linking = cx.section("linking", link::validate_linking(&file.linking));
 
     let config = GatewayConfig {
         listen: listen?,
@@ -173,6 +182,9 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         session: session?,
         store: store?,
         cutover: cutover?,
+        diary: diary?,
+        vault: vault?,
+        linking: linking?,
     };
     sections::cross_checks(&config, cx);
     tls_files::covers_public_url(&config, cx);

@@ -86,6 +86,13 @@ pub async fn start(opts: &DemoOptions) -> anyhow::Result<RunningDemo> {
         .await
         .context("cannot start the ESIA mock")?;
 
+    // The credential vault's key: made once, kept across demo runs (mode 0600).
+    let vault_key = opts.data_dir.join("vault.key");
+    if !vault_key.exists() {
+        crate::diary::vault::generate_key_file(&vault_key)
+            .map_err(|e| anyhow::anyhow!("cannot create the demo vault key: {e}"))?;
+    }
+
     let config_path = opts.data_dir.join("gateway.toml");
     let toml = gateway_toml(
         opts,
@@ -135,8 +142,8 @@ fn gateway_toml(
     token_cert: &Path,
     redirect_uri: &str,
 ) -> String {
-    let _ = (esia_url, token_cert, redirect_uri, &opts.at);
-    format!(
+    let _ = &opts.at;
+    let base = format!(
         "# Written by `esia-gateway demo` at every start; edit the shipped gateway.toml instead.\n\
          [listen]\nhttps = \"{https}\"\nadmin = \"{admin}\"\npublic_url = \"{public}\"\n\n\
          [tls]\ncert = {cert}\nkey = {key}\noutgoing_ca = {ca}\n\n\
@@ -148,6 +155,37 @@ fn gateway_toml(
         cert = toml_str(&pki.gateway.cert),
         key = toml_str(&pki.gateway.key),
         ca = toml_str(&pki.ca_cert),
+    );
+    base + &esia_and_linking_toml(opts, pki, esia_url, token_cert, redirect_uri)
+}
+
+/// `[esia]` against the mock (demo signer), `[login]`, `[store]` in the data dir, and
+/// linking with the vault key next to it (issue 5): log in as `confirmed`, link to
+/// `parent`/`demo` once, and the next ESIA login goes straight to the cabinet.
+fn esia_and_linking_toml(
+    opts: &DemoOptions,
+    pki: &pki::DemoPki,
+    esia_url: &str,
+    token_cert: &Path,
+    redirect_uri: &str,
+) -> String {
+    format!(
+        "\n# The relying party's demo certificate: {rp_cert}\n\
+         [esia]\nbase_url = \"{esia_url}\"\nclient_id = \"{DEMO_CLIENT_ID}\"\n\
+         redirect_uri = \"{redirect_uri}\"\n\
+         scope = \"openid fullname birthdate gender snils id_doc\"\n\
+         certificate_hash = \"{hash}\"\ntoken_keys = [{token}]\nca_bundle = {ca}\n\
+         signer = {{ kind = \"demo\", key = {rp_key} }}\n\n\
+         [login]\nlegacy_login_url = \"/login\"\n\n\
+         [store]\nbackend = \"sqlite\"\npath = {db}\n\n\
+         [vault]\nkey = {vault}\n",
+        rp_cert = pki.rp_cert.display(),
+        hash = pki.rp_cert_hash,
+        token = toml_str(token_cert),
+        ca = toml_str(&pki.ca_cert),
+        rp_key = toml_str(&pki.rp_key),
+        db = toml_str(&opts.data_dir.join("gateway.db")),
+        vault = toml_str(&opts.data_dir.join("vault.key")),
     )
 }
 

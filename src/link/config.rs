@@ -1,6 +1,6 @@
 //! The `[linking]` and `[vault]` sections: file structs (serde, unknown keys refused) →
 //! validated [`LinkSettings`] and vault key paths, every problem reported at once as
-//! `(key path, message, hint)` like `diary::config`.
+//! `(key below the section, message, hint)` for `config::validate::Ctx::section`.
 //!
 //! ```toml
 //! [linking]
@@ -76,7 +76,7 @@ pub fn validate_linking(file: &LinkingFile) -> Result<LinkSettings, Vec<Issue>> 
     let mut s = LinkSettings::default();
     match file.max_attempts {
         Some(0) => issues.push((
-            "linking.max_attempts".into(),
+            "max_attempts".into(),
             "must be at least 1".into(),
             Some("5 is the usual value".into()),
         )),
@@ -85,7 +85,7 @@ pub fn validate_linking(file: &LinkingFile) -> Result<LinkSettings, Vec<Issue>> 
     }
     match file.attempt_window_minutes {
         Some(m) if m == 0 || m > 24 * 60 => issues.push((
-            "linking.attempt_window_minutes".into(),
+            "attempt_window_minutes".into(),
             format!("{m} is out of range"),
             Some("between 1 and 1440 minutes".into()),
         )),
@@ -98,13 +98,13 @@ pub fn validate_linking(file: &LinkingFile) -> Result<LinkSettings, Vec<Issue>> 
     for (role, level) in &file.min_level {
         if !CANONICAL_ROLES.contains(&role.as_str()) {
             issues.push((
-                format!("linking.min_level.{role}"),
+                format!("min_level.{role}"),
                 format!("{role:?} is not a role the gateway knows"),
                 Some(format!("one of {}", CANONICAL_ROLES.join(", "))),
             ));
         } else if !is_level(level) {
             issues.push((
-                format!("linking.min_level.{role}"),
+                format!("min_level.{role}"),
                 format!("{level:?} is not an ESIA account level"),
                 Some("simplified, standard or confirmed".into()),
             ));
@@ -119,6 +119,25 @@ pub fn validate_linking(file: &LinkingFile) -> Result<LinkSettings, Vec<Issue>> 
     }
 }
 
+/// `[diary]` through `diary::config::validate`, with its issue keys made relative to
+/// the section (that validator prefixes them with `diary.` itself).
+pub fn validate_diary(
+    file: &crate::diary::config::DiaryFile,
+    base_dir: &Path,
+) -> Result<crate::diary::config::DiaryConfig, Vec<Issue>> {
+    crate::diary::config::validate(file, base_dir).map_err(|issues| {
+        issues
+            .into_iter()
+            .map(|(key, message, hint)| {
+                let key = key
+                    .strip_prefix("diary.")
+                    .map_or(key.clone(), str::to_owned);
+                (key, message, hint)
+            })
+            .collect()
+    })
+}
+
 pub fn validate_vault(file: &VaultFile, base_dir: &Path) -> Result<VaultPaths, Vec<Issue>> {
     let resolve = |p: &Path| {
         if p.is_absolute() {
@@ -128,12 +147,41 @@ pub fn validate_vault(file: &VaultFile, base_dir: &Path) -> Result<VaultPaths, V
         }
     };
     match &file.key {
-        Some(key) => Ok(VaultPaths {
-            active: resolve(key),
-            older: file.old_keys.iter().map(|p| resolve(p)).collect(),
-        }),
+        Some(key) => {
+            let paths = VaultPaths {
+                active: resolve(key),
+                older: file.old_keys.iter().map(|p| resolve(p)).collect(),
+            };
+            // Loaded once here so `check-config` reports a missing, unreadable or
+            // world-readable key file before the gateway starts.
+            let mut issues = Vec::new();
+            let all = std::iter::once(("key".to_owned(), &paths.active)).chain(
+                paths
+                    .older
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("old_keys[{i}]"), p)),
+            );
+            for (k, path) in all {
+                if let Err(e) = crate::diary::vault::VaultKey::load(path) {
+                    issues.push((
+                        k,
+                        e.to_string(),
+                        Some(
+                            "64 hex digits in a file of mode 0600 owned by the gateway's user"
+                                .into(),
+                        ),
+                    ));
+                }
+            }
+            if issues.is_empty() {
+                Ok(paths)
+            } else {
+                Err(issues)
+            }
+        }
         None => Err(vec![(
-            "vault.key".into(),
+            "key".into(),
             "required key is missing".into(),
             Some("create one with `esia-gateway keys generate PATH` (mode 0600)".into()),
         )]),
@@ -167,10 +215,10 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "linking.max_attempts",
-                "linking.attempt_window_minutes",
-                "linking.min_level.parent",
-                "linking.min_level.pupil"
+                "max_attempts",
+                "attempt_window_minutes",
+                "min_level.parent",
+                "min_level.pupil"
             ]
         );
         assert!(toml::from_str::<LinkingFile>("max_attempt = 1").is_err());
@@ -178,12 +226,42 @@ mod tests {
     }
 
     #[test]
-    fn vault_paths_resolve_against_the_config_dir() {
+    fn vault_keys_are_checked_where_the_config_names_them() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::diary::vault::generate_key_file(&dir.path().join("a.key")).unwrap();
+        let f: VaultFile = toml::from_str("key = \"a.key\"").unwrap();
+        let p = validate_vault(&f, dir.path()).unwrap();
+        assert_eq!(p.active, dir.path().join("a.key"));
         let f: VaultFile =
-            toml::from_str("key = \"k/a.key\"\nold_keys = [\"/abs/b.key\"]").unwrap();
-        let p = validate_vault(&f, Path::new("/etc/gw")).unwrap();
-        assert_eq!(p.active, Path::new("/etc/gw/k/a.key"));
-        assert_eq!(p.older, [PathBuf::from("/abs/b.key")]);
-        assert!(validate_vault(&VaultFile::default(), Path::new(".")).is_err());
+            toml::from_str("key = \"a.key\"\nold_keys = [\"/nonexistent/b.key\"]").unwrap();
+        let issues = validate_vault(&f, dir.path()).unwrap_err();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].0, "old_keys[0]");
+        assert!(validate_vault(&VaultFile::default(), dir.path()).is_err());
+        use std::os::unix::fs::PermissionsExt;
+        let open = dir.path().join("a.key");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let f: VaultFile = toml::from_str("key = \"a.key\"").unwrap();
+        let issues = validate_vault(&f, dir.path()).unwrap_err();
+        assert!(issues[0].1.contains("chmod 600"), "{issues:?}");
+    }
+
+    /// The commented `[diary]` and `[linking]` examples in the shipped `gateway.toml`,
+    /// uncommented, are valid keys with valid values.
+    #[test]
+    fn shipped_examples_validate() {
+        let shipped = include_str!("../../gateway.toml");
+        let start = shipped.find("# [diary]").unwrap();
+        let text: String = shipped[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: crate::config::file::FileConfig = toml::from_str(&text).unwrap();
+        validate_diary(&file.diary, Path::new("/etc/gw")).unwrap();
+        let linking = validate_linking(&file.linking).unwrap();
+        assert_eq!(linking.max_attempts, 5);
+        assert!(file.vault.is_some());
     }
 }

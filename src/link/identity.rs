@@ -53,6 +53,7 @@ impl Link {
             }
         };
         let level = record.account_level.clone();
+        // Refused early when the cached role already says so: no diary sign-in needed.
         if binding.diary_role.is_some()
             && let Err(page) = self
                 .check_level(
@@ -81,15 +82,16 @@ impl Link {
                 }
                 VaultSignIn::Failed(page) => return Err(page),
             }
-            self.check_level(
-                oid,
-                &binding.diary_login,
-                role.as_deref(),
-                level.as_deref(),
-                ip,
-            )
-            .await?;
         }
+        // Always, whatever the mode: an unknown role needs the strictest level.
+        self.check_level(
+            oid,
+            &binding.diary_login,
+            role.as_deref(),
+            level.as_deref(),
+            ip,
+        )
+        .await?;
         record.diary_login = Some(binding.diary_login.clone());
         record.diary_role = role.clone();
         if let (Some(vault), Some(jar)) = (&self.vault, &jar) {
@@ -107,8 +109,10 @@ impl Link {
         {
             tracing::warn!(error = %e, "cannot record the binding's use");
         }
+        // Not `login`: the ESIA login itself is audited by the login pages; this is
+        // the gateway signing that user into the diary.
         self.audit(
-            AuditKind::Login,
+            AuditKind::Other("diary_sign_in".into()),
             Some(oid),
             Some(&binding.diary_login),
             Some(ip),

@@ -37,6 +37,7 @@ mod jar_store;
 mod legacy;
 pub mod levels;
 pub mod pages;
+pub mod setup;
 mod texts;
 
 use std::net::IpAddr;
@@ -129,7 +130,10 @@ impl std::fmt::Debug for Link {
 pub enum Step {
     /// Answer with this page; nothing goes to the diary.
     Answer(PageResponse),
-    /// Forward this request, then call [`Link::finish`] with the plan.
+    /// Forward this request, then call [`Link::finish`] with the plan. For the
+    /// authorize seam after this step: an ESIA session that gets here has a diary
+    /// identity and passed the level check (unlinked ones were answered with the link
+    /// page), so the session kinds the policy sees are anonymous, legacy, esia-linked.
     Forward(Request<Body>, Plan),
 }
 
@@ -236,8 +240,8 @@ impl Link {
                 let t = self.pages.texts();
                 let mut resp = self.pages.refusal(
                     ::http::StatusCode::METHOD_NOT_ALLOWED,
-                    t.link_title,
-                    t.csrf_expired,
+                    t.method_title,
+                    t.method_text,
                     "method-not-allowed",
                 );
                 let allow = if page == "link" { "GET, POST" } else { "GET" };

@@ -45,6 +45,8 @@ pub struct Texts {
     pub diary_down_title: &'static str,
     pub diary_down_text: &'static str,
     pub diary_refused_text: &'static str,
+    pub method_title: &'static str,
+    pub method_text: &'static str,
 }
 
 pub fn texts(language: Language) -> &'static Texts {
@@ -150,6 +152,8 @@ static RU: Texts = Texts {
         через несколько минут.",
     diary_refused_text: "Электронный дневник не принял вход. Попробуйте позже или \
         обратитесь к администратору дневника.",
+    method_title: "Действие не поддерживается",
+    method_text: "Эту страницу нельзя открыть таким способом.",
 };
 
 static EN: Texts = Texts {
@@ -202,4 +206,6 @@ static EN: Texts = Texts {
         minutes.",
     diary_refused_text: "The e-diary refused the sign-in. Try later or contact the \
         diary's administrator.",
+    method_title: "Not supported",
+    method_text: "This page cannot be opened this way.",
 };

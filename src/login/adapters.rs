@@ -19,7 +19,10 @@ use super::ports::{
 use crate::clock::SharedClock;
 use crate::esia::{EsiaClient, EsiaError};
 use crate::session::{self, SessionId, Sessions};
-use crate::store::{AuthMethod, FlowPurpose, LoginFlow, SessionRecord, SharedStore, StoreError};
+use crate::store::{
+    AuditEvent, AuditKind, AuthMethod, FlowPurpose, LoginFlow, SessionRecord, SharedStore,
+    StoreError,
+};
 
 /// ESIA through [`EsiaClient`].
 pub struct EsiaProvider {
@@ -112,6 +115,14 @@ impl StoreBackend {
             store,
             sessions,
             clock,
+        }
+    }
+
+    /// Appends an audit event; a failure is logged, never shown to the user (the
+    /// session change it records has already been committed).
+    async fn audit(&self, event: &AuditEvent) {
+        if let Err(e) = self.store.append_audit(event).await {
+            tracing::warn!(error = %e, kind = event.kind.as_str(), "audit event not written");
         }
     }
 
@@ -208,6 +219,14 @@ impl SessionBackend for StoreBackend {
                 )
                 .await
                 .map_err(unavailable)?;
+            let mut event = AuditEvent::new(self.clock.now(), AuditKind::Login);
+            event.esia_oid = record.esia_oid;
+            event.detail = serde_json::json!({
+                "method": "esia",
+                "level": record.account_level,
+                "public_computer": record.public_computer,
+            });
+            self.audit(&event).await;
             let cookie_max_age = (!record.public_computer).then(|| {
                 let left = (record.absolute_expiry - self.clock.now()).num_seconds();
                 Duration::from_secs(u64::try_from(left).unwrap_or(0))
@@ -235,8 +254,13 @@ impl SessionBackend for StoreBackend {
 
     fn end<'a>(&'a self, cookie: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            if let Ok(id) = SessionId::parse(cookie) {
-                self.sessions.end(&id).await.map_err(unavailable)?;
+            if let Ok(id) = SessionId::parse(cookie)
+                && let Some(ended) = self.sessions.end(&id).await.map_err(unavailable)?
+            {
+                let mut event = AuditEvent::new(self.clock.now(), AuditKind::Logout);
+                event.esia_oid = ended.esia_oid;
+                event.diary_login = ended.diary_login.clone();
+                self.audit(&event).await;
             }
             Ok(())
         })

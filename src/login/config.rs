@@ -394,4 +394,23 @@ mod tests {
         };
         assert_eq!(validate_store(&mixed, base).unwrap_err()[0].0, "url");
     }
+
+    /// The commented `[esia]`, `[login]`, `[session]`, `[store]` examples in the shipped
+    /// `gateway.toml`, uncommented, are valid keys with valid values.
+    #[test]
+    fn shipped_examples_parse() {
+        let shipped = include_str!("../../gateway.toml");
+        let start = shipped.find("# [esia]").unwrap();
+        let text: String = shipped[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: crate::config::file::FileConfig = toml::from_str(&text).unwrap();
+        assert!(file.esia.is_some());
+        validate_login(&file.login).unwrap();
+        validate_session(&file.session).unwrap();
+        validate_store(&file.store, Path::new("/etc/gw")).unwrap();
+    }
 }

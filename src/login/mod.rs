@@ -27,6 +27,7 @@ pub mod setup;
 #[cfg(test)]
 mod tests;
 mod texts;
+pub mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,7 @@ use crate::config::Language;
 use cookies::CookieNames;
 use pages::{PageResponse, Pages, Problem};
 pub use ports::{ActiveSession, IdentityProvider, SessionBackend};
+pub use view::session_view;
 
 /// Settings of the login pages (the `[login]`-ish part of the config).
 #[derive(Debug, Clone)]
@@ -219,7 +221,8 @@ impl Login {
         let method = request.method().clone();
         match (page.as_str(), &method) {
             ("start" | "", &Method::GET | &Method::HEAD) => self.start_page(&request).await,
-            ("login", &Method::GET | &Method::HEAD) => self.begin(&request).await,
+            // GET only: a HEAD (link prefetchers, monitors) must not create flows.
+            ("login", &Method::GET) => self.begin(&request).await,
             ("callback", &Method::GET) => self.callback(&request).await,
             ("logout", &Method::GET | &Method::HEAD) => self.logout_page(&request).await,
             ("logout", &Method::POST) => self.logout(request).await,

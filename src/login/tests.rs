@@ -445,3 +445,18 @@ fn duplicate_parameters_count_as_absent() {
         Some("//evil")
     );
 }
+
+#[tokio::test]
+async fn head_on_login_creates_no_flow() {
+    let backend = Arc::new(MemBackend::default());
+    let l = login(backend.clone());
+    let req = Request::builder()
+        .method(Method::HEAD)
+        .uri("/esia/login")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = l.handle(req).await;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()[header::ALLOW], "GET");
+    assert!(backend.flows.lock().unwrap().is_empty());
+}

@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn every_status_has_a_page_without_external_assets() {
-        for code in [400, 404, 413, 431, 500, 502, 503, 504, 418] {
+        for code in [400, 404, 413, 414, 431, 500, 502, 503, 504, 418] {
             let status = StatusCode::from_u16(code).unwrap();
             for lang in [Language::Ru, Language::En] {
                 let html = render_error(status, lang);

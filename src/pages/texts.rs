@@ -35,6 +35,10 @@ fn ru(status: StatusCode) -> (&'static str, &'static str) {
             "Слишком большой объём данных",
             "Отправленные данные превышают допустимый размер. Уменьшите размер файла и попробуйте ещё раз.",
         ),
+        414 => (
+            "Слишком длинный адрес",
+            "Адрес страницы слишком длинный. Проверьте ссылку и попробуйте ещё раз.",
+        ),
         431 => (
             "Слишком большой запрос",
             "Запрос содержит слишком много данных в заголовках. Очистите cookie для этого сайта и попробуйте ещё раз.",
@@ -73,6 +77,10 @@ fn en(status: StatusCode) -> (&'static str, &'static str) {
         413 => (
             "Too much data",
             "The data sent is larger than allowed. Make the file smaller and try again.",
+        ),
+        414 => (
+            "Address too long",
+            "The page address is too long. Check the link and try again.",
         ),
         431 => (
             "Request too large",

@@ -14,6 +14,8 @@ pub enum ProxyError {
     BadHost,
     #[error("request target cannot be forwarded: {0}")]
     BadTarget(String),
+    #[error("request target of {0} bytes: over the limit")]
+    UriTooLong(usize),
     #[error("{count} request headers, {bytes} bytes: over the limit")]
     HeadersTooLarge { count: usize, bytes: usize },
     #[error("request body over the limit ({limit} bytes)")]
@@ -28,6 +30,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadHost | Self::BadTarget(_) => StatusCode::BAD_REQUEST,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Upstream(e) => e.status(),

@@ -1,18 +1,19 @@
 //! The request pipeline: every browser request passes these phases, in order.
 //!
 //! ```text
-//! route ─▶ [authenticate ─▶ authorize ─▶ diary identity]* ─▶ forward ─▶ finish
+//! route ─▶ [authenticate ─▶ authorize ─▶ diary identity]* ─▶ forward ─▶ answer ─▶ finish
 //! ```
-//! - **route**: check the head (size limits → 431, `Host` → 400, request target → 400,
+//! - **route**: check the head (size limits → 414/431, `Host` → 400, target → 400,
 //!   declared body size → 413) and decide what kind of request this is.
 //! - **authenticate**: [`Login::front`] answers the login pages under the reserved
 //!   prefix, resolves the session cookie (cache-backed) and strips the gateway's cookies.
 //! - **authorize**: the cutover calendar and route groups ([`crate::cutover`]): 400 for
 //!   targets that cannot be canonicalised, the sign-in redirect or the refusal page, else
-//!   the request goes on with its canonical target (and its HTML answer may be decorated).
-//! - **forward**: clean the headers (hop-by-hop, hygiene, forwarding, Host), stream the
-//!   body to the diary under the size limit, rewrite the answer's redirect headers,
-//!   join websocket tunnels.
+//!   the request goes on with its canonical method and target (and its HTML answer may
+//!   be decorated).
+//! - **forward**: clean the headers (hop-by-hop, hygiene, forwarding, Host) and stream
+//!   the body to the diary under the size limit; then **answer**: drop the diary's
+//!   hop-by-hop headers, rewrite its redirect targets, join websocket tunnels.
 //! - **finish**: one access-log line and the metrics when the body is done ([`finish`]).
 //!
 //! [`Proxy::handle`] is the only place an error becomes a response: the inner function
@@ -102,6 +103,13 @@ pub struct Proxy {
 struct Route {
     client_host: String,
     websocket: bool,
+}
+
+/// What forwarding produced: the diary's answer and what is needed to pass it on.
+struct Sent {
+    response: Response<Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    upstream_host: String,
 }
 
 /// A forwarded exchange: the response for the browser and the diary's status (`None`
@@ -248,7 +256,7 @@ impl Proxy {
                 return Ok(own_page(page));
             }
         }
-        let mut fwd = self.forward(req, route.clone(), peer).await?;
+        let mut fwd = self.send(req, &route, peer).await?;
         if let (Some(link), Some(plan)) = (&self.link, plan.as_mut()) {
             // At most one retry: `finish` asks again only before its first re-login.
             loop {
@@ -257,7 +265,7 @@ impl Proxy {
                         fwd.response = response;
                         break;
                     }
-                    Finish::Retry(req) => fwd = self.forward(req, route.clone(), peer).await?,
+                    Finish::Retry(req) => fwd = self.send(req, &route, peer).await?,
                 }
             }
         }
@@ -267,9 +275,20 @@ impl Proxy {
         Ok(fwd)
     }
 
+    /// Phase 3: forward and prepare the diary's answer for the browser.
+    async fn send(
+        &self,
+        req: Request<Body>,
+        route: &Route,
+        peer: SocketAddr,
+    ) -> Result<Forwarded, ProxyError> {
+        let sent = self.forward(req, route, peer).await?;
+        self.answer(sent, route)
+    }
+
     /// Phase 1: is this a request we can and may forward at all?
     fn route(&self, req: &Request<Incoming>) -> Result<Route, ProxyError> {
-        hygiene::check_limits(req.headers(), &self.config.limits)?;
+        hygiene::check_limits(req.uri(), req.headers(), &self.config.limits)?;
         if req.method() == Method::CONNECT || !req.uri().path().starts_with('/') {
             return Err(ProxyError::BadTarget(format!(
                 "{} {}",
@@ -299,13 +318,14 @@ impl Proxy {
         })
     }
 
-    /// Phase 3: send to the diary and prepare its answer for the browser.
+    /// Phase 3a: clean the request and send it to the diary, body streaming under the
+    /// size limit.
     async fn forward(
         &self,
         mut req: Request<Body>,
-        route: Route,
+        route: &Route,
         peer: SocketAddr,
-    ) -> Result<Forwarded, ProxyError> {
+    ) -> Result<Sent, ProxyError> {
         let client_upgrade = route.websocket.then(|| hyper::upgrade::on(&mut req));
         let (mut parts, incoming) = req.into_parts();
 
@@ -328,7 +348,7 @@ impl Proxy {
         let limit = self.config.limits.max_body_bytes;
         let (limited, tripped) = body::Limited::new(incoming, limit);
         let upstream_req = Request::from_parts(parts, body::boxed(limited));
-        let mut resp = match self.upstream.send(upstream_req).await {
+        let response = match self.upstream.send(upstream_req).await {
             Ok(resp) => resp,
             // The diary saw a broken body because *we* cut it: that is the client's 413.
             Err(_) if tripped.load(Ordering::Acquire) => {
@@ -336,8 +356,22 @@ impl Proxy {
             }
             Err(e) => return Err(e.into()),
         };
+        Ok(Sent {
+            response,
+            client_upgrade,
+            upstream_host,
+        })
+    }
 
-        let upstream_status = resp.status();
+    /// Phase 3b: turn the diary's answer into the browser's — hop-by-hop headers out,
+    /// redirect targets back to the public origin, a websocket tunnel on 101.
+    fn answer(&self, sent: Sent, route: &Route) -> Result<Forwarded, ProxyError> {
+        let Sent {
+            mut response,
+            client_upgrade,
+            upstream_host,
+        } = sent;
+        let upstream_status = response.status();
         let switching = upstream_status == StatusCode::SWITCHING_PROTOCOLS;
         if switching {
             let Some(client_upgrade) = client_upgrade else {
@@ -349,25 +383,25 @@ impl Proxy {
             };
             upgrade::tunnel(
                 client_upgrade,
-                hyper::upgrade::on(&mut resp),
+                hyper::upgrade::on(&mut response),
                 self.shutdown.clone(),
             );
         }
 
-        let (mut parts, incoming) = resp.into_parts();
+        let (mut parts, incoming) = response.into_parts();
         hop::remove_hop_by_hop(&mut parts.headers, switching);
         if rewrite::has_urls(&parts.headers)
             && let Some(origins) = self.public_origins(&route.client_host, &upstream_host)
         {
             rewrite::rewrite_response(&mut parts.headers, &origins);
         }
-        let response = if switching {
-            Response::from_parts(parts, body::empty())
+        let body = if switching {
+            body::empty()
         } else {
-            Response::from_parts(parts, body::boxed(incoming))
+            body::boxed(incoming)
         };
         Ok(Forwarded {
-            response,
+            response: Response::from_parts(parts, body),
             upstream_status: Some(upstream_status),
         })
     }

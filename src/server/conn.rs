@@ -76,11 +76,11 @@ impl ConnSettings {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(config.timeouts.header_read)
-            .max_headers(limits.max_headers.saturating_mul(2).max(100))
+            .max_headers(limits.max_headers.saturating_mul(2).clamp(100, 10_000))
             .max_buf_size(head_buf.max(400 * 1024))
             .keep_alive(true);
-        let h2_list =
-            u32::try_from(head_buf.saturating_add(limits.max_headers * 64)).unwrap_or(u32::MAX);
+        let h2_list = u32::try_from(head_buf.saturating_add(limits.max_headers.saturating_mul(64)))
+            .unwrap_or(u32::MAX);
         builder
             .http2()
             .timer(TokioTimer::new())

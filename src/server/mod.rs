@@ -39,6 +39,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("ESIA login: {0}")]
     Login(#[from] crate::login::setup::SetupError),
+    #[error("linking: {0}")]
+    Link(#[from] crate::link::setup::LinkSetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -118,12 +120,13 @@ impl Gateway {
         config: GatewayConfig,
         calendar_clock: SharedClock,
     ) -> Result<RunningGateway, StartError> {
-        let login = crate::login::setup::from_config(&config).await?;
+        let clock = Arc::new(SystemClock);
+        let (login, link) = crate::link::setup::login_and_link(&config, clock).await?;
         let parts = Parts {
             audit: audit_store(&config, login.is_some()).await,
             login,
+            link,
             calendar_clock: Some(calendar_clock),
-            ..Parts::default()
         };
         Self::start_parts(config, parts).await
     }

@@ -390,6 +390,15 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser around `client` that records the `Set-Cookie`s of `gateway_port`.
+    pub fn new(client: reqwest::Client, gateway_port: u16) -> Self {
+        Self {
+            client,
+            gateway_port,
+            seen: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
     fn record(&self, resp: &reqwest::Response) {
         if resp.url().port() != Some(self.gateway_port) {
             return;

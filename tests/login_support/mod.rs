@@ -63,6 +63,8 @@ pub struct Options {
     pub stores: Vec<SharedStore>,
     pub require_confirmed: bool,
     pub accept_demo_signatures: bool,
+    /// Sign client_secret with GOST through `openssl` instead of the demo signer.
+    pub gost: bool,
 }
 
 impl Default for Options {
@@ -73,18 +75,77 @@ impl Default for Options {
             stores: Vec::new(),
             require_confirmed: false,
             accept_demo_signatures: true,
+            gost: false,
         }
     }
 }
 
-/// The RP's demo signing key and certificate (Ed25519), as files.
+/// The RP's signing key and certificate, as files: Ed25519 (demo signer) or
+/// GOST R 34.10-2012 (the production signer: `openssl` with the GOST engine).
 pub struct RpKey {
     pub key: std::path::PathBuf,
     pub cert_pem: String,
     pub cert_der: Vec<u8>,
+    pub gost: bool,
 }
 
 impl RpKey {
+    /// A GOST key and certificate made by the real `openssl` with the GOST engine.
+    pub fn generate_gost(dir: &std::path::Path) -> Self {
+        let key = dir.join("rp-gost.key");
+        let cert = dir.join("rp-gost.pem");
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let (k, c) = (key.to_str().unwrap(), cert.to_str().unwrap());
+        run(&[
+            "genpkey",
+            "-engine",
+            "gost",
+            "-algorithm",
+            "gost2012_256",
+            "-pkeyopt",
+            "paramset:A",
+            "-out",
+            k,
+        ]);
+        run(&[
+            "req",
+            "-engine",
+            "gost",
+            "-new",
+            "-x509",
+            "-key",
+            k,
+            "-subj",
+            "/CN=test-rp",
+            "-days",
+            "30",
+            "-out",
+            c,
+        ]);
+        let cert_pem = std::fs::read_to_string(&cert).unwrap();
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+            .unwrap()
+            .to_vec();
+        Self {
+            key,
+            cert_pem,
+            cert_der,
+            gost: true,
+        }
+    }
+
     pub fn generate(dir: &std::path::Path) -> Self {
         let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
         let cert = rcgen::CertificateParams::new(vec!["test-rp".to_owned()])
@@ -97,6 +158,7 @@ impl RpKey {
             key,
             cert_pem: cert.pem(),
             cert_der: cert.der().to_vec(),
+            gost: false,
         }
     }
 }
@@ -189,8 +251,27 @@ impl GatewayUnderTest {
         );
         t.insert("ca_bundle".into(), ca.display().to_string().into());
         let mut s = toml::value::Table::new();
-        s.insert("kind".into(), "demo".into());
-        s.insert("key".into(), rp.key.display().to_string().into());
+        if rp.gost {
+            let key = rp.key.display().to_string();
+            let args = [
+                "dgst",
+                "-engine",
+                "gost",
+                "-md_gost12_256",
+                "-sign",
+                key.as_str(),
+            ];
+            s.insert("kind".into(), "command".into());
+            s.insert("program".into(), "openssl".into());
+            s.insert(
+                "args".into(),
+                toml::Value::Array(args.iter().map(|a| (*a).into()).collect()),
+            );
+            s.insert("timeout_secs".into(), 10.into());
+        } else {
+            s.insert("kind".into(), "demo".into());
+            s.insert("key".into(), rp.key.display().to_string().into());
+        }
         t.insert("signer".into(), toml::Value::Table(s));
         let file: EsiaFile = toml::Value::Table(t).try_into().unwrap();
         let cfg = file.validate().unwrap();
@@ -227,7 +308,11 @@ impl Stand {
         let pki = Pki::new();
         let upstream = TestUpstream::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let rp = RpKey::generate(dir.path());
+        let rp = if opts.gost {
+            RpKey::generate_gost(dir.path())
+        } else {
+            RpKey::generate(dir.path())
+        };
         let mut gws = Vec::new();
         for i in 0..n {
             gws.push(GatewayUnderTest::start(&pki, &upstream, dir.path(), &opts, i).await);

@@ -10,8 +10,8 @@
 //! - Anything a later phase registers with [`Sanitizer::strip`], e.g. identity headers
 //!   the gateway itself sets in header mode.
 
-use http::HeaderMap;
 use http::header::HeaderName;
+use http::{HeaderMap, Uri};
 
 use crate::config::Limits;
 use crate::proxy::error::ProxyError;
@@ -66,8 +66,13 @@ impl Sanitizer {
     }
 }
 
-/// 431 when the head has more headers, or more name+value bytes, than allowed.
-pub fn check_limits(headers: &HeaderMap, limits: &Limits) -> Result<(), ProxyError> {
+/// 414 when the request target alone is longer than the header byte limit; 431 when
+/// the head has more headers, or more name+value bytes, than allowed.
+pub fn check_limits(uri: &Uri, headers: &HeaderMap, limits: &Limits) -> Result<(), ProxyError> {
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if target > limits.max_header_bytes {
+        return Err(ProxyError::UriTooLong(target));
+    }
     let count = headers.len();
     let bytes: usize = headers
         .iter()
@@ -131,13 +136,19 @@ mod tests {
             max_headers: 2,
             max_body_bytes: 0,
         };
-        assert!(check_limits(&with(&["a", "b"]), &limits).is_ok());
+        let root = Uri::from_static("/");
+        assert!(check_limits(&root, &with(&["a", "b"]), &limits).is_ok());
         assert!(matches!(
-            check_limits(&with(&["a", "b", "c"]), &limits),
+            check_limits(&root, &with(&["a", "b", "c"]), &limits),
             Err(ProxyError::HeadersTooLarge { count: 3, .. })
         ));
         let mut big = HeaderMap::new();
         big.insert("x", HeaderValue::from_str(&"y".repeat(20)).unwrap());
-        assert!(check_limits(&big, &limits).is_err());
+        assert!(check_limits(&root, &big, &limits).is_err());
+        let long: Uri = format!("/{}", "a".repeat(20)).parse().unwrap();
+        assert!(matches!(
+            check_limits(&long, &HeaderMap::new(), &limits),
+            Err(ProxyError::UriTooLong(21))
+        ));
     }
 }
