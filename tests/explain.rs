@@ -35,6 +35,7 @@ fn write_config(dir: &Path, cert: &Path, key: &Path) -> std::path::PathBuf {
 struct Explained {
     code: i32,
     stdout: String,
+    stderr: String,
 }
 
 fn explain(config: &Path, at: &str, session: &[&str], request: &str) -> Explained {
@@ -48,6 +49,7 @@ fn explain(config: &Path, at: &str, session: &[&str], request: &str) -> Explaine
     Explained {
         code: out.status.code().unwrap(),
         stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
 
@@ -223,4 +225,32 @@ fn explain_prints_every_step_and_refuses_bad_input_with_2() {
         "GET /",
     );
     assert_eq!(e.code, 2);
+}
+
+#[test]
+fn a_bad_policy_is_reported_with_file_line_and_key_and_exits_2() {
+    let probe = support::Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[listen]\nhttps = \"127.0.0.1:0\"\n[tls]\ncert = {:?}\nkey = {:?}\n\
+         [upstream]\nurl = \"http://127.0.0.1:9\"\n\
+         [calendar]\nesia_only_from = 2019-01-01\nlegacy_login = \"maybe\"\n\
+         [banner]\nselector = \"<<<\"\nlegacy_login_path = \"login\"\nposition = \"top\"\n",
+        probe.files.cert.display().to_string(),
+        probe.files.key.display().to_string()
+    );
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, text).unwrap();
+    let e = explain(&config, "2019-02-01", &["legacy"], "GET /marks");
+    assert_eq!(e.code, 2, "{}", e.stderr);
+    for needle in [
+        "gateway.toml:10:",
+        "calendar.legacy_login",
+        "banner.selector",
+        "banner.legacy_login_path",
+        "banner.position: unknown key",
+    ] {
+        assert!(e.stderr.contains(needle), "{needle}\n{}", e.stderr);
+    }
+    assert!(e.stdout.is_empty(), "no decision printed on a bad config");
 }
