@@ -19,15 +19,18 @@
 pub mod config;
 mod decorate;
 pub mod pages;
+mod request;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use http::{Method, Request, Response, Uri};
+use http::{Method, Request, Response};
 
 pub use self::config::{BannerSettings, CutoverConfig};
 pub use self::decorate::Decorate;
 use self::pages::Action;
+pub use self::request::view_of;
+use self::request::{raw_target, return_path, set_target, without_body};
 use crate::clock::SharedClock;
 use crate::config::Language;
 use crate::inject::banner::{login_button, transition_banner};
@@ -35,8 +38,8 @@ use crate::inject::{Position, Rule};
 use crate::login::ActiveSession;
 use crate::metrics::Metrics;
 use crate::policy::{
-    AccountLevel, CanonicalRequest, Decision, LegacyLogin, Phase, Policy, Reason, Role,
-    SessionView, decide, strip_overrides,
+    AccountLevel, CanonicalRequest, Decision, LegacyLogin, Phase, Policy, Reason, SessionView,
+    decide, strip_overrides,
 };
 use crate::proxy::body::Body;
 use crate::store::{AuditEvent, AuditKind, SharedStore};
@@ -364,72 +367,6 @@ impl Cutover {
             &return_path(canonical),
             self.language,
         ))
-    }
-}
-
-/// What the decision needs to know about a session.
-pub fn view_of(session: Option<&ActiveSession>) -> SessionView {
-    let Some(s) = session else {
-        return SessionView::Anonymous;
-    };
-    let role = s.diary_role.as_deref().and_then(Role::parse);
-    if s.auth_method != "esia" {
-        return SessionView::Legacy { role };
-    }
-    // An unknown level string is the weakest level: never more access than proven.
-    let level = s
-        .account_level
-        .as_deref()
-        .and_then(AccountLevel::parse)
-        .unwrap_or(AccountLevel::Child);
-    match s.diary_login {
-        Some(_) => SessionView::EsiaLinked { level, role },
-        None => SessionView::EsiaUnlinked { level },
-    }
-}
-
-/// The request-target as the client sent it: origin-form, or absolute-form on HTTP/1.x
-/// (the canonicaliser accepts only the gateway's own hosts there).
-fn raw_target<B>(req: &Request<B>) -> String {
-    let uri = req.uri();
-    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
-    match (req.version(), uri.scheme(), uri.authority()) {
-        (http::Version::HTTP_10 | http::Version::HTTP_11, Some(scheme), Some(authority)) => {
-            format!("{scheme}://{authority}{pq}")
-        }
-        _ => pq.to_owned(),
-    }
-}
-
-/// Replaces the request's target by the canonical one, keeping scheme and authority.
-fn set_target<B>(req: &mut Request<B>, target: &str) {
-    let mut parts = req.uri().clone().into_parts();
-    match target.parse() {
-        Ok(pq) => parts.path_and_query = Some(pq),
-        Err(e) => {
-            // The canonicaliser emits only valid targets; refuse to guess if not.
-            tracing::error!(error = %e, "canonical target is not a valid URI; sending /");
-            parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
-        }
-    }
-    // Never leave the raw target in place: that is what the policy did not match.
-    *req.uri_mut() = Uri::from_parts(parts)
-        .or_else(|_| target.parse())
-        .unwrap_or_else(|_| Uri::from_static("/"));
-}
-
-fn without_body(page: Response<Body>) -> Response<Body> {
-    let (mut parts, _) = page.into_parts();
-    parts.headers.remove(http::header::CONTENT_LENGTH);
-    Response::from_parts(parts, crate::proxy::body::empty())
-}
-
-/// Where to come back after signing in: the canonical target of a GET, else `/`.
-fn return_path(c: &CanonicalRequest) -> String {
-    if c.method == Method::GET {
-        c.forward_target.clone()
-    } else {
-        "/".to_owned()
     }
 }
 

@@ -1,6 +1,7 @@
 use chrono::Utc;
 
 use super::*;
+use crate::policy::Role;
 
 fn session(method: &'static str, level: Option<&str>, login: Option<&str>) -> ActiveSession {
     ActiveSession {
