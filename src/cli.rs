@@ -36,6 +36,32 @@ pub enum Command {
     EsiaMock(MockArgs),
     /// Run only the demo legacy diary (plain HTTP).
     DemoDiary(DiaryArgs),
+    /// What the cutover policy does with one request: canonical form, matched route
+    /// group, phase, decision and reason. Exit 0 allow, 1 deny or sign-in, 2 bad input.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The configuration file (the same one `run` uses).
+    #[arg(long, short = 'c', default_value = "gateway.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// The instant to stand on: 2019-02-01 (00:00 in the calendar's zone),
+    /// 2019-02-01T10:30 (local) or RFC 3339; default now.
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<String>,
+    /// anonymous | legacy | esia | esia-unlinked
+    #[arg(long, default_value = "legacy", value_name = "KIND")]
+    pub session: String,
+    /// The ESIA account level: child | simplified | standard | confirmed (ESIA only).
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
+    /// The diary role: student | parent | teacher | class_teacher | head_teacher | director | admin
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// The request, e.g. 'GET /index.php?module=marks'.
+    #[arg(value_name = "REQUEST")]
+    pub request: String,
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +123,7 @@ pub fn main() -> ExitCode {
             };
             with_runtime(crate::demo::run_cli(opts))
         }
+        Command::Explain(a) => explain(&a),
         Command::EsiaMock(a) => with_runtime(crate::standins::esia_mock::run_cli(&a.config)),
         Command::DemoDiary(a) => with_runtime(crate::standins::demo_diary::run_cli(
             a.listen,
@@ -175,6 +202,58 @@ fn check_config(path: &Path) -> ExitCode {
     }
 }
 
+/// `esia-gateway explain`: the proxy's own pipeline (canonicalise → phase → decide) on
+/// the validated config, printed step by step.
+fn explain(a: &ExplainArgs) -> ExitCode {
+    let cfg = match config::load(&a.config) {
+        Ok(cfg) => cfg,
+        Err(errors) => return report(&a.config, &errors),
+    };
+    let Some(cutover) = &cfg.cutover else {
+        eprintln!(
+            "{}: no [calendar] or [[route_group]]: the gateway forwards everything",
+            a.config.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let policy = &cutover.policy;
+    let at = match &a.at {
+        None => chrono::Utc::now(),
+        Some(text) => match policy.calendar.parse_instant(text) {
+            Some(t) => t,
+            None => {
+                eprintln!(
+                    "error: --at {text:?}: expected 2019-02-01, 2019-02-01T10:30 or RFC 3339"
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+    };
+    let session =
+        match crate::policy::parse_session(&a.session, a.level.as_deref(), a.role.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+    match crate::policy::explain(policy, &policy.calendar, at, &session, &a.request) {
+        Ok(e) => {
+            print!("{e}");
+            if let Some(reason) = e.decision.reason() {
+                println!("reason:     {reason}");
+            }
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_RUNTIME))
+        }
+        Err(e) => {
+            println!("request:    {}", a.request.trim());
+            println!("decision:   bad-request");
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
 /// A few lines an operator can eyeball: where it listens and where it forwards.
 pub fn summary(cfg: &GatewayConfig) -> String {
     let l = &cfg.listen;
@@ -197,6 +276,19 @@ pub fn summary(cfg: &GatewayConfig) -> String {
         "  upstream  {} (Host: {host})\n",
         cfg.upstream.url
     ));
+    if let Some(c) = &cfg.cutover {
+        let cal = &c.policy.calendar;
+        let from = cal
+            .transition_from
+            .map_or_else(|| "-".to_string(), |d| d.to_string());
+        out.push_str(&format!(
+            "  calendar  transition {from}, ESIA only from {} ({}), {}; phase now: {}\n",
+            cal.esia_only_from,
+            cal.legacy_login.as_str(),
+            cal.time_zone,
+            cal.phase_at(chrono::Utc::now())
+        ));
+    }
     out
 }
 
@@ -221,6 +313,32 @@ mod tests {
         assert!(matches!(cli.command, Command::Run(a) if a.config == Path::new("/etc/g.toml")));
         assert!(Cli::try_parse_from(["esia-gateway"]).is_err());
         assert!(Cli::try_parse_from(["esia-gateway", "frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn explain_takes_the_documented_arguments() {
+        let cli = Cli::try_parse_from([
+            "esia-gateway",
+            "explain",
+            "--config",
+            "gateway.toml",
+            "--at",
+            "2019-02-01",
+            "--session",
+            "esia",
+            "--level",
+            "confirmed",
+            "--role",
+            "parent",
+            "GET /index.php?module=marks",
+        ])
+        .unwrap();
+        let Command::Explain(a) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(a.request, "GET /index.php?module=marks");
+        assert_eq!(a.role.as_deref(), Some("parent"));
+        assert!(Cli::try_parse_from(["esia-gateway", "explain"]).is_err());
     }
 
     #[test]

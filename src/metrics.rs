@@ -20,7 +20,6 @@ use prometheus_client::registry::{Metric, Registry};
 type Labels = Vec<(&'static str, &'static str)>;
 
 /// Every metric the transport core exports.
-#[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
     requests: Family<Labels, Counter>,
@@ -28,6 +27,29 @@ pub struct Metrics {
     request_duration: Histogram,
     open_connections: Gauge,
     tls_handshake_failures: Counter,
+    /// Cutover (issue 6): refusals by reason, decisions, canonicalisation rejects, phase.
+    denied: Family<Labels, Counter>,
+    decisions: Family<Labels, Counter>,
+    rejected: Family<Labels, Counter>,
+    phase: Family<Labels, Gauge>,
+    phase_source: Mutex<Option<PhaseSource>>,
+}
+
+/// Reads the calendar's current phase name at scrape time (`None` once its owner is gone).
+pub type PhaseSource = Box<dyn Fn() -> Option<&'static str> + Send + Sync>;
+
+/// Every phase name the gauge reports (one is 1, the others 0).
+const PHASES: [&str; 4] = [
+    "before-transition",
+    "transition",
+    "cutover-restricted",
+    "cutover-disabled",
+];
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
 impl Default for Metrics {
@@ -70,7 +92,36 @@ impl Metrics {
             "TLS handshakes that failed or timed out",
             tls_handshake_failures.clone(),
         );
+        let denied = Family::<Labels, Counter>::default();
+        let decisions = Family::<Labels, Counter>::default();
+        let rejected = Family::<Labels, Counter>::default();
+        let phase = Family::<Labels, Gauge>::default();
+        registry.register(
+            "denied",
+            "Requests refused by the cutover policy, by reason",
+            denied.clone(),
+        );
+        registry.register(
+            "policy_decisions",
+            "Cutover policy decisions: allow, need-login, deny",
+            decisions.clone(),
+        );
+        registry.register(
+            "canonical_rejects",
+            "Request targets refused with 400 because they cannot be canonicalised",
+            rejected.clone(),
+        );
+        registry.register(
+            "calendar_phase",
+            "The cutover calendar's current phase (1 for the current one)",
+            phase.clone(),
+        );
         Self {
+            denied,
+            decisions,
+            rejected,
+            phase,
+            phase_source: Mutex::new(None),
             registry: Mutex::new(registry),
             requests,
             upstream_errors,
@@ -117,8 +168,42 @@ impl Metrics {
         self.open_connections.get()
     }
 
+    /// A request refused by the cutover policy; `reason` is a stable kebab-case name.
+    pub fn denied(&self, reason: &'static str) {
+        self.denied.get_or_create(&vec![("reason", reason)]).inc();
+    }
+
+    pub fn decision(&self, decision: &'static str) {
+        self.decisions
+            .get_or_create(&vec![("decision", decision)])
+            .inc();
+    }
+
+    /// A target refused with 400; `reject` is the canonicaliser's stable name.
+    pub fn rejected(&self, reject: &'static str) {
+        self.rejected.get_or_create(&vec![("reject", reject)]).inc();
+    }
+
+    /// Where the phase gauge reads the calendar at every scrape.
+    pub fn set_phase_source(&self, source: PhaseSource) {
+        *self.phase_source.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+    }
+
+    fn refresh_phase(&self) {
+        let source = self.phase_source.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(current) = source.as_ref().and_then(|f| f()) else {
+            return;
+        };
+        for name in PHASES {
+            self.phase
+                .get_or_create(&vec![("phase", name)])
+                .set(i64::from(name == current));
+        }
+    }
+
     /// The Prometheus text exposition of everything registered.
     pub fn render(&self) -> String {
+        self.refresh_phase();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         // Writing into a String cannot fail; an encoder error would only drop metrics.
@@ -161,5 +246,27 @@ mod tests {
         assert!(text.contains("esia_gateway_tls_handshake_failures_total 1"));
         assert!(text.contains("esia_gateway_request_duration_seconds_count 3"));
         assert!(text.contains("esia_gateway_open_connections 0"));
+    }
+
+    #[test]
+    fn phase_gauge_follows_its_source_at_every_scrape() {
+        let m = Metrics::new();
+        let now = std::sync::Arc::new(Mutex::new("transition"));
+        let src = now.clone();
+        m.set_phase_source(Box::new(move || Some(*src.lock().unwrap())));
+        m.denied("legacy-session-after-cutover");
+        let text = m.render();
+        assert!(
+            text.contains(r#"esia_gateway_calendar_phase{phase="transition"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"esia_gateway_calendar_phase{phase="cutover-restricted"} 0"#));
+        assert!(
+            text.contains(r#"esia_gateway_denied_total{reason="legacy-session-after-cutover"} 1"#)
+        );
+        *now.lock().unwrap() = "cutover-restricted";
+        let text = m.render();
+        assert!(text.contains(r#"esia_gateway_calendar_phase{phase="cutover-restricted"} 1"#));
+        assert!(text.contains(r#"esia_gateway_calendar_phase{phase="transition"} 0"#));
     }
 }

@@ -31,6 +31,29 @@ pub struct FileConfig {
     pub pages: PagesFile,
     #[serde(default)]
     pub log: LogFile,
+    /// `[esia]`: absent = no ESIA login (plain proxy).
+    pub esia: Option<crate::esia::EsiaFile>,
+    #[serde(default)]
+    pub login: crate::login::config::LoginFile,
+    #[serde(default)]
+    pub session: crate::login::config::SessionFile,
+    #[serde(default)]
+    pub store: crate::login::config::StoreFile,
+    /// The cutover policy (`crate::cutover::config`); absent = transparent proxy.
+    pub calendar: Option<crate::policy::config::CalendarFile>,
+    pub canonical: Option<crate::policy::config::CanonicalFile>,
+    pub roles: Option<crate::policy::config::RolesFile>,
+    pub default_route: Option<crate::policy::config::AccessFile>,
+    pub route_group: Option<Vec<crate::policy::config::RouteGroupFile>>,
+    pub banner: Option<crate::cutover::config::BannerFile>,
+    /// `[diary]`: how users are signed into the diary (issue 5).
+    #[serde(default)]
+    pub diary: crate::diary::config::DiaryFile,
+    /// `[vault]`: key files of the credential vault; needed for `form` sign-in.
+    pub vault: Option<crate::link::config::VaultFile>,
+    /// `[linking]`: link-form rate limit, legacy login, role → minimum ESIA level.
+    #[serde(default)]
+    pub linking: crate::link::config::LinkingFile,
 }
 
 /// `[listen]`

@@ -40,6 +40,22 @@ pub struct GatewayConfig {
     pub timeouts: Timeouts,
     pub pages: PagesConfig,
     pub log: LogConfig,
+    /// `[esia]`; `None` runs the gateway as a plain proxy without ESIA login.
+    pub esia: Option<crate::esia::EsiaConfig>,
+    /// `[login]`: the reserved prefix and the login pages.
+    pub login: crate::login::config::LoginConfig,
+    /// `[session]`: lifetimes and the cross-replica cache bound.
+    pub session: crate::login::config::SessionConfig,
+    /// `[store]`: SQLite file or PostgreSQL.
+    pub store: crate::login::config::StoreConfig,
+    /// The cutover calendar, route groups and banner; `None` = transparent proxy.
+    pub cutover: Option<crate::cutover::CutoverConfig>,
+    /// `[diary]`: form or header sign-in, the diary's login form and probe rules.
+    pub diary: crate::diary::config::DiaryConfig,
+    /// `[vault]`; `None` disables linking in `form` mode (nowhere to keep passwords).
+    pub vault: Option<crate::link::config::VaultPaths>,
+    /// `[linking]`
+    pub linking: crate::link::config::LinkSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +218,14 @@ impl GatewayConfig {
             timeouts: Timeouts::default(),
             pages: PagesConfig::default(),
             log: LogConfig::default(),
+            esia: None,
+            login: Default::default(),
+            session: Default::default(),
+            store: Default::default(),
+            cutover: None,
+            diary: Default::default(),
+            vault: None,
+            linking: Default::default(),
         }
     }
 }

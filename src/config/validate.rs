@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use super::file::FileConfig;
 use super::source::{Segment, Want};
 use super::{GatewayConfig, sections, tls_files};
+use crate::link::config as link;
+use crate::login::config as auth;
 
 /// A problem found by a validator, located later from its key path.
 #[derive(Debug, Clone)]
@@ -132,6 +134,39 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
     let timeouts = sections::timeouts(&file.timeouts, cx);
     let pages = sections::pages(&file.pages);
     let log = sections::log(&file.log, cx);
+    let base = cx.base_dir().to_path_buf();
+    let esia = match &file.esia {
+        Some(f) => cx.section("esia", auth::validate_esia(f, &base)).map(Some),
+        None => Some(None),
+    };
+    let login = cx.section("login", auth::validate_login(&file.login));
+    let session = cx.section("session", auth::validate_session(&file.session));
+    let store = cx.section("store", auth::validate_store(&file.store, &base));
+    let cutover = match crate::cutover::config::validate(&crate::cutover::config::PolicySections {
+        calendar: &file.calendar,
+        canonical: &file.canonical,
+        roles: &file.roles,
+        default_route: &file.default_route,
+        route_group: &file.route_group,
+        banner: &file.banner,
+    }) {
+        Ok(c) => Some(c),
+        // Policy key paths are already rooted at the file (`route_group[1].match[0]`).
+        Err(issues) => {
+            for (key, message, hint) in issues {
+                cx.error(&key, message, hint.as_deref());
+            }
+            None
+        }
+    };
+    let diary = cx.section("diary", link::validate_diary(&file.diary, &base));
+    let vault = match &file.vault {
+        Some(f) => cx
+            .section("vault", link::validate_vault(f, &base))
+            .map(Some),
+        None => Some(None),
+    };
+    let linking = cx.section("linking", link::validate_linking(&file.linking));
 
     let config = GatewayConfig {
         listen: listen?,
@@ -142,6 +177,14 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         timeouts: timeouts?,
         pages,
         log: log?,
+        esia: esia?,
+        login: login?,
+        session: session?,
+        store: store?,
+        cutover: cutover?,
+        diary: diary?,
+        vault: vault?,
+        linking: linking?,
     };
     sections::cross_checks(&config, cx);
     tls_files::covers_public_url(&config, cx);

@@ -86,6 +86,13 @@ pub async fn start(opts: &DemoOptions) -> anyhow::Result<RunningDemo> {
         .await
         .context("cannot start the ESIA mock")?;
 
+    // The credential vault's key: made once, kept across demo runs (mode 0600).
+    let vault_key = opts.data_dir.join("vault.key");
+    if !vault_key.exists() {
+        crate::diary::vault::generate_key_file(&vault_key)
+            .map_err(|e| anyhow::anyhow!("cannot create the demo vault key: {e}"))?;
+    }
+
     let config_path = opts.data_dir.join("gateway.toml");
     let toml = gateway_toml(
         opts,
@@ -99,7 +106,14 @@ pub async fn start(opts: &DemoOptions) -> anyhow::Result<RunningDemo> {
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     let config = crate::config::load(&config_path)
         .map_err(|e| anyhow::anyhow!("the generated demo config is invalid:\n{e}"))?;
-    let gateway = crate::server::Gateway::start(config)
+    // `--at` moves the calendar only: the date given, today's time of day, running on.
+    let calendar: crate::clock::SharedClock = match opts.at {
+        Some(date) => std::sync::Arc::new(crate::clock::OffsetClock::starting_at(
+            date.and_time(chrono::Utc::now().time()).and_utc(),
+        )),
+        None => std::sync::Arc::new(crate::clock::SystemClock),
+    };
+    let gateway = crate::server::Gateway::start_at(config, calendar)
         .await
         .context("cannot start the gateway")?;
     let url = format!("{}/", public_url(gateway.https_addr()));
@@ -135,23 +149,53 @@ fn gateway_toml(
     token_cert: &Path,
     redirect_uri: &str,
 ) -> String {
-    let _ = (esia_url, token_cert, redirect_uri, &opts.at);
-    format!(
+    let base = format!(
         "# Written by `esia-gateway demo` at every start; edit the shipped gateway.toml instead.\n\
          [listen]\nhttps = \"{https}\"\nadmin = \"{admin}\"\npublic_url = \"{public}\"\n\n\
          [tls]\ncert = {cert}\nkey = {key}\noutgoing_ca = {ca}\n\n\
          [upstream]\nurl = \"{diary_url}\"\n\n\
-         [log]\nlevel = \"info\"\naccess_log = true\n\n\
-         # ESIA relying party of the demo: certificate {rp_cert} (hash {rp_hash}), key {rp_key}\n",
+         [log]\nlevel = \"info\"\naccess_log = true\n",
         https = opts.https,
         admin = opts.admin,
         public = public_url(opts.https),
         cert = toml_str(&pki.gateway.cert),
         key = toml_str(&pki.gateway.key),
         ca = toml_str(&pki.ca_cert),
+    );
+    // Seed 004's calendar and route groups (the shipped policy example) and the banner.
+    base + &esia_and_linking_toml(opts, pki, esia_url, token_cert, redirect_uri)
+        + "\n"
+        + crate::policy::EXAMPLE_TOML
+        + "\n[banner]\nenabled = true\n"
+}
+
+/// `[esia]` against the mock (demo signer), `[login]`, `[store]` in the data dir, and
+/// linking with the vault key next to it (issue 5): log in as `confirmed`, link to
+/// `parent`/`demo` once, and the next ESIA login goes straight to the cabinet.
+fn esia_and_linking_toml(
+    opts: &DemoOptions,
+    pki: &pki::DemoPki,
+    esia_url: &str,
+    token_cert: &Path,
+    redirect_uri: &str,
+) -> String {
+    format!(
+        "\n# The relying party's demo certificate: {rp_cert}\n\
+         [esia]\nbase_url = \"{esia_url}\"\nclient_id = \"{DEMO_CLIENT_ID}\"\n\
+         redirect_uri = \"{redirect_uri}\"\n\
+         scope = \"openid fullname birthdate gender snils id_doc\"\n\
+         certificate_hash = \"{hash}\"\ntoken_keys = [{token}]\nca_bundle = {ca}\n\
+         signer = {{ kind = \"demo\", key = {rp_key} }}\n\n\
+         [login]\nlegacy_login_url = \"/login\"\n\n\
+         [store]\nbackend = \"sqlite\"\npath = {db}\n\n\
+         [vault]\nkey = {vault}\n",
         rp_cert = pki.rp_cert.display(),
-        rp_hash = pki.rp_cert_hash,
-        rp_key = pki.rp_key.display(),
+        hash = pki.rp_cert_hash,
+        token = toml_str(token_cert),
+        ca = toml_str(&pki.ca_cert),
+        rp_key = toml_str(&pki.rp_key),
+        db = toml_str(&opts.data_dir.join("gateway.db")),
+        vault = toml_str(&opts.data_dir.join("vault.key")),
     )
 }
 

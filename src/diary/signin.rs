@@ -227,12 +227,17 @@ pub async fn sign_in(
     jar: &mut Jar,
     now: DateTime<Utc>,
 ) -> Result<LoginOutcome, DiaryError> {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair(&rules.login_field, login);
-    form.append_pair(&rules.password_field, password.expose());
-    for (k, v) in &rules.extra_fields {
-        form.append_pair(k, v);
-    }
+    // Built in its own scope: the serializer is not `Send` and must not live across
+    // the await below.
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair(&rules.login_field, login);
+        form.append_pair(&rules.password_field, password.expose());
+        for (k, v) in &rules.extra_fields {
+            form.append_pair(k, v);
+        }
+        form.finish()
+    };
     let mut req = Request::post(rules.login_path.as_str())
         .header(header::HOST, host)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
@@ -240,7 +245,7 @@ pub async fn sign_in(
         req = req.header(header::COOKIE, cookies);
     }
     let req = req
-        .body(Full::new(Bytes::from(form.finish())))
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| DiaryError::BadAnswer(e.to_string()))?;
     let resp = http.send(req).await?;
     let outcome = rules.login_outcome(resp.status(), location(&resp), resp.body());

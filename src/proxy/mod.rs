@@ -1,12 +1,16 @@
 //! The request pipeline: every browser request passes these phases, in order.
 //!
 //! ```text
-//! route ─▶ [authenticate ─▶ authorize]* ─▶ forward ─▶ answer ─▶ finish
+//! route ─▶ [authenticate ─▶ authorize ─▶ diary identity]* ─▶ forward ─▶ answer ─▶ finish
 //! ```
 //! - **route**: check the head (size limits → 414/431, `Host` → 400, target → 400,
 //!   declared body size → 413) and decide what kind of request this is.
-//! - **authenticate / authorize** (*issue 3 onwards): the seam is marked in
-//!   [`Proxy::handle_inner`]; nothing is checked yet.
+//! - **authenticate**: [`Login::front`] answers the login pages under the reserved
+//!   prefix, resolves the session cookie (cache-backed) and strips the gateway's cookies.
+//! - **authorize**: the cutover calendar and route groups ([`crate::cutover`]): 400 for
+//!   targets that cannot be canonicalised, the sign-in redirect or the refusal page, else
+//!   the request goes on with its canonical method and target (and its HTML answer may
+//!   be decorated).
 //! - **forward**: clean the headers (hop-by-hop, hygiene, forwarding, Host) and stream
 //!   the body to the diary under the size limit; then **answer**: drop the diary's
 //!   hop-by-hop headers, rewrite its redirect targets, join websocket tunnels.
@@ -39,8 +43,38 @@ use self::headers::rewrite::Origins;
 use self::headers::{forwarded, hop, host, hygiene, rewrite};
 use self::upstream::Upstream;
 use crate::config::{GatewayConfig, Language};
+use crate::cutover::{Authorized, Cutover};
+use crate::link::{Finish, Link, Step};
+use crate::login::{Front, Login};
 use crate::metrics::Metrics;
 use crate::server::shutdown::ShutdownSignal;
+
+/// A page the gateway answered itself.
+fn answered(page: crate::login::pages::PageResponse) -> Forwarded {
+    Forwarded {
+        response: page.map(body::boxed),
+        upstream_status: None,
+    }
+}
+
+/// A response the gateway made itself (authorize phase).
+fn own_page(response: Response<Body>) -> Forwarded {
+    Forwarded {
+        response,
+        upstream_status: None,
+    }
+}
+
+/// The session a cookie value names now (the browser's cookie was stripped by then).
+async fn session_by_cookie(login: &Login, value: &str) -> Option<crate::login::ActiveSession> {
+    let pair = format!("{}={value}", login.settings().cookies.session);
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::COOKIE,
+        http::HeaderValue::from_str(&pair).ok()?,
+    );
+    login.session_of(&headers).await
+}
 
 /// The per-connection facts a request comes with.
 pub struct Client {
@@ -56,9 +90,16 @@ pub struct Proxy {
     sanitizer: Sanitizer,
     metrics: Arc<Metrics>,
     shutdown: ShutdownSignal,
+    /// The login pages and session lookup (authenticate phase); `None` = plain proxy.
+    login: Option<Arc<Login>>,
+    /// Linking and the diary identity (issue 5); needs `login`.
+    link: Option<Arc<Link>>,
+    /// The authorize phase (issue 6); `None` = transparent.
+    cutover: Option<Arc<Cutover>>,
 }
 
 /// What the route phase learned about a request.
+#[derive(Clone)]
 struct Route {
     client_host: String,
     websocket: bool,
@@ -71,10 +112,11 @@ struct Sent {
     upstream_host: String,
 }
 
-/// A forwarded exchange: the response for the browser and the diary's status.
+/// A forwarded exchange: the response for the browser and the diary's status (`None`
+/// when the gateway answered itself, e.g. a login page).
 struct Forwarded {
     response: Response<Body>,
-    upstream_status: StatusCode,
+    upstream_status: Option<StatusCode>,
 }
 
 impl Proxy {
@@ -90,7 +132,29 @@ impl Proxy {
             sanitizer: Sanitizer::default(),
             metrics,
             shutdown,
+            login: None,
+            link: None,
+            cutover: None,
         }
+    }
+
+    /// Adds the authorize phase: the cutover calendar and route groups.
+    pub fn with_cutover(mut self, cutover: Arc<Cutover>) -> Self {
+        self.cutover = Some(cutover);
+        self
+    }
+
+    /// Adds the link pages and the diary-identity step around forwarding (issue 5).
+    pub fn with_link(mut self, link: Arc<Link>) -> Self {
+        self.link = Some(link);
+        self
+    }
+
+    /// Adds the authenticate phase: login pages under the reserved prefix, session
+    /// lookup and gateway-cookie stripping for everything else.
+    pub fn with_login(mut self, login: Arc<Login>) -> Self {
+        self.login = Some(login);
+        self
     }
 
     /// Replaces the header-cleaning step (later phases add identity headers to strip).
@@ -123,7 +187,7 @@ impl Proxy {
         };
         let response = match self.handle_inner(req, client.peer).await {
             Ok(fwd) => {
-                record.upstream_status = Some(fwd.upstream_status);
+                record.upstream_status = fwd.upstream_status;
                 fwd.response
             }
             Err(e) => {
@@ -145,9 +209,81 @@ impl Proxy {
         peer: SocketAddr,
     ) -> Result<Forwarded, ProxyError> {
         let route = self.route(&req)?;
-        // authenticate → authorize: sessions and the cutover policy plug in here.
-        let sent = self.forward(req, &route, peer).await?;
-        self.answer(sent, &route)
+        // The link pages live under the reserved prefix too; they answer first.
+        if let (Some(link), Some(login)) = (&self.link, &self.login)
+            && link.owns(req.uri().path())
+        {
+            let session = login.session_of(req.headers()).await;
+            let page = link.page(req, session, peer.ip().to_canonical()).await;
+            return Ok(answered(page));
+        }
+        // authenticate: login pages answer here; other requests carry their session on.
+        let (req, session) = match &self.login {
+            Some(login) => match login.front(req).await {
+                Front::Answered(page) => return Ok(answered(page)),
+                Front::Proxy { request, session } => (request, session),
+            },
+            None => (req, None),
+        };
+        let req = req.map(body::boxed);
+        let ip = peer.ip().to_canonical();
+        // authorize: canonical target, calendar phase, decision on the session.
+        let (req, pending) = match &self.cutover {
+            Some(c) => match c.authorize(req, session.as_ref(), ip).await {
+                Authorized::Answer(page) => return Ok(own_page(page)),
+                Authorized::Forward(req, pending) => (req, Some(pending)),
+            },
+            None => (req, None),
+        };
+        let cookie = session.as_ref().map(|s| s.cookie.clone());
+        // diary identity (issue 5): link page, level page, jar or assertion.
+        let (req, mut plan) = match &self.link {
+            Some(link) => match link.prepare(req, session, ip).await {
+                Step::Answer(page) => return Ok(answered(page)),
+                Step::Forward(req, plan) => (req, Some(plan)),
+            },
+            None => (req, None),
+        };
+        // An ESIA session's binding is loaded by the link step: decide again with it.
+        if let (Some(c), Some(p), Some(login)) = (&self.cutover, &pending, &self.login)
+            && p.recheck
+        {
+            let session = match &cookie {
+                Some(value) => session_by_cookie(login, value).await,
+                None => None,
+            };
+            if let Some(page) = c.recheck(p, session.as_ref(), ip).await {
+                return Ok(own_page(page));
+            }
+        }
+        let mut fwd = self.send(req, &route, peer).await?;
+        if let (Some(link), Some(plan)) = (&self.link, plan.as_mut()) {
+            // At most one retry: `finish` asks again only before its first re-login.
+            loop {
+                match link.finish(fwd.response, plan).await {
+                    Finish::Done(response) => {
+                        fwd.response = response;
+                        break;
+                    }
+                    Finish::Retry(req) => fwd = self.send(req, &route, peer).await?,
+                }
+            }
+        }
+        if let Some(d) = pending.as_ref().and_then(|p| p.decorate.as_ref()) {
+            fwd.response = d.apply(fwd.response);
+        }
+        Ok(fwd)
+    }
+
+    /// Phase 3: forward and prepare the diary's answer for the browser.
+    async fn send(
+        &self,
+        req: Request<Body>,
+        route: &Route,
+        peer: SocketAddr,
+    ) -> Result<Forwarded, ProxyError> {
+        let sent = self.forward(req, route, peer).await?;
+        self.answer(sent, route)
     }
 
     /// Phase 1: is this a request we can and may forward at all?
@@ -186,7 +322,7 @@ impl Proxy {
     /// size limit.
     async fn forward(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<Body>,
         route: &Route,
         peer: SocketAddr,
     ) -> Result<Sent, ProxyError> {
@@ -266,7 +402,7 @@ impl Proxy {
         };
         Ok(Forwarded {
             response: Response::from_parts(parts, body),
-            upstream_status,
+            upstream_status: Some(upstream_status),
         })
     }
 

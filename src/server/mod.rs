@@ -21,10 +21,15 @@ use self::redirect::Redirect;
 use self::shutdown::{Shutdown, ShutdownSignal, TaskGuard};
 use self::tls::CertStore;
 use crate::admin::Admin;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::GatewayConfig;
+use crate::cutover::{Cutover, CutoverParts};
+use crate::link::Link;
+use crate::login::Login;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::proxy::upstream::Upstream;
+use crate::store::SharedStore;
 use crate::tls::TlsError;
 
 /// Why the gateway could not start.
@@ -32,11 +37,28 @@ use crate::tls::TlsError;
 pub enum StartError {
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("ESIA login: {0}")]
+    Login(#[from] crate::login::setup::SetupError),
+    #[error("linking: {0}")]
+    Link(#[from] crate::link::setup::LinkSetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+/// The optional parts of the pipeline, for [`Gateway::start_parts`].
+#[derive(Default)]
+pub struct Parts {
+    /// ESIA login pages and sessions.
+    pub login: Option<Arc<Login>>,
+    /// Linking and the diary identity (needs `login`).
+    pub link: Option<Arc<Link>>,
+    /// The cutover calendar's clock; default the real clock.
+    pub calendar_clock: Option<SharedClock>,
+    /// Where refused requests are audited (`denied` events).
+    pub audit: Option<SharedStore>,
 }
 
 /// Namespace for starting the gateway.
@@ -62,7 +84,64 @@ pub struct ShutdownReport {
 
 impl Gateway {
     /// Binds the listeners and starts serving. Returns once everything is bound.
+    /// With `[esia]` configured, the login pages and sessions are in the pipeline.
     pub async fn start(config: GatewayConfig) -> Result<RunningGateway, StartError> {
+        Self::start_at(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Gateway::start`] with the ESIA login pages and sessions in the pipeline.
+    pub async fn start_with(
+        config: GatewayConfig,
+        login: Option<Arc<Login>>,
+    ) -> Result<RunningGateway, StartError> {
+        Self::start_full(config, login, None).await
+    }
+
+    /// [`Gateway::start_with`] plus linking and the diary identity step (issue 5).
+    pub async fn start_full(
+        config: GatewayConfig,
+        login: Option<Arc<Login>>,
+        link: Option<Arc<Link>>,
+    ) -> Result<RunningGateway, StartError> {
+        Self::start_parts(
+            config,
+            Parts {
+                login,
+                link,
+                ..Parts::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Gateway::start`] with the cutover calendar on `calendar_clock` (only the
+    /// calendar: sessions and ESIA use the real clock) — the hook for `demo --at`.
+    pub async fn start_at(
+        config: GatewayConfig,
+        calendar_clock: SharedClock,
+    ) -> Result<RunningGateway, StartError> {
+        let clock = Arc::new(SystemClock);
+        let (login, link) = crate::link::setup::login_and_link(&config, clock).await?;
+        let parts = Parts {
+            audit: audit_store(&config, login.is_some()).await,
+            login,
+            link,
+            calendar_clock: Some(calendar_clock),
+        };
+        Self::start_parts(config, parts).await
+    }
+
+    /// Starts the gateway with every optional part of the pipeline given explicitly.
+    pub async fn start_parts(
+        config: GatewayConfig,
+        parts: Parts,
+    ) -> Result<RunningGateway, StartError> {
+        let Parts {
+            login,
+            link,
+            calendar_clock,
+            audit,
+        } = parts;
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let shutdown = Shutdown::new();
@@ -82,12 +161,32 @@ impl Gateway {
             None => None,
         };
 
-        let proxy = Arc::new(Proxy::new(
+        let mut proxy = Proxy::new(
             config.clone(),
             upstream.clone(),
             metrics.clone(),
             shutdown.signal(),
-        ));
+        );
+        if let Some(cutover) = &config.cutover {
+            let c = Cutover::new(CutoverParts {
+                config: cutover.clone(),
+                clock: calendar_clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                prefix: config.login.prefix.clone(),
+                language: config.pages.language,
+                esia_login: login.is_some(),
+                audit,
+                metrics: metrics.clone(),
+            });
+            tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
+            proxy = proxy.with_cutover(c);
+        }
+        if let Some(login) = login {
+            proxy = proxy.with_login(login);
+        }
+        if let Some(link) = link {
+            proxy = proxy.with_link(link);
+        }
+        let proxy = Arc::new(proxy);
         let listeners = Listener {
             settings: settings.clone(),
             signal: shutdown.signal(),
@@ -277,6 +376,21 @@ impl Listener {
         }
         drop(listener);
         drop(running);
+    }
+}
+
+/// The store refusals are audited in, when there is a policy and a store (`[esia]`).
+/// A second handle on the login's store: the login setup keeps its own to itself.
+async fn audit_store(config: &GatewayConfig, esia: bool) -> Option<SharedStore> {
+    if config.cutover.is_none() || !esia {
+        return None;
+    }
+    match crate::login::setup::open_store(&config.store).await {
+        Ok(store) => Some(store),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the store for audit events; refusals are only logged");
+            None
+        }
     }
 }
 

@@ -1,0 +1,150 @@
+//! The diary's HTML pages, decorated on the way back: the transition banner (seed 004's
+//! «Внимание! …») and the «Войти через Госуслуги» button after the diary's login form.
+//!
+//! Before forwarding, the browser's `Accept-Encoding` is remembered (to re-compress with
+//! gzip when it takes gzip) and the diary is asked only for codings the injector can
+//! read: gzip, deflate, identity. Non-HTML answers, HEAD, 204/304 and codings the
+//! injector cannot read pass through untouched ([`crate::inject::plan_for`]).
+
+use std::sync::Arc;
+
+use http::header::ACCEPT_ENCODING;
+use http::{HeaderMap, HeaderValue, Method, Response};
+
+use crate::inject::{self, Rule};
+use crate::proxy::body::{self, Body};
+
+/// What to do with the diary's answer to one request.
+#[derive(Debug, Clone)]
+pub struct Decorate {
+    method: Method,
+    rules: Arc<[Rule]>,
+    gzip_out: bool,
+}
+
+impl Decorate {
+    /// Remembers what the browser accepts and narrows what the diary may send.
+    pub fn prepare(method: &Method, headers: &mut HeaderMap, rules: Arc<[Rule]>) -> Self {
+        let gzip_out = inject::accepts_gzip(headers);
+        let narrowed = readable_codings(headers);
+        headers.remove(ACCEPT_ENCODING);
+        headers.insert(ACCEPT_ENCODING, narrowed);
+        Self {
+            method: method.clone(),
+            rules,
+            gzip_out,
+        }
+    }
+
+    /// Applies the rules when the answer is an HTML page the injector can rewrite.
+    pub fn apply(&self, resp: Response<Body>) -> Response<Body> {
+        match inject::plan_for(&self.method, resp.status(), resp.headers()) {
+            Some(plan) => {
+                inject::inject(resp, plan, self.rules.clone(), self.gzip_out).map(body::boxed)
+            }
+            None => resp,
+        }
+    }
+}
+
+/// The browser's codings that the injector can decode (gzip, deflate), or `identity`.
+/// A coding the browser refused (`q=0`) is not asked for.
+fn readable_codings(headers: &HeaderMap) -> HeaderValue {
+    let mut gzip = false;
+    let mut deflate = false;
+    for value in headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for item in value.split(',') {
+            let mut it = item.split(';');
+            let coding = it.next().unwrap_or("").trim().to_ascii_lowercase();
+            let refused = it.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            if refused {
+                continue;
+            }
+            match coding.as_str() {
+                "gzip" | "x-gzip" => gzip = true,
+                "deflate" => deflate = true,
+                "*" => {
+                    gzip = true;
+                    deflate = true;
+                }
+                _ => {}
+            }
+        }
+    }
+    HeaderValue::from_static(match (gzip, deflate) {
+        (true, true) => "gzip, deflate",
+        (true, false) => "gzip",
+        (false, true) => "deflate",
+        (false, false) => "identity",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn narrowed(ae: &[&str]) -> String {
+        let mut h = HeaderMap::new();
+        for v in ae {
+            h.append(ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+        }
+        readable_codings(&h).to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn only_codings_the_injector_reads_are_asked_for() {
+        assert_eq!(narrowed(&["gzip, deflate, br, zstd"]), "gzip, deflate");
+        assert_eq!(narrowed(&["br"]), "identity");
+        assert_eq!(narrowed(&[]), "identity");
+        assert_eq!(narrowed(&["GZIP;q=0.5", "deflate;q=0"]), "gzip");
+        assert_eq!(narrowed(&["*"]), "gzip, deflate");
+        assert_eq!(narrowed(&["gzip;q=0, identity"]), "identity");
+    }
+
+    #[tokio::test]
+    async fn only_html_bodies_are_rewritten() {
+        use http_body_util::BodyExt;
+        let rule = Rule::new(
+            "body",
+            "<p id=\"x\">banner</p>",
+            crate::inject::Position::Prepend,
+        )
+        .unwrap();
+        let d = Decorate::prepare(&Method::GET, &mut HeaderMap::new(), Arc::from(vec![rule]));
+        let run = |ct: &'static str, text: &'static str| {
+            let d = d.clone();
+            async move {
+                let resp = Response::builder()
+                    .header("content-type", ct)
+                    .body(body::full(text))
+                    .unwrap();
+                let out = d.apply(resp).into_body().collect().await.unwrap();
+                String::from_utf8(out.to_bytes().to_vec()).unwrap()
+            }
+        };
+        let css = "body { color: red }";
+        assert_eq!(run("text/css", css).await, css);
+        let json = "{\"body\":\"<body></body>\"}";
+        assert_eq!(run("application/json", json).await, json);
+        let html = run("text/html; charset=utf-8", "<html><body>hi</body></html>").await;
+        assert!(html.contains("<body><p id=\"x\">banner</p>hi"), "{html}");
+    }
+
+    #[test]
+    fn the_browser_choice_is_remembered() {
+        let mut h = HeaderMap::new();
+        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("br, gzip"));
+        let d = Decorate::prepare(&Method::GET, &mut h, Arc::from(Vec::new()));
+        assert!(d.gzip_out);
+        assert_eq!(h[ACCEPT_ENCODING], "gzip");
+    }
+}

@@ -1,0 +1,374 @@
+//! The authorize phase: the cutover calendar and the route groups applied to every
+//! proxied request (issue 6; DESIGN.md §4, §7).
+//!
+//! ```text
+//! request ─▶ strip override headers ─▶ canonicalize ──Reject──▶ 400 (reject name logged)
+//!                                         │
+//!   clock.now() ─▶ phase ─▶ decide(policy, canonical, session view, phase)
+//!                                         │
+//!        Allow ─▶ method, URI := canonical ones (the diary sees what was matched)
+//!    NeedLogin ─▶ 302 {prefix}start?return=<canonical path>
+//!  Deny(reason) ─▶ 403 «Доступ к текущей успеваемости закрыт» + metrics + audit
+//! ```
+//!
+//! The phase is computed per request from the injected calendar clock, so a phase change
+//! happens at its instant without a restart. An ESIA session whose binding is not yet
+//! loaded (the link step loads it on the first request) is decided again after that
+//! step ([`Cutover::recheck`]), so a linked user is never refused for being "unlinked".
+
+pub mod config;
+mod decorate;
+pub mod pages;
+mod request;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+
+pub use self::config::{BannerSettings, CutoverConfig};
+pub use self::decorate::Decorate;
+use self::pages::Action;
+pub use self::request::view_of;
+use self::request::{raw_target, return_path, set_target, without_body};
+use crate::clock::SharedClock;
+use crate::config::Language;
+use crate::inject::banner::{login_button, transition_banner};
+use crate::inject::{Position, Rule};
+use crate::login::ActiveSession;
+use crate::metrics::Metrics;
+use crate::policy::{
+    AccountLevel, CanonicalRequest, Decision, LegacyLogin, Phase, Policy, Reason, SessionView,
+    decide, strip_overrides,
+};
+use crate::proxy::body::Body;
+use crate::store::{AuditEvent, AuditKind, SharedStore};
+
+/// The outcome of [`Cutover::authorize`].
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved straight into the pipeline"
+)]
+pub enum Authorized {
+    /// Forward this request (its target is now the canonical one).
+    Forward(Request<Body>, Pending),
+    /// Answer with this page; nothing goes to the diary.
+    Answer(Response<Body>),
+}
+
+/// What the rest of the pipeline must still do for an allowed request.
+pub struct Pending {
+    canonical: CanonicalRequest,
+    /// Decide again once the link step has loaded the session's binding.
+    pub recheck: bool,
+    /// Rewrite the diary's HTML answer (banner, login button).
+    pub decorate: Option<Decorate>,
+}
+
+/// Everything [`Cutover::new`] needs besides the config.
+pub struct CutoverParts {
+    pub config: CutoverConfig,
+    /// The calendar's clock (only the calendar: ESIA checks use the real clock).
+    pub clock: SharedClock,
+    /// The gateway's reserved prefix (`/esia/`).
+    pub prefix: String,
+    pub language: Language,
+    /// True when the ESIA login pages are in the pipeline.
+    pub esia_login: bool,
+    /// Where denied requests are audited; `None` = log and metrics only.
+    pub audit: Option<SharedStore>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The authorize phase; cheap to share.
+pub struct Cutover {
+    policy: Policy,
+    clock: SharedClock,
+    prefix: String,
+    language: Language,
+    /// The diary's login form path, canonical (compared with canonical paths).
+    legacy_login_path: String,
+    audit: Option<SharedStore>,
+    metrics: Arc<Metrics>,
+    /// The login button alone; banner + button for legacy sessions; for anonymous.
+    button_rules: Arc<[Rule]>,
+    legacy_rules: Arc<[Rule]>,
+    anonymous_rules: Arc<[Rule]>,
+}
+
+impl Cutover {
+    /// Builds the rules and registers the phase gauge's source with `metrics`.
+    pub fn new(p: CutoverParts) -> Arc<Self> {
+        let banner = &p.config.banner;
+        let policy = p.config.policy;
+        let rule = |selector: &str, html: String, pos| match Rule::new(selector, html, pos) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                // Validated at load; a programmatic config could still be wrong.
+                tracing::error!(selector, error = %e, "injection selector refused; rule dropped");
+                None
+            }
+        };
+        let button = (p.esia_login && banner.login_button)
+            .then(|| {
+                rule(
+                    &banner.login_form_selector,
+                    login_button(&format!("{}start", p.prefix), p.language),
+                    Position::After,
+                )
+            })
+            .flatten();
+        let notice = |link: String| {
+            banner
+                .enabled
+                .then(|| {
+                    rule(
+                        &banner.selector,
+                        transition_banner(policy.calendar.esia_only_from, &link, p.language),
+                        Position::Prepend,
+                    )
+                })
+                .flatten()
+        };
+        let legacy_notice = notice(format!("{}link/start", p.prefix));
+        let anonymous_notice = p
+            .esia_login
+            .then(|| notice(format!("{}start", p.prefix)))
+            .flatten();
+        let set =
+            |rules: [Option<Rule>; 2]| -> Arc<[Rule]> { rules.into_iter().flatten().collect() };
+        let legacy_login_path = policy
+            .canonicalize("POST", &banner.legacy_login_path)
+            .map(|c| c.path)
+            .unwrap_or_else(|_| banner.legacy_login_path.clone());
+        let cutover = Arc::new(Self {
+            button_rules: set([button.clone(), None]),
+            legacy_rules: set([legacy_notice, button.clone()]),
+            anonymous_rules: set([anonymous_notice, button]),
+            policy,
+            clock: p.clock,
+            prefix: p.prefix,
+            language: p.language,
+            legacy_login_path,
+            audit: p.audit,
+            metrics: p.metrics,
+        });
+        let weak = Arc::downgrade(&cutover);
+        cutover
+            .metrics
+            .set_phase_source(Box::new(move || weak.upgrade().map(|c| c.phase().as_str())));
+        cutover
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The calendar's phase now, by the injected clock.
+    pub fn phase(&self) -> Phase {
+        self.policy.phase_at(self.clock.now())
+    }
+
+    /// Decides one request; see the module doc.
+    pub async fn authorize(
+        &self,
+        req: Request<Body>,
+        session: Option<&ActiveSession>,
+        client_ip: IpAddr,
+    ) -> Authorized {
+        let head = req.method() == Method::HEAD;
+        match self.authorize_inner(req, session, client_ip).await {
+            // A HEAD answer has no body (HTTP/2 would reset a stream that sends one).
+            Authorized::Answer(page) if head => Authorized::Answer(without_body(page)),
+            other => other,
+        }
+    }
+
+    async fn authorize_inner(
+        &self,
+        mut req: Request<Body>,
+        session: Option<&ActiveSession>,
+        client_ip: IpAddr,
+    ) -> Authorized {
+        strip_overrides(req.headers_mut(), &[]);
+        let raw = raw_target(&req);
+        let canonical = match self.policy.canonicalize(req.method().as_str(), &raw) {
+            Ok(c) => c,
+            Err(reject) => {
+                tracing::info!(reject = reject.as_str(), method = %req.method(),
+                    "request target refused: cannot be canonicalised");
+                self.metrics.rejected(reject.as_str());
+                return Authorized::Answer(crate::pages::error_page(
+                    http::StatusCode::BAD_REQUEST,
+                    self.language,
+                ));
+            }
+        };
+        let phase = self.phase();
+        let view = view_of(session);
+        let verdict = decide(&self.policy, &canonical, &view, phase);
+        let legacy_form = phase == Phase::Cutover(LegacyLogin::Disabled)
+            && canonical.method == Method::POST
+            && canonical.path == self.legacy_login_path
+            && matches!(view, SessionView::Anonymous | SessionView::Legacy { .. });
+        self.metrics.decision(verdict.decision.as_str());
+        let mut recheck = false;
+        match verdict.decision {
+            _ if legacy_form => {
+                let reason = Reason::LegacyLoginDisabled;
+                return self
+                    .refuse(
+                        reason,
+                        None,
+                        &canonical,
+                        &view,
+                        verdict.group,
+                        session,
+                        client_ip,
+                    )
+                    .await;
+            }
+            Decision::Allow => {}
+            Decision::NeedLogin => {
+                let back = return_path(&canonical);
+                tracing::debug!(path = %canonical.path, group = ?verdict.group, "sign-in needed");
+                return Authorized::Answer(pages::redirect(&pages::start_url(&self.prefix, &back)));
+            }
+            Decision::Deny(Reason::EsiaNotLinked)
+                if matches!(view, SessionView::EsiaUnlinked { .. }) =>
+            {
+                recheck = true;
+            }
+            Decision::Deny(reason) => {
+                let (required, group) = (verdict.required_level, verdict.group);
+                return self
+                    .refuse(
+                        reason, required, &canonical, &view, group, session, client_ip,
+                    )
+                    .await;
+            }
+        }
+        // Forward exactly what was decided on: the canonical method and target.
+        *req.method_mut() = canonical.method.clone();
+        set_target(&mut req, &canonical.forward_target);
+        let rules = self.rules_for(phase, &view);
+        let decorate = (!rules.is_empty())
+            .then(|| Decorate::prepare(&canonical.method, req.headers_mut(), rules));
+        Authorized::Forward(
+            req,
+            Pending {
+                canonical,
+                recheck,
+                decorate,
+            },
+        )
+    }
+
+    /// For [`Pending::recheck`]: the decision again with the session as the link step
+    /// left it. `Some(page)` refuses.
+    pub async fn recheck(
+        &self,
+        pending: &Pending,
+        session: Option<&ActiveSession>,
+        client_ip: IpAddr,
+    ) -> Option<Response<Body>> {
+        let head = pending.canonical.method == Method::HEAD;
+        self.recheck_inner(pending, session, client_ip)
+            .await
+            .map(|page| if head { without_body(page) } else { page })
+    }
+
+    async fn recheck_inner(
+        &self,
+        pending: &Pending,
+        session: Option<&ActiveSession>,
+        client_ip: IpAddr,
+    ) -> Option<Response<Body>> {
+        let view = view_of(session);
+        let verdict = decide(&self.policy, &pending.canonical, &view, self.phase());
+        match verdict.decision {
+            Decision::Allow => None,
+            Decision::NeedLogin => Some(pages::redirect(&pages::start_url(
+                &self.prefix,
+                &return_path(&pending.canonical),
+            ))),
+            Decision::Deny(reason) => match self
+                .refuse(
+                    reason,
+                    verdict.required_level,
+                    &pending.canonical,
+                    &view,
+                    verdict.group,
+                    session,
+                    client_ip,
+                )
+                .await
+            {
+                Authorized::Answer(page) => Some(page),
+                Authorized::Forward(..) => None,
+            },
+        }
+    }
+
+    fn rules_for(&self, phase: Phase, view: &SessionView) -> Arc<[Rule]> {
+        match (phase, view) {
+            (Phase::Transition, SessionView::Legacy { .. }) => self.legacy_rules.clone(),
+            (Phase::Transition, SessionView::Anonymous) => self.anonymous_rules.clone(),
+            _ => self.button_rules.clone(),
+        }
+    }
+
+    /// The refusal: log, metrics, audit, page.
+    #[allow(clippy::too_many_arguments, reason = "one call site per decision path")]
+    async fn refuse(
+        &self,
+        reason: Reason,
+        required: Option<AccountLevel>,
+        canonical: &CanonicalRequest,
+        view: &SessionView,
+        group: Option<&str>,
+        session: Option<&ActiveSession>,
+        client_ip: IpAddr,
+    ) -> Authorized {
+        let phase = self.phase();
+        tracing::info!(reason = reason.as_str(), group = ?group, phase = phase.as_str(),
+            session = view.kind(), method = %canonical.method, path = %canonical.path,
+            "request denied");
+        self.metrics.denied(reason.as_str());
+        if let Some(store) = &self.audit {
+            let mut event = AuditEvent::new(self.clock.now(), AuditKind::Denied);
+            event.esia_oid = session.and_then(|s| s.esia_oid);
+            event.diary_login = session.and_then(|s| s.diary_login.clone());
+            event.client_ip = Some(client_ip.to_string());
+            event.detail = serde_json::json!({
+                "reason": reason.as_str(),
+                "group": group,
+                "phase": phase.as_str(),
+                "session": view.kind(),
+                "method": canonical.method.as_str(),
+                "path": canonical.path,
+            });
+            if let Err(e) = store.append_audit(&event).await {
+                tracing::warn!(error = %e, "cannot write the audit event of a denied request");
+            }
+        }
+        let action = match (reason, view) {
+            (Reason::LegacyLoginDisabled, _) | (_, SessionView::Anonymous) => Action::EsiaLogin,
+            (Reason::EsiaNotLinked, _) => Action::LinkForm,
+            (Reason::LevelTooLow, _) => Action::None,
+            (_, SessionView::Legacy { .. }) => Action::Link,
+            _ => Action::None,
+        };
+        Authorized::Answer(pages::denied(
+            reason,
+            required,
+            action,
+            &self.prefix,
+            &return_path(canonical),
+            self.language,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

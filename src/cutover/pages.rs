@@ -1,0 +1,178 @@
+//! The pages the authorize phase answers with: the refusal «Доступ к текущей
+//! успеваемости закрыт» (naming the reason and offering the way out: link the account,
+//! or sign in through Госуслуги), the refusal of the legacy login form when legacy login
+//! is disabled, and the redirect to the ESIA start page.
+//!
+//! Every refusal carries the reason's stable name (`data-reason`, and in the text) so
+//! the person who calls the help desk can read it out. No external assets.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::config::Language;
+use crate::inject::banner::escape;
+use crate::policy::{AccountLevel, Reason};
+use crate::proxy::body::{self, Body};
+
+/// What the refused person can do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A legacy session: «выполнить привязку к ЕСИА» (`{prefix}link/start`).
+    Link,
+    /// Anonymous, or legacy login disabled: «Войти через Госуслуги».
+    EsiaLogin,
+    /// An ESIA session without a binding: the link form.
+    LinkForm,
+    /// Nothing the gateway can offer (level too low, route closed).
+    None,
+}
+
+/// Characters left as they are in a `return=` value: unreserved and `/`.
+const RETURN: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// `{prefix}start?return=<path>`: where a visitor who must sign in is sent.
+pub fn start_url(prefix: &str, return_path: &str) -> String {
+    format!(
+        "{prefix}start?return={}",
+        utf8_percent_encode(return_path, RETURN)
+    )
+}
+
+pub fn redirect(location: &str) -> Response<Body> {
+    let mut resp = Response::new(body::empty());
+    *resp.status_mut() = StatusCode::FOUND;
+    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
+    resp.headers_mut().insert(header::LOCATION, value);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The reason in words, for the page.
+pub fn reason_text(reason: Reason, required: Option<AccountLevel>, lang: Language) -> String {
+    let ru = lang == Language::Ru;
+    let level = required.map(|l| level_name(l, lang));
+    match (reason, ru) {
+        (Reason::LegacySessionAfterCutover, true) => "Вы вошли по логину и паролю интернет-дневника. После перехода на вход через ЕСИА текущая успеваемость показывается только после привязки учётной записи Госуслуг.".into(),
+        (Reason::LegacySessionAfterCutover, false) => "You signed in with the diary password. Since the switch to ESIA, grades are shown only after you link your Gosuslugi account.".into(),
+        (Reason::LegacyLoginDisabled, true) => "Вход по логину и паролю интернет-дневника отключён. Вход в интернет-дневник возможен только через Госуслуги (ЕСИА).".into(),
+        (Reason::LegacyLoginDisabled, false) => "Signing in with the diary password is disabled. The e-diary can only be entered through Gosuslugi (ESIA).".into(),
+        (Reason::EsiaRequired, true) => "Эта страница доступна только после входа через Госуслуги (ЕСИА).".into(),
+        (Reason::EsiaRequired, false) => "This page is available only after signing in with Gosuslugi (ESIA).".into(),
+        (Reason::EsiaNotLinked, true) => "Ваша учётная запись Госуслуг ещё не привязана к пользователю интернет-дневника.".into(),
+        (Reason::EsiaNotLinked, false) => "Your Gosuslugi account is not linked to an e-diary user yet.".into(),
+        (Reason::LevelTooLow, true) => format!("Для вашей роли нужна учётная запись Госуслуг уровня «{}». Подтвердить учётную запись можно в центре обслуживания или онлайн на портале Госуслуг.", level.unwrap_or("Подтвержденная")),
+        (Reason::LevelTooLow, false) => format!("Your role needs a Gosuslugi account of level “{}”.", level.unwrap_or("confirmed")),
+        (Reason::RegistrationClosed, true) => "Регистрация новых пользователей возможна только через Госуслуги (ЕСИА).".into(),
+        (Reason::RegistrationClosed, false) => "New users can register only through Gosuslugi (ESIA).".into(),
+        (Reason::RouteClosed, true) => "Этот раздел сейчас закрыт.".into(),
+        (Reason::RouteClosed, false) => "This section is closed now.".into(),
+        (Reason::AmbiguousProtectedParameter, true) => "Адрес страницы записан неоднозначно, поэтому доступ к ней закрыт.".into(),
+        (Reason::AmbiguousProtectedParameter, false) => "The page address is ambiguous, so access to it is closed.".into(),
+    }
+}
+
+fn level_name(level: AccountLevel, lang: Language) -> &'static str {
+    match (level, lang) {
+        (AccountLevel::Confirmed, Language::Ru) => "Подтвержденная",
+        (AccountLevel::Standard, Language::Ru) => "Стандартная",
+        (AccountLevel::Simplified, Language::Ru) => "Упрощенная",
+        (AccountLevel::Child, Language::Ru) => "Детская",
+        (l, Language::En) => l.as_str(),
+    }
+}
+
+/// The 403 page for a refused request.
+pub fn denied(
+    reason: Reason,
+    required: Option<AccountLevel>,
+    action: Action,
+    prefix: &str,
+    return_path: &str,
+    lang: Language,
+) -> Response<Body> {
+    let ru = lang == Language::Ru;
+    let title = match (reason, ru) {
+        (Reason::LegacyLoginDisabled, true) => "Вход по логину и паролю отключён",
+        (Reason::LegacyLoginDisabled, false) => "Password sign-in is disabled",
+        (Reason::RegistrationClosed, true) => "Регистрация только через Госуслуги",
+        (Reason::RegistrationClosed, false) => "Registration only through Gosuslugi",
+        (_, true) => "Доступ к текущей успеваемости закрыт",
+        (_, false) => "Access to current grades is closed",
+    };
+    let (href, label) = match (action, ru) {
+        (Action::Link, true) => (format!("{prefix}link/start"), "выполнить привязку к ЕСИА"),
+        (Action::Link, false) => (format!("{prefix}link/start"), "Link my ESIA account"),
+        (Action::EsiaLogin, true) => (start_url(prefix, return_path), "Войти через Госуслуги"),
+        (Action::EsiaLogin, false) => (start_url(prefix, return_path), "Sign in with Gosuslugi"),
+        (Action::LinkForm, true) => (format!("{prefix}link"), "Привязать учётную запись"),
+        (Action::LinkForm, false) => (format!("{prefix}link"), "Link my account"),
+        (Action::None, true) => ("/".to_string(), "На главную"),
+        (Action::None, false) => ("/".to_string(), "Home"),
+    };
+    let code_label = if ru {
+        "Код причины"
+    } else {
+        "Reason code"
+    };
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head>\
+         <body style=\"font:16px/1.5 Arial,sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#222\">\
+         <main id=\"esia-gw-denied\" data-reason=\"{reason}\"><h1>{title}</h1><p>{text}</p>\
+         <p><a id=\"esia-gw-action\" href=\"{href}\" style=\"display:inline-block;padding:8px 14px;\
+         background:#0d4cd3;color:#fff;text-decoration:none;border-radius:4px\">{label}</a></p>\
+         <p style=\"color:#666;font-size:13px\">{code_label}: {reason}</p></main></body></html>",
+        lang = if ru { "ru" } else { "en" },
+        text = escape(&reason_text(reason, required, lang)),
+        href = escape(&href),
+        reason = reason.as_str(),
+    );
+    let mut resp = Response::new(body::full(Bytes::from(html)));
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // The stable name for scripts and for HEAD, whose answer has no page.
+    h.insert(REASON_HEADER, HeaderValue::from_static(reason.as_str()));
+    resp
+}
+
+/// The response header naming a refusal's reason.
+pub const REASON_HEADER: &str = "x-esia-gateway-reason";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_paths_are_encoded_once() {
+        assert_eq!(
+            start_url("/esia/", "/index.php?module=marks&x=1"),
+            "/esia/start?return=/index.php%3Fmodule%3Dmarks%26x%3D1"
+        );
+    }
+
+    #[test]
+    fn every_reason_has_words_in_both_languages() {
+        for r in Reason::ALL {
+            for lang in [Language::Ru, Language::En] {
+                assert!(!reason_text(r, None, lang).is_empty());
+            }
+        }
+    }
+}

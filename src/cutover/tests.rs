@@ -1,0 +1,72 @@
+use chrono::Utc;
+
+use super::*;
+use crate::policy::Role;
+
+fn session(method: &'static str, level: Option<&str>, login: Option<&str>) -> ActiveSession {
+    ActiveSession {
+        cookie: "c".into(),
+        auth_method: method,
+        authenticated_at: Utc::now(),
+        esia_oid: (method == "esia").then_some(1),
+        account_level: level.map(str::to_owned),
+        diary_login: login.map(str::to_owned),
+        diary_role: Some("parent".into()),
+        public_computer: false,
+        csrf_token: "t".into(),
+    }
+}
+
+#[test]
+fn sessions_map_to_views_never_granting_more_than_proven() {
+    assert_eq!(view_of(None), SessionView::Anonymous);
+    assert_eq!(
+        view_of(Some(&session("legacy", None, Some("parent")))),
+        SessionView::Legacy {
+            role: Some(Role::Parent)
+        }
+    );
+    assert_eq!(
+        view_of(Some(&session("esia", Some("confirmed"), None))),
+        SessionView::EsiaUnlinked {
+            level: AccountLevel::Confirmed
+        }
+    );
+    // An unknown level string counts as the weakest level.
+    assert_eq!(
+        view_of(Some(&session("esia", Some("CONFIRMED"), Some("parent")))),
+        SessionView::EsiaLinked {
+            level: AccountLevel::Child,
+            role: Some(Role::Parent)
+        }
+    );
+}
+
+#[test]
+fn absolute_form_is_kept_for_the_canonicaliser_on_http1_only() {
+    let r = Request::builder()
+        .uri("http://evil.example/marks")
+        .body(())
+        .unwrap();
+    assert_eq!(raw_target(&r), "http://evil.example/marks");
+    let r = Request::builder()
+        .version(http::Version::HTTP_2)
+        .uri("https://localhost/marks?x=1")
+        .body(())
+        .unwrap();
+    assert_eq!(raw_target(&r), "/marks?x=1");
+}
+
+#[test]
+fn the_target_is_replaced_by_the_canonical_one() {
+    let mut r = Request::builder().uri("/x/../MARKS;a=b/").body(()).unwrap();
+    set_target(&mut r, "/marks");
+    assert_eq!(r.uri(), "/marks");
+    let mut r = Request::builder()
+        .version(http::Version::HTTP_2)
+        .uri("https://localhost/x/../a")
+        .body(())
+        .unwrap();
+    set_target(&mut r, "/a?b=1");
+    assert_eq!(r.uri().path_and_query().unwrap(), "/a?b=1");
+}

@@ -1,0 +1,267 @@
+//! The `[linking]` and `[vault]` sections: file structs (serde, unknown keys refused) →
+//! validated [`LinkSettings`] and vault key paths, every problem reported at once as
+//! `(key below the section, message, hint)` for `config::validate::Ctx::section`.
+//!
+//! ```toml
+//! [linking]
+//! max_attempts = 5                 # link-form tries per ESIA account and per client address
+//! attempt_window_minutes = 15
+//! legacy_login = true              # the diary's own login form through the gateway
+//! [linking.min_level]              # role → weakest ESIA level (seed 000 defaults)
+//! student = "simplified"
+//! parent = "confirmed"
+//!
+//! [vault]
+//! key = "keys/vault.key"           # active key: 64 hex digits, mode 0600
+//! old_keys = ["keys/vault-2025.key"]  # still decrypt, never encrypt
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::levels::{LevelTable, is_level};
+use crate::diary::config::{CANONICAL_ROLES, Issue};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkingFile {
+    pub max_attempts: Option<u32>,
+    pub attempt_window_minutes: Option<u32>,
+    pub legacy_login: Option<bool>,
+    pub min_level: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultFile {
+    pub key: Option<PathBuf>,
+    pub old_keys: Vec<PathBuf>,
+}
+
+/// Validated vault key files (loaded by `diary::vault::Keyring::from_files`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultPaths {
+    pub active: PathBuf,
+    pub older: Vec<PathBuf>,
+}
+
+/// How linking behaves.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// Link-form attempts allowed per ESIA account and per client address in `window`.
+    pub max_attempts: u64,
+    pub window: Duration,
+    /// The diary's own login form may be used through the gateway. The cutover calendar
+    /// turns this off after a `disabled` cutover.
+    pub legacy_login: bool,
+    pub levels: LevelTable,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            window: Duration::from_secs(15 * 60),
+            legacy_login: true,
+            levels: LevelTable::default(),
+        }
+    }
+}
+
+pub fn validate_linking(file: &LinkingFile) -> Result<LinkSettings, Vec<Issue>> {
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut s = LinkSettings::default();
+    match file.max_attempts {
+        Some(0) => issues.push((
+            "max_attempts".into(),
+            "must be at least 1".into(),
+            Some("5 is the usual value".into()),
+        )),
+        Some(n) => s.max_attempts = u64::from(n),
+        None => {}
+    }
+    match file.attempt_window_minutes {
+        Some(m) if m == 0 || m > 24 * 60 => issues.push((
+            "attempt_window_minutes".into(),
+            format!("{m} is out of range"),
+            Some("between 1 and 1440 minutes".into()),
+        )),
+        Some(m) => s.window = Duration::from_secs(u64::from(m) * 60),
+        None => {}
+    }
+    if let Some(b) = file.legacy_login {
+        s.legacy_login = b;
+    }
+    for (role, level) in &file.min_level {
+        if !CANONICAL_ROLES.contains(&role.as_str()) {
+            issues.push((
+                format!("min_level.{role}"),
+                format!("{role:?} is not a role the gateway knows"),
+                Some(format!("one of {}", CANONICAL_ROLES.join(", "))),
+            ));
+        } else if !is_level(level) {
+            issues.push((
+                format!("min_level.{role}"),
+                format!("{level:?} is not an ESIA account level"),
+                Some("simplified, standard or confirmed".into()),
+            ));
+        } else {
+            s.levels = s.levels.with(role, level);
+        }
+    }
+    if issues.is_empty() {
+        Ok(s)
+    } else {
+        Err(issues)
+    }
+}
+
+/// `[diary]` through `diary::config::validate`, with its issue keys made relative to
+/// the section (that validator prefixes them with `diary.` itself).
+pub fn validate_diary(
+    file: &crate::diary::config::DiaryFile,
+    base_dir: &Path,
+) -> Result<crate::diary::config::DiaryConfig, Vec<Issue>> {
+    crate::diary::config::validate(file, base_dir).map_err(|issues| {
+        issues
+            .into_iter()
+            .map(|(key, message, hint)| {
+                let key = key
+                    .strip_prefix("diary.")
+                    .map_or(key.clone(), str::to_owned);
+                (key, message, hint)
+            })
+            .collect()
+    })
+}
+
+pub fn validate_vault(file: &VaultFile, base_dir: &Path) -> Result<VaultPaths, Vec<Issue>> {
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base_dir.join(p)
+        }
+    };
+    match &file.key {
+        Some(key) => {
+            let paths = VaultPaths {
+                active: resolve(key),
+                older: file.old_keys.iter().map(|p| resolve(p)).collect(),
+            };
+            // Loaded once here so `check-config` reports a missing, unreadable or
+            // world-readable key file before the gateway starts.
+            let mut issues = Vec::new();
+            let all = std::iter::once(("key".to_owned(), &paths.active)).chain(
+                paths
+                    .older
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("old_keys[{i}]"), p)),
+            );
+            for (k, path) in all {
+                if let Err(e) = crate::diary::vault::VaultKey::load(path) {
+                    issues.push((
+                        k,
+                        e.to_string(),
+                        Some(
+                            "64 hex digits in a file of mode 0600 owned by the gateway's user"
+                                .into(),
+                        ),
+                    ));
+                }
+            }
+            if issues.is_empty() {
+                Ok(paths)
+            } else {
+                Err(issues)
+            }
+        }
+        None => Err(vec![(
+            "key".into(),
+            "required key is missing".into(),
+            Some("create one with `esia-gateway keys generate PATH` (mode 0600)".into()),
+        )]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_seed_000() {
+        let s = validate_linking(&LinkingFile::default()).unwrap();
+        assert_eq!(s.max_attempts, 5);
+        assert_eq!(s.window, Duration::from_secs(900));
+        assert!(s.legacy_login);
+        assert!(s.levels.allows(Some("student"), Some("simplified")));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let f: LinkingFile = toml::from_str(
+            "max_attempts = 0\nattempt_window_minutes = 0\n[min_level]\npupil = \"simplified\"\nparent = \"gold\"\n",
+        )
+        .unwrap();
+        let keys: Vec<String> = validate_linking(&f)
+            .unwrap_err()
+            .into_iter()
+            .map(|i| i.0)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "max_attempts",
+                "attempt_window_minutes",
+                "min_level.parent",
+                "min_level.pupil"
+            ]
+        );
+        assert!(toml::from_str::<LinkingFile>("max_attempt = 1").is_err());
+        assert!(toml::from_str::<VaultFile>("keys = \"a\"").is_err());
+    }
+
+    #[test]
+    fn vault_keys_are_checked_where_the_config_names_them() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::diary::vault::generate_key_file(&dir.path().join("a.key")).unwrap();
+        let f: VaultFile = toml::from_str("key = \"a.key\"").unwrap();
+        let p = validate_vault(&f, dir.path()).unwrap();
+        assert_eq!(p.active, dir.path().join("a.key"));
+        let f: VaultFile =
+            toml::from_str("key = \"a.key\"\nold_keys = [\"/nonexistent/b.key\"]").unwrap();
+        let issues = validate_vault(&f, dir.path()).unwrap_err();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].0, "old_keys[0]");
+        assert!(validate_vault(&VaultFile::default(), dir.path()).is_err());
+        use std::os::unix::fs::PermissionsExt;
+        let open = dir.path().join("a.key");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let f: VaultFile = toml::from_str("key = \"a.key\"").unwrap();
+        let issues = validate_vault(&f, dir.path()).unwrap_err();
+        assert!(issues[0].1.contains("chmod 600"), "{issues:?}");
+    }
+
+    /// The commented `[diary]` and `[linking]` examples in the shipped `gateway.toml`,
+    /// uncommented, are valid keys with valid values.
+    #[test]
+    fn shipped_examples_validate() {
+        let shipped = include_str!("../../gateway.toml");
+        let start = shipped.find("# [diary]").unwrap();
+        let text: String = shipped[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: crate::config::file::FileConfig = toml::from_str(&text).unwrap();
+        validate_diary(&file.diary, Path::new("/etc/gw")).unwrap();
+        let linking = validate_linking(&file.linking).unwrap();
+        assert_eq!(linking.max_attempts, 5);
+        assert!(file.vault.is_some());
+    }
+}

@@ -1,0 +1,193 @@
+//! Flow B (seed 004): from a legacy session, «выполнить привязку к ЕСИА»
+//! (`<prefix>link/start`) → ESIA → the login callback → [`LinkCallback::complete_link`]
+//! binds the legacy session's diary user to the ESIA account. No password is asked:
+//! the legacy session proved it, and its diary cookies move to the new ESIA session.
+//!
+//! The round trip uses the login flow machinery (state, per-flow `__Host-` cookie with
+//! only its hash stored, single use), with purpose `link` and the legacy session's key.
+
+use chrono::TimeDelta;
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, Request, StatusCode, header};
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::identity::{esia_session, record_of, with_cookie};
+use super::{Link, jar_store};
+use crate::login::ActiveSession;
+use crate::login::cookies::{FLOW_COOKIE_PREFIX, set_cookie};
+use crate::login::pages::{PageResponse, redirect};
+use crate::login::ports::{EsiaIdentity, LinkCallback};
+use crate::login::return_path::safe_return_path;
+use crate::session::random_token;
+use crate::store::{AuditKind, AuthMethod, FlowPurpose, LoginFlow, SessionKey};
+
+impl Link {
+    /// `GET <prefix>link/start?return=…`
+    pub(super) async fn flow_b_start<B>(
+        &self,
+        req: &Request<B>,
+        session: Option<ActiveSession>,
+    ) -> PageResponse {
+        let t = self.pages.texts();
+        let return_path = crate::login::single_param(req.uri().query(), "return")
+            .map(|r| safe_return_path(&r))
+            .unwrap_or_else(|| "/".to_owned());
+        let need_legacy = || {
+            self.pages.refusal(
+                StatusCode::FORBIDDEN,
+                t.need_legacy_title,
+                t.need_legacy_text,
+                "link-needs-legacy-session",
+            )
+        };
+        let Some(s) = session else {
+            return need_legacy();
+        };
+        if s.auth_method == "esia" {
+            return redirect(&super::link_url(&self.prefix, &return_path));
+        }
+        let Some((_, record)) = record_of(&self.sessions, &s.cookie).await else {
+            return need_legacy();
+        };
+        if record.auth_method != AuthMethod::Legacy || record.diary_login.is_none() {
+            return need_legacy();
+        }
+        let state = Uuid::new_v4();
+        let secret = random_token();
+        let now = self.clock.now();
+        let ttl = TimeDelta::from_std(self.flow_ttl).unwrap_or(TimeDelta::minutes(10));
+        let flow = LoginFlow {
+            state,
+            cookie_binding: Sha256::digest(secret.as_bytes()).into(),
+            nonce: random_token(),
+            purpose: FlowPurpose::Link,
+            return_path,
+            public_computer: record.public_computer,
+            legacy_session: Some(record.key),
+            created_at: now,
+            expires_at: now + ttl,
+        };
+        if let Err(e) = self.store.create_login_flow(&flow).await {
+            tracing::error!(error = %e, "cannot save the link flow");
+            return self.store_problem();
+        }
+        let url = match self.idp.authorization_url(state).await {
+            Ok(url) => url,
+            Err(failure) => {
+                tracing::warn!(kind = failure.kind, detail = %failure.detail, "link flow: ESIA unusable");
+                return self.pages.refusal(
+                    failure.status,
+                    t.need_legacy_title,
+                    &failure.user_message,
+                    failure.kind,
+                );
+            }
+        };
+        let mut id = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let name = format!("{FLOW_COOKIE_PREFIX}{}", hex::encode(id));
+        let cookie = set_cookie(&name, &format!("{state}.{secret}"), Some(self.flow_ttl));
+        let mut resp = redirect(url.as_str());
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+        tracing::info!(%state, "link flow started from a legacy session");
+        resp
+    }
+
+    async fn finish_flow_b(
+        &self,
+        identity: &EsiaIdentity,
+        legacy: SessionKey,
+        public_computer: bool,
+        return_path: &str,
+    ) -> PageResponse {
+        let t = self.pages.texts();
+        let gone = || {
+            self.pages.refusal(
+                StatusCode::BAD_REQUEST,
+                t.need_legacy_title,
+                t.need_legacy_text,
+                "legacy-session-gone",
+            )
+        };
+        let record = match self.store.get_session(&legacy).await {
+            Ok(Some(r)) if !r.is_expired(self.clock.now()) => r,
+            Ok(_) => return gone(),
+            Err(e) => {
+                tracing::error!(error = %e, "link flow: cannot read the legacy session");
+                return self.store_problem();
+            }
+        };
+        let (AuthMethod::Legacy, Some(login)) = (record.auth_method, record.diary_login.clone())
+        else {
+            return gone();
+        };
+        let oid = identity.oid;
+        let level = Some(identity.level.clone());
+        let role = record.diary_role.clone();
+        // No client address here: the callback came from ESIA's redirect.
+        let ip = None;
+        if !self
+            .settings
+            .levels
+            .allows(role.as_deref(), level.as_deref())
+        {
+            let needed = self.settings.levels.required(role.as_deref()).to_owned();
+            self.audit(
+                AuditKind::LevelRefused,
+                Some(oid),
+                Some(&login),
+                ip,
+                json!({ "role": role, "level": level, "needed": needed, "flow": "legacy" }),
+            )
+            .await;
+            return self.pages.level(role.as_deref(), level.as_deref(), &needed);
+        }
+        if let Err(page) = self
+            .bind(oid, &login, role.as_deref(), level.as_deref(), ip)
+            .await
+        {
+            return page;
+        }
+        let jar = self
+            .vault
+            .as_ref()
+            .map(|v| jar_store::open(v, &legacy, record.diary_cookies.as_deref()));
+        let new = esia_session(public_computer, oid, level.clone(), &login, role.clone());
+        let cookie = match self.start_session(None, new, jar.as_ref()).await {
+            Ok(c) => c,
+            Err(page) => return page,
+        };
+        // The legacy session ends: its cookies now belong to the ESIA session.
+        if let Err(e) = self.store.delete_session(&legacy).await {
+            tracing::warn!(error = %e, "cannot end the legacy session after linking");
+        }
+        self.sessions.forget_cached(&legacy).await;
+        self.audit(
+            AuditKind::Link,
+            Some(oid),
+            Some(&login),
+            ip,
+            json!({ "flow": "legacy", "role": role, "level": level }),
+        )
+        .await;
+        tracing::info!(oid, login = %login, "ESIA account linked from a legacy session");
+        with_cookie(redirect(return_path), cookie)
+    }
+}
+
+impl LinkCallback for Link {
+    fn complete_link<'a>(
+        &'a self,
+        identity: &'a EsiaIdentity,
+        legacy_session: SessionKey,
+        public_computer: bool,
+        return_path: &'a str,
+    ) -> BoxFuture<'a, PageResponse> {
+        Box::pin(self.finish_flow_b(identity, legacy_session, public_computer, return_path))
+    }
+}

@@ -1,0 +1,379 @@
+//! Flow A (seed 000, variant 2): an ESIA session without a binding gets the page
+//! «Учетная запись Госуслуг не привязана к электронному дневнику» with the form
+//! «Найти существующего пользователя» (`login`, `password`, «Прикрепить»).
+//!
+//! The POST is a password oracle for the diary, so before anything else it is limited
+//! per ESIA account and per client address (counted in the store, so every replica
+//! shares the count) and answered with 429 and the wait time over the limit. The
+//! password is checked against the diary's real login form; only then are conflicts
+//! looked at (a refusal must not tell a stranger which diary logins are linked).
+
+use std::net::IpAddr;
+
+use chrono::TimeDelta;
+use http::{HeaderValue, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use super::Link;
+use super::identity::{esia_session, record_of, with_cookie};
+use super::pages::FormState;
+use crate::diary::jar::Jar;
+use crate::diary::signin::LoginOutcome;
+use crate::login::ActiveSession;
+use crate::login::pages::{PageResponse, Problem, redirect};
+use crate::login::return_path::safe_return_path;
+use crate::secret::Secret;
+use crate::session::tokens_equal;
+use crate::store::{AuditKind, Binding, Conflict, StoreError};
+
+/// Largest link form body read.
+const MAX_FORM_BYTES: usize = 8 * 1024;
+/// Longest diary login and password accepted (the diary's own limits are smaller).
+const MAX_LOGIN: usize = 256;
+const MAX_PASSWORD: usize = 1024;
+
+/// The fields of a posted form, each present exactly once or treated as missing.
+pub(super) struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub(super) fn parse(body: &[u8]) -> Self {
+        Self(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The value of `name` when it appears exactly once.
+    pub(super) fn single(&self, name: &str) -> Option<&str> {
+        let mut found = self.0.iter().filter(|(k, _)| k == name);
+        let first = found.next()?;
+        found.next().is_none().then_some(first.1.as_str())
+    }
+
+    /// True when `name` is sent more than once, or in a spelling a PHP diary reads as
+    /// the same variable (`name[]`, `name[x]`; `.` and space become `_`).
+    pub(super) fn aliases(&self, name: &str) -> bool {
+        let php = |k: &str| {
+            let base = k.split('[').next().unwrap_or(k);
+            base.replace(['.', ' '], "_")
+        };
+        let wanted = php(name);
+        let exact = self.0.iter().filter(|(k, _)| k == name).count();
+        let alias = self.0.iter().any(|(k, _)| k != name && php(k) == wanted);
+        exact > 1 || alias
+    }
+}
+
+/// Reads a small form body; `None` when too large or broken.
+pub(super) async fn read_body<B>(body: B, limit: usize) -> Option<bytes::Bytes>
+where
+    B: http_body::Body + Send + Unpin,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let limited = http_body_util::Limited::new(body, limit);
+    Some(limited.collect().await.ok()?.to_bytes())
+}
+
+fn return_param(query: Option<&str>) -> String {
+    crate::login::single_param(query, "return")
+        .map(|r| safe_return_path(&r))
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+impl Link {
+    /// `GET <prefix>link?return=…`
+    pub(super) async fn link_form_page<B>(
+        &self,
+        req: &Request<B>,
+        session: Option<ActiveSession>,
+    ) -> PageResponse {
+        let return_path = return_param(req.uri().query());
+        let Some(s) = session else {
+            return redirect(&self.start_url(&return_path));
+        };
+        if s.auth_method == "legacy" {
+            return redirect(&format!("{}link/start", self.prefix));
+        }
+        if s.diary_login.is_some() {
+            return redirect(&return_path);
+        }
+        let t = self.pages.texts();
+        let (login, notice) = match s.esia_oid {
+            Some(oid) => match self.store.binding_by_oid(oid).await {
+                Ok(Some(b)) if b.stale => (b.diary_login, Some(t.stale_notice)),
+                Ok(Some(b)) => (b.diary_login, Some(t.password_again_notice)),
+                _ => (String::new(), None),
+            },
+            None => (String::new(), None),
+        };
+        self.pages.form(
+            StatusCode::OK,
+            &FormState {
+                csrf: &s.csrf_token,
+                return_path: &return_path,
+                login: &login,
+                error: None,
+                notice,
+            },
+        )
+    }
+
+    /// `POST <prefix>link`: check, limit, sign in, bind, sign the user in.
+    pub(super) async fn link_submit<B>(
+        &self,
+        req: Request<B>,
+        session: Option<ActiveSession>,
+        ip: IpAddr,
+    ) -> PageResponse
+    where
+        B: http_body::Body + Send + Unpin,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let t = self.pages.texts();
+        let Some(s) = session.filter(|s| s.auth_method == "esia") else {
+            return redirect(&self.start_url("/"));
+        };
+        let Some(oid) = s.esia_oid else {
+            return redirect(&self.start_url("/"));
+        };
+        let (_, body) = req.into_parts();
+        let fields = Fields::parse(&read_body(body, MAX_FORM_BYTES).await.unwrap_or_default());
+        let return_path = safe_return_path(fields.single("return").unwrap_or("/"));
+        let login = fields.single("login").unwrap_or("").trim().to_owned();
+        let form = |status, error| {
+            self.pages.form(
+                status,
+                &FormState {
+                    csrf: &s.csrf_token,
+                    return_path: &return_path,
+                    login: &login,
+                    error: Some(error),
+                    notice: None,
+                },
+            )
+        };
+        let csrf_ok = fields
+            .single("csrf")
+            .is_some_and(|c| tokens_equal(c, &s.csrf_token));
+        if !csrf_ok {
+            tracing::warn!(oid, "link form refused: bad or missing CSRF token");
+            return form(StatusCode::FORBIDDEN, t.csrf_expired);
+        }
+        if let Some(page) = self.rate_limited(oid, ip).await {
+            return page;
+        }
+        let password = fields.single("password").unwrap_or("");
+        if login.is_empty()
+            || login.len() > MAX_LOGIN
+            || login.chars().any(char::is_control)
+            || password.is_empty()
+            || password.len() > MAX_PASSWORD
+        {
+            return form(StatusCode::UNAUTHORIZED, t.wrong_password);
+        }
+        let password = Secret::new(password);
+        let mut jar = Jar::new();
+        match self.diary_sign_in(&login, &password, &mut jar).await {
+            Ok(LoginOutcome::SignedIn) => {}
+            Ok(LoginOutcome::WrongPassword) => {
+                self.audit(
+                    AuditKind::LinkFailed,
+                    Some(oid),
+                    Some(&login),
+                    Some(ip),
+                    json!({ "reason": "wrong-password" }),
+                )
+                .await;
+                return form(StatusCode::UNAUTHORIZED, t.wrong_password);
+            }
+            Ok(other) => return self.diary_refused(other),
+            Err(e) => return self.diary_problem(&e),
+        }
+        let role = self.probe(&jar).await;
+        let level = s.account_level.clone();
+        if let Err(page) = self
+            .check_level(oid, &login, role.as_deref(), level.as_deref(), ip)
+            .await
+        {
+            return page;
+        }
+        if let Err(page) = self
+            .bind(oid, &login, role.as_deref(), level.as_deref(), Some(ip))
+            .await
+        {
+            return page;
+        }
+        if let Some(vault) = &self.vault
+            && self.form_mode()
+            && let Err(e) = vault.put(&login, &password).await
+        {
+            tracing::error!(error = %e, "cannot store the diary password");
+            return self.store_problem();
+        }
+        let previous = record_of(&self.sessions, &s.cookie).await.map(|(id, _)| id);
+        let new = esia_session(s.public_computer, oid, level.clone(), &login, role.clone());
+        let cookie = match self.start_session(previous.as_ref(), new, Some(&jar)).await {
+            Ok(c) => c,
+            Err(page) => return page,
+        };
+        self.audit(
+            AuditKind::Link,
+            Some(oid),
+            Some(&login),
+            Some(ip),
+            json!({ "flow": "form", "role": role, "level": level }),
+        )
+        .await;
+        tracing::info!(oid, login = %login, role = ?role, "ESIA account linked");
+        with_cookie(redirect(&return_path), cookie)
+    }
+
+    /// Saves the binding (or revives this OID's own stale one); conflicts become pages.
+    pub(super) async fn bind(
+        &self,
+        oid: i64,
+        login: &str,
+        role: Option<&str>,
+        level: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<(), PageResponse> {
+        let now = self.clock.now();
+        let conflict = match self.store.binding_by_oid(oid).await {
+            Ok(Some(b)) if b.diary_login == login => {
+                let revived = self.store.set_binding_stale(oid, false).await;
+                let used = self.store.record_binding_use(oid, role, level, now).await;
+                return match revived.and(used) {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot update the binding");
+                        Err(self.store_problem())
+                    }
+                };
+            }
+            Ok(Some(_)) => Conflict::OidTaken,
+            Ok(None) => {
+                let binding = Binding {
+                    esia_oid: oid,
+                    diary_login: login.to_owned(),
+                    diary_role: role.map(str::to_owned),
+                    account_level: level.map(str::to_owned),
+                    created_at: now,
+                    last_used_at: now,
+                    stale: false,
+                };
+                match self.store.create_binding(&binding).await {
+                    Ok(()) => return Ok(()),
+                    Err(StoreError::Conflict(c)) => c,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot save the binding");
+                        return Err(self.store_problem());
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "binding lookup failed");
+                return Err(self.store_problem());
+            }
+        };
+        let t = self.pages.texts();
+        let (title, text, code) = match conflict {
+            Conflict::OidTaken => (t.oid_taken_title, t.oid_taken_text, "oid-already-linked"),
+            Conflict::LoginTaken => (
+                t.login_taken_title,
+                t.login_taken_text,
+                "login-already-linked",
+            ),
+        };
+        self.audit(
+            AuditKind::LinkFailed,
+            Some(oid),
+            Some(login),
+            ip,
+            json!({ "reason": code }),
+        )
+        .await;
+        Err(self.pages.refusal(StatusCode::CONFLICT, title, text, code))
+    }
+
+    /// 429 when this ESIA account or this address used up its attempts; otherwise the
+    /// attempt is counted and `None` returned.
+    async fn rate_limited(&self, oid: i64, ip: IpAddr) -> Option<PageResponse> {
+        let now = self.clock.now();
+        let window = TimeDelta::from_std(self.settings.window).unwrap_or(TimeDelta::minutes(15));
+        let since = now - window;
+        let keys = [
+            format!("link:oid:{oid}"),
+            format!("link:ip:{}", ip.to_canonical()),
+        ];
+        for key in &keys {
+            match self.store.count_attempts(key, since).await {
+                Ok(n) if n >= self.settings.max_attempts => {
+                    let minutes = window.num_minutes().max(1);
+                    tracing::warn!(oid, %ip, key = %key, "link form rate limit reached");
+                    self.audit(AuditKind::RateLimited, Some(oid), None, Some(ip),
+                        json!({ "limit": self.settings.max_attempts, "window_minutes": minutes,
+                                "by": if key.starts_with("link:oid") { "account" } else { "address" } }))
+                        .await;
+                    let t = self.pages.texts();
+                    let text = t.rate_text.replace("{minutes}", &minutes.to_string());
+                    let mut page = self.pages.problem(
+                        &Problem::new(StatusCode::TOO_MANY_REQUESTS, t.rate_title, &text)
+                            .with_code("link-rate-limited"),
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&window.num_seconds().to_string()) {
+                        page.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    return Some(page);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // Fail closed: without a count the oracle would be unlimited.
+                    tracing::error!(error = %e, "cannot count link attempts");
+                    return Some(self.store_problem());
+                }
+            }
+        }
+        for key in &keys {
+            if let Err(e) = self.store.record_attempt(key, now).await {
+                tracing::error!(error = %e, "cannot record a link attempt");
+                return Some(self.store_problem());
+            }
+        }
+        None
+    }
+
+    /// `<prefix>start?return=…`
+    pub(super) fn start_url(&self, return_path: &str) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        s.append_pair("return", return_path);
+        format!("{}start?{}", self.prefix, s.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn fields_refuse_duplicates_and_php_aliases() {
+        let f = Fields::parse(b"login=a&password=p&csrf=x&csrf=y");
+        assert_eq!(f.single("login"), Some("a"));
+        assert_eq!(f.single("csrf"), None);
+        assert_eq!(f.single("missing"), None);
+        assert!(!f.aliases("login"));
+        for hostile in [
+            &b"login=victim&login=me"[..],
+            b"login=me&login[]=victim",
+            b"login=me&login[0]=victim",
+        ] {
+            let f = Fields::parse(hostile);
+            assert!(f.aliases("login"), "{:?}", String::from_utf8_lossy(hostile));
+        }
+        assert!(Fields::parse(b"a.b=1&a_b=2").aliases("a_b"));
+        assert!(Fields::parse(b"a%20b=1").aliases("a_b"));
+    }
+}

@@ -1,0 +1,187 @@
+//! The linking pages: the seed 000 form («Найти существующего пользователя» →
+//! «Прикрепить») and the account-level page, rendered with minijinja on the login
+//! pages' base template (same look, no external assets). Refusals reuse the login
+//! pages' problem page.
+
+use http::StatusCode;
+use minijinja::{Environment, context};
+
+use super::texts::{Texts, level_name, role_name, texts};
+use crate::config::Language;
+use crate::login::pages::{PageResponse, Pages, Problem, html_response};
+
+const TEMPLATES: [(&str, &str); 3] = [
+    ("base.html", include_str!("../login/templates/base.html")),
+    ("link.html", include_str!("templates/link.html")),
+    ("level.html", include_str!("templates/level.html")),
+];
+
+/// What the link form shows besides its fields.
+#[derive(Debug, Default, Clone)]
+pub struct FormState<'a> {
+    pub csrf: &'a str,
+    pub return_path: &'a str,
+    /// The login typed last time (kept after a wrong password).
+    pub login: &'a str,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
+pub struct LinkPages {
+    env: Environment<'static>,
+    problems: Pages,
+    language: Language,
+    prefix: String,
+}
+
+impl std::fmt::Debug for LinkPages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkPages")
+            .field("language", &self.language)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkPages {
+    pub fn new(language: Language, prefix: &str) -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        Ok(Self {
+            env,
+            problems: Pages::new(language, prefix)?,
+            language,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    pub fn texts(&self) -> &'static Texts {
+        texts(self.language)
+    }
+
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
+    /// The link form; 200, or 401 after a wrong password.
+    pub fn form(&self, status: StatusCode, state: &FormState<'_>) -> PageResponse {
+        let t = self.texts();
+        self.render(
+            status,
+            "link.html",
+            context! { t, title => t.link_title, prefix => self.prefix_value(),
+            csrf => state.csrf, return_path => state.return_path, login => state.login,
+            error => state.error, notice => state.notice },
+        )
+    }
+
+    /// 403: the account level is below what the role needs, with seed 000's steps.
+    pub fn level(&self, role: Option<&str>, level: Option<&str>, needed: &str) -> PageResponse {
+        let t = self.texts();
+        let text = t
+            .level_text
+            .replace("{role}", role_name(self.language, role))
+            .replace("{needed}", level_name(self.language, Some(needed)))
+            .replace("{current}", level_name(self.language, level));
+        self.render(
+            StatusCode::FORBIDDEN,
+            "level.html",
+            context! { t, title => t.level_title, text, prefix => self.prefix_value() },
+        )
+    }
+
+    pub fn problem(&self, problem: &Problem) -> PageResponse {
+        self.problems.problem(problem)
+    }
+
+    /// A refusal with a stable code and no retry button.
+    pub fn refusal(&self, status: StatusCode, title: &str, text: &str, code: &str) -> PageResponse {
+        self.problem(&Problem::new(status, title, text).with_code(code))
+    }
+
+    /// 503: the store could not save or check something.
+    pub fn store_problem(&self) -> PageResponse {
+        let t = self.problems.texts();
+        self.problem(
+            &Problem::new(StatusCode::SERVICE_UNAVAILABLE, t.store_title, t.store_text)
+                .with_code("store-unavailable"),
+        )
+    }
+
+    fn prefix_value(&self) -> minijinja::Value {
+        // Validated config ([A-Za-z0-9_.-/]); see `login::pages`.
+        minijinja::Value::from_safe_string(self.prefix.clone())
+    }
+
+    fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> PageResponse {
+        let body = self
+            .env
+            .get_template(name)
+            .and_then(|tmpl| tmpl.render(ctx))
+            .unwrap_or_else(|err| {
+                tracing::error!(template = name, error = %err, "link page failed to render");
+                "<!doctype html><title>error</title><p>error</p>".to_owned()
+            });
+        html_response(status, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body(resp: PageResponse) -> String {
+        String::from_utf8(
+            resp.into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_form_has_the_seed_words_and_escapes_input() {
+        let p = LinkPages::new(Language::Ru, "/esia/").unwrap();
+        let html = body(p.form(
+            StatusCode::UNAUTHORIZED,
+            &FormState {
+                csrf: "tok",
+                return_path: "/marks",
+                login: "<script>",
+                error: Some("Неверный логин или пароль"),
+                notice: None,
+            },
+        ))
+        .await;
+        for words in [
+            "Учетная запись Госуслуг не привязана к электронному дневнику",
+            "Найти существующего пользователя",
+            "Прикрепить",
+            "Неверный логин или пароль",
+            "name=\"login\"",
+            "name=\"password\"",
+            "name=\"csrf\" value=\"tok\"",
+            "action=\"/esia/link\"",
+        ] {
+            assert!(html.contains(words), "{words} missing");
+        }
+        assert!(!html.contains("<script>"));
+    }
+
+    #[tokio::test]
+    async fn the_level_page_names_the_level_and_the_steps() {
+        let p = LinkPages::new(Language::Ru, "/esia/").unwrap();
+        let resp = p.level(Some("parent"), Some("simplified"), "confirmed");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let html = body(resp).await;
+        assert!(html.contains("«Родитель»"));
+        assert!(html.contains("подтвержденная учетная запись"));
+        assert!(html.contains("упрощенная"));
+        assert!(html.contains("получите подтвержденную учетную запись"));
+    }
+}

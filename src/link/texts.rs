@@ -1,0 +1,211 @@
+//! Every word the linking pages say. Russian follows seed 000 (variant 2: «Учетная
+//! запись Госуслуг не привязана…», «Найти существующего пользователя», «Прикрепить»,
+//! «Неверный логин или пароль», the «подтвержденная учетная запись» steps) and seed 004
+//! («выполнить привязку к ЕСИА»).
+
+use serde::Serialize;
+
+use crate::config::Language;
+
+#[derive(Debug, Serialize)]
+pub struct Texts {
+    pub lang: &'static str,
+    pub status_label: &'static str,
+    pub link_title: &'static str,
+    pub link_lead: &'static str,
+    pub find_existing: &'static str,
+    pub login_label: &'static str,
+    pub password_label: &'static str,
+    pub attach_button: &'static str,
+    pub link_hint: &'static str,
+    pub logout_label: &'static str,
+    pub wrong_password: &'static str,
+    pub stale_notice: &'static str,
+    pub password_again_notice: &'static str,
+    pub csrf_expired: &'static str,
+    pub rate_title: &'static str,
+    /// `{minutes}` is replaced.
+    pub rate_text: &'static str,
+    pub oid_taken_title: &'static str,
+    pub oid_taken_text: &'static str,
+    pub login_taken_title: &'static str,
+    pub login_taken_text: &'static str,
+    pub level_title: &'static str,
+    /// `{role}`, `{needed}` and `{current}` are replaced.
+    pub level_text: &'static str,
+    pub level_steps_lead: &'static str,
+    pub level_steps: [&'static str; 3],
+    pub level_after: &'static str,
+    pub resend_title: &'static str,
+    pub resend_text: &'static str,
+    pub legacy_closed_title: &'static str,
+    pub legacy_closed_text: &'static str,
+    pub need_legacy_title: &'static str,
+    pub need_legacy_text: &'static str,
+    pub diary_down_title: &'static str,
+    pub diary_down_text: &'static str,
+    pub diary_refused_text: &'static str,
+    pub method_title: &'static str,
+    pub method_text: &'static str,
+}
+
+pub fn texts(language: Language) -> &'static Texts {
+    match language {
+        Language::Ru => &RU,
+        Language::En => &EN,
+    }
+}
+
+/// The role's name as the seeds write it.
+pub fn role_name(language: Language, role: Option<&str>) -> &'static str {
+    let ru = matches!(language, Language::Ru);
+    match (role, ru) {
+        (Some("student"), true) => "Ученик",
+        (Some("parent"), true) => "Родитель",
+        (Some("teacher"), true) => "Учитель",
+        (Some("class_teacher"), true) => "Классный руководитель",
+        (Some("head_teacher"), true) => "Завуч/ Администратор школы",
+        (Some("director"), true) => "Директор школы",
+        (Some("admin"), true) => "Администратор",
+        (_, true) => "пользователь дневника",
+        (Some("student"), false) => "Student",
+        (Some("parent"), false) => "Parent",
+        (Some("teacher"), false) => "Teacher",
+        (Some("class_teacher"), false) => "Class teacher",
+        (Some("head_teacher"), false) => "Head teacher",
+        (Some("director"), false) => "Director",
+        (Some("admin"), false) => "Administrator",
+        (_, false) => "diary user",
+    }
+}
+
+/// An ESIA level's name in a sentence («подтвержденная»).
+pub fn level_name(language: Language, level: Option<&str>) -> &'static str {
+    let ru = matches!(language, Language::Ru);
+    match (level, ru) {
+        (Some("confirmed"), true) => "подтвержденная",
+        (Some("standard"), true) => "стандартная",
+        (Some("simplified"), true) => "упрощенная",
+        (Some("child"), true) => "детская",
+        (_, true) => "неизвестная",
+        (Some("confirmed"), false) => "confirmed",
+        (Some("standard"), false) => "standard",
+        (Some("simplified"), false) => "simplified",
+        (Some("child"), false) => "child",
+        (_, false) => "unknown",
+    }
+}
+
+static RU: Texts = Texts {
+    lang: "ru",
+    status_label: "Код ответа:",
+    link_title: "Учетная запись Госуслуг не привязана к электронному дневнику",
+    link_lead: "Если у Вас есть логин и пароль от электронного дневника, найдите \
+        существующего пользователя и прикрепите его к своей учетной записи Госуслуг. \
+        Пароль вводится полностью и только один раз.",
+    find_existing: "Найти существующего пользователя",
+    login_label: "Логин",
+    password_label: "Пароль",
+    attach_button: "Прикрепить",
+    link_hint: "После этого Вы попадете в личный кабинет электронного дневника, и при \
+        следующих входах через Госуслуги пароль от дневника больше не понадобится.",
+    logout_label: "Выйти",
+    wrong_password: "Неверный логин или пароль",
+    stale_notice: "Пароль от электронного дневника изменился. Введите новый пароль, \
+        чтобы снова прикрепить учетную запись.",
+    password_again_notice: "Введите пароль от электронного дневника ещё раз, чтобы \
+        продолжить.",
+    csrf_expired: "Страница устарела. Введите логин и пароль ещё раз.",
+    rate_title: "Слишком много попыток",
+    rate_text: "Было сделано слишком много попыток ввести логин и пароль. Попробуйте \
+        ещё раз через {minutes} мин.",
+    oid_taken_title: "Учетная запись Госуслуг уже привязана",
+    oid_taken_text: "Ваша учетная запись Госуслуг уже привязана к другому пользователю \
+        электронного дневника. Отвязать её может только администратор дневника: \
+        обратитесь к нему (например, через школу).",
+    login_taken_title: "Пользователь дневника уже привязан",
+    login_taken_text: "Этот пользователь электронного дневника уже привязан к другой \
+        учетной записи Госуслуг. Если это ошибка, обратитесь к администратору \
+        дневника: отвязать учетную запись может только он.",
+    level_title: "Нужна подтвержденная учетная запись Госуслуг",
+    level_text: "Для роли «{role}» нужна {needed} учетная запись на портале Госуслуг. \
+        Сейчас у Вас {current} учетная запись, поэтому вход в электронный дневник \
+        невозможен.",
+    level_steps_lead: "Чтобы получить подтвержденную учетную запись:",
+    level_steps: [
+        "пройдите в кабинет портала Госуслуг и введите личные данные;",
+        "пройдите проверку введенных данных;",
+        "получите подтвержденную учетную запись.",
+    ],
+    level_after: "После этого войдите в электронный дневник через Госуслуги ещё раз.",
+    resend_title: "Отправьте форму ещё раз",
+    resend_text: "Сессия электронного дневника истекла, и вход был выполнен заново. \
+        Данные формы не были отправлены: вернитесь назад и отправьте форму ещё раз.",
+    legacy_closed_title: "Вход по логину и паролю закрыт",
+    legacy_closed_text: "Вход в личный кабинет электронного дневника осуществляется \
+        только через Госуслуги.",
+    need_legacy_title: "Привязка к ЕСИА",
+    need_legacy_text: "Чтобы выполнить привязку к ЕСИА, сначала войдите в электронный \
+        дневник по логину и паролю.",
+    diary_down_title: "Электронный дневник недоступен",
+    diary_down_text: "Не удалось связаться с электронным дневником. Попробуйте ещё раз \
+        через несколько минут.",
+    diary_refused_text: "Электронный дневник не принял вход. Попробуйте позже или \
+        обратитесь к администратору дневника.",
+    method_title: "Действие не поддерживается",
+    method_text: "Эту страницу нельзя открыть таким способом.",
+};
+
+static EN: Texts = Texts {
+    lang: "en",
+    status_label: "Status:",
+    link_title: "Your Gosuslugi account is not linked to the e-diary",
+    link_lead: "If you have a login and password for the e-diary, find your existing \
+        user and attach it to your Gosuslugi account. The password is asked only once.",
+    find_existing: "Find an existing user",
+    login_label: "Login",
+    password_label: "Password",
+    attach_button: "Attach",
+    link_hint: "You will then enter your diary, and later sign-ins through Gosuslugi \
+        will not ask for the diary password.",
+    logout_label: "Sign out",
+    wrong_password: "Wrong login or password",
+    stale_notice: "Your e-diary password has changed. Enter the new password to \
+        attach your account again.",
+    password_again_notice: "Enter your e-diary password once more to continue.",
+    csrf_expired: "The page has expired. Enter the login and password again.",
+    rate_title: "Too many attempts",
+    rate_text: "Too many login attempts. Please try again in {minutes} min.",
+    oid_taken_title: "Gosuslugi account already linked",
+    oid_taken_text: "Your Gosuslugi account is already linked to another e-diary \
+        user. Only the diary's administrator can unlink it; please contact them.",
+    login_taken_title: "Diary user already linked",
+    login_taken_text: "This e-diary user is already linked to another Gosuslugi \
+        account. If this is a mistake, contact the diary's administrator: only they \
+        can unlink it.",
+    level_title: "A confirmed Gosuslugi account is needed",
+    level_text: "The role «{role}» needs a {needed} Gosuslugi account. Yours is \
+        {current}, so the e-diary cannot be opened.",
+    level_steps_lead: "To get a confirmed account:",
+    level_steps: [
+        "open your Gosuslugi profile and enter your personal data;",
+        "have the data verified;",
+        "receive the confirmed account.",
+    ],
+    level_after: "Then sign in to the e-diary through Gosuslugi again.",
+    resend_title: "Please send the form again",
+    resend_text: "Your e-diary session had expired and was renewed. The form was not \
+        sent: go back and send it again.",
+    legacy_closed_title: "Login with the diary password is closed",
+    legacy_closed_text: "The e-diary is entered through Gosuslugi only.",
+    need_legacy_title: "Link to ESIA",
+    need_legacy_text: "To link your account to ESIA, first sign in to the e-diary \
+        with its login and password.",
+    diary_down_title: "The e-diary is unavailable",
+    diary_down_text: "The e-diary could not be reached. Please try again in a few \
+        minutes.",
+    diary_refused_text: "The e-diary refused the sign-in. Try later or contact the \
+        diary's administrator.",
+    method_title: "Not supported",
+    method_text: "This page cannot be opened this way.",
+};

@@ -1,0 +1,268 @@
+//! The real implementations of the login ports: the ESIA client as the
+//! [`IdentityProvider`] and the session service + store as the [`SessionBackend`].
+//!
+//! Protocol time towards ESIA (timestamps, token `exp`) is always the wall clock: ESIA
+//! lives in real time whatever date the gateway's policy clock says. Session expiry and
+//! flow expiry use the injected clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::BoxFuture;
+use uuid::Uuid;
+
+use super::ports::{
+    ActiveSession, BackendError, CreatedSession, EsiaIdentity, IdentityProvider, IdpFailure,
+    NewSession, PendingFlow, SessionBackend,
+};
+use crate::clock::SharedClock;
+use crate::esia::{EsiaClient, EsiaError};
+use crate::session::{self, SessionId, Sessions};
+use crate::store::{
+    AuditEvent, AuditKind, AuthMethod, FlowPurpose, LoginFlow, SessionRecord, SharedStore,
+    StoreError,
+};
+
+/// ESIA through [`EsiaClient`].
+pub struct EsiaProvider {
+    client: Arc<EsiaClient>,
+}
+
+impl EsiaProvider {
+    pub fn new(client: Arc<EsiaClient>) -> Self {
+        Self { client }
+    }
+}
+
+fn failure(err: &EsiaError) -> IdpFailure {
+    let code = match err {
+        EsiaError::Esia { code, .. } => Some(code.code().to_owned()),
+        _ => None,
+    };
+    IdpFailure {
+        status: err.status(),
+        kind: err.kind(),
+        code,
+        user_message: err.user_message().to_owned(),
+        operator_hint: err.operator_hint().to_owned(),
+        detail: err.to_string(),
+    }
+}
+
+impl IdentityProvider for EsiaProvider {
+    fn authorization_url(&self, state: Uuid) -> BoxFuture<'_, Result<url::Url, IdpFailure>> {
+        Box::pin(async move {
+            self.client
+                .authorization_request(state, Utc::now())
+                .await
+                .map_err(|e| failure(&EsiaError::Sign(e)))
+        })
+    }
+
+    fn complete<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<EsiaIdentity, IdpFailure>> {
+        Box::pin(async move {
+            // `EsiaClient::exchange_code`'s future is not provably `Send` (oauth2 5's
+            // HRTB client closure), so it runs on a blocking thread driven by this
+            // runtime's handle; one thread per login exchange, never per request.
+            let client = self.client.clone();
+            let code = code.to_owned();
+            let handle = tokio::runtime::Handle::current();
+            let joined = tokio::task::spawn_blocking(move || {
+                handle.block_on(client.exchange_code(&code, Utc::now()))
+            })
+            .await;
+            let login = match joined {
+                Ok(result) => result.map_err(|e| failure(&e))?,
+                Err(join) => {
+                    return Err(failure(&EsiaError::BadResponse(format!(
+                        "exchange task failed: {join}"
+                    ))));
+                }
+            };
+            let oid = i64::try_from(login.oid).map_err(|_| {
+                failure(&EsiaError::BadResponse(format!(
+                    "OID {} out of range",
+                    login.oid
+                )))
+            })?;
+            Ok(EsiaIdentity {
+                oid,
+                level: login.level.as_str().to_owned(),
+            })
+        })
+    }
+
+    fn callback_error(&self, error: &str, description: &str) -> IdpFailure {
+        failure(&EsiaError::from_answer(error, description))
+    }
+
+    fn logout_url(&self, redirect_url: &url::Url) -> Option<url::Url> {
+        Some(self.client.logout_url(redirect_url))
+    }
+}
+
+/// Flows in the store, sessions through [`Sessions`] (moka cache in front of the store).
+pub struct StoreBackend {
+    store: SharedStore,
+    sessions: Arc<Sessions>,
+    clock: SharedClock,
+}
+
+impl StoreBackend {
+    pub fn new(store: SharedStore, sessions: Arc<Sessions>, clock: SharedClock) -> Self {
+        Self {
+            store,
+            sessions,
+            clock,
+        }
+    }
+
+    /// Appends an audit event; a failure is logged, never shown to the user (the
+    /// session change it records has already been committed).
+    async fn audit(&self, event: &AuditEvent) {
+        if let Err(e) = self.store.append_audit(event).await {
+            tracing::warn!(error = %e, kind = event.kind.as_str(), "audit event not written");
+        }
+    }
+
+    fn active(cookie: String, r: &SessionRecord) -> ActiveSession {
+        ActiveSession {
+            cookie,
+            auth_method: r.auth_method.as_str(),
+            authenticated_at: r.authenticated_at,
+            esia_oid: r.esia_oid,
+            account_level: r.account_level.clone(),
+            diary_login: r.diary_login.clone(),
+            diary_role: r.diary_role.clone(),
+            public_computer: r.public_computer,
+            csrf_token: r.csrf_token.clone(),
+        }
+    }
+}
+
+fn unavailable(e: StoreError) -> BackendError {
+    BackendError(e.to_string())
+}
+
+impl SessionBackend for StoreBackend {
+    fn put_flow<'a>(&'a self, flow: &'a PendingFlow) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let record = LoginFlow {
+                state: flow.state,
+                cookie_binding: flow.cookie_binding,
+                // ESIA no longer wants a nonce checked; the field stays for other IdPs.
+                nonce: session::random_token(),
+                purpose: if flow.link_session.is_some() {
+                    FlowPurpose::Link
+                } else {
+                    FlowPurpose::Login
+                },
+                return_path: flow.return_path.clone(),
+                public_computer: flow.public_computer,
+                legacy_session: flow.link_session,
+                created_at: self.clock.now(),
+                expires_at: flow.expires_at,
+            };
+            self.store
+                .create_login_flow(&record)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn take_flow(&self, state: Uuid) -> BoxFuture<'_, Result<Option<PendingFlow>, BackendError>> {
+        Box::pin(async move {
+            let flow = self
+                .store
+                .take_login_flow(state, self.clock.now())
+                .await
+                .map_err(unavailable)?;
+            Ok(flow.map(|f| PendingFlow {
+                state: f.state,
+                cookie_binding: f.cookie_binding,
+                return_path: f.return_path,
+                public_computer: f.public_computer,
+                expires_at: f.expires_at,
+                link_session: match f.purpose {
+                    FlowPurpose::Link => f.legacy_session,
+                    FlowPurpose::Login => None,
+                },
+            }))
+        })
+    }
+
+    fn create_session<'a>(
+        &'a self,
+        new: NewSession,
+        previous: &'a [String],
+    ) -> BoxFuture<'a, Result<CreatedSession, BackendError>> {
+        Box::pin(async move {
+            // No fixation: whatever session this browser had ends before the new id exists.
+            for value in previous {
+                if let Ok(id) = SessionId::parse(value) {
+                    self.sessions.end(&id).await.map_err(unavailable)?;
+                }
+            }
+            let (id, record) = self
+                .sessions
+                .start(
+                    None,
+                    session::NewSession {
+                        auth_method: AuthMethod::Esia,
+                        public_computer: new.public_computer,
+                        esia_oid: Some(new.identity.oid),
+                        account_level: Some(new.identity.level),
+                        diary_login: None,
+                        diary_role: None,
+                    },
+                )
+                .await
+                .map_err(unavailable)?;
+            let mut event = AuditEvent::new(self.clock.now(), AuditKind::Login);
+            event.esia_oid = record.esia_oid;
+            event.detail = serde_json::json!({
+                "method": "esia",
+                "level": record.account_level,
+                "public_computer": record.public_computer,
+            });
+            self.audit(&event).await;
+            let cookie_max_age = (!record.public_computer).then(|| {
+                let left = (record.absolute_expiry - self.clock.now()).num_seconds();
+                Duration::from_secs(u64::try_from(left).unwrap_or(0))
+            });
+            Ok(CreatedSession {
+                session: Self::active(id.cookie_value(), &record),
+                cookie_max_age,
+            })
+        })
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        cookie: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ActiveSession>, BackendError>> {
+        Box::pin(async move {
+            // A malformed cookie is no session, never an error page.
+            let Ok(id) = SessionId::parse(cookie) else {
+                return Ok(None);
+            };
+            let record = self.sessions.get(&id).await.map_err(unavailable)?;
+            Ok(record.map(|r| Self::active(cookie.to_owned(), &r)))
+        })
+    }
+
+    fn end<'a>(&'a self, cookie: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            if let Ok(id) = SessionId::parse(cookie)
+                && let Some(ended) = self.sessions.end(&id).await.map_err(unavailable)?
+            {
+                let mut event = AuditEvent::new(self.clock.now(), AuditKind::Logout);
+                event.esia_oid = ended.esia_oid;
+                event.diary_login = ended.diary_login.clone();
+                self.audit(&event).await;
+            }
+            Ok(())
+        })
+    }
+}

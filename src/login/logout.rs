@@ -1,0 +1,112 @@
+//! Single logout. `GET logout` only shows a confirmation form (a link or an image tag on
+//! another site must not sign anyone out); `POST logout` with the session's CSRF token
+//! ends the gateway session, clears the cookie and sends the browser to ESIA's
+//! `/idp/ext/Logout`, so a shared computer is not left signed in to Госуслуги
+//! (seed 004's «ВАЖНО»). ESIA returns the browser to our start page.
+
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use super::cookies;
+use super::pages::{PageResponse, Problem, redirect};
+use super::{Login, single_param};
+
+/// Largest logout form body read; the form holds one token.
+const MAX_FORM_BYTES: usize = 4096;
+
+impl Login {
+    /// `GET logout`: the confirmation page; without a session, back to the start page.
+    pub(super) async fn logout_page<B>(&self, req: &Request<B>) -> PageResponse {
+        match self.session_of(req.headers()).await {
+            Some(session) => self.pages.logout_confirm(&session.csrf_token),
+            None => redirect(&format!("{}start", self.settings.prefix)),
+        }
+    }
+
+    /// `POST logout` with `csrf=<token>` (form-urlencoded).
+    pub(super) async fn logout<B>(&self, req: Request<B>) -> PageResponse
+    where
+        B: http_body::Body + Send + Unpin,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        let Some(session) = self.session_of(&parts.headers).await else {
+            // Nothing to end here; clear any stale cookie and show the start page.
+            let mut resp = redirect(&format!("{}start", self.settings.prefix));
+            clear_session_cookie(&mut resp, &self.settings.cookies.session);
+            return resp;
+        };
+        let form = read_form(body).await;
+        let token = form.as_deref().and_then(|f| single_param(Some(f), "csrf"));
+        let valid = token.is_some_and(|t| {
+            t.len() == session.csrf_token.len()
+                && bool::from(t.as_bytes().ct_eq(session.csrf_token.as_bytes()))
+        });
+        if !valid {
+            tracing::warn!(oid = ?session.esia_oid, "logout refused: bad or missing CSRF token");
+            let t = self.pages.texts();
+            let mut problem = Problem::new(StatusCode::FORBIDDEN, t.csrf_title, t.csrf_text)
+                .with_code("logout-csrf-invalid");
+            problem.retry = false;
+            return self.pages.problem(&problem);
+        }
+        if let Err(err) = self.backend.end(&session.cookie).await {
+            tracing::error!(error = %err, "logout: cannot end the session");
+            return self.store_problem();
+        }
+        tracing::info!(oid = ?session.esia_oid, "logout");
+        let target = self
+            .start_url(&parts)
+            .and_then(|start| self.idp.logout_url(&start))
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| format!("{}start", self.settings.prefix));
+        let mut resp = redirect(&target);
+        clear_session_cookie(&mut resp, &self.settings.cookies.session);
+        resp
+    }
+
+    /// `<public origin><prefix>start`: where ESIA's logout sends the browser back.
+    fn start_url(&self, parts: &http::request::Parts) -> Option<Url> {
+        let origin = match &self.settings.public_url {
+            Some(url) => url.clone(),
+            None => {
+                // HTTP/2 carries the host in `:authority`, HTTP/1.1 in `Host`.
+                let host = match parts.uri.authority() {
+                    Some(a) => a.as_str(),
+                    None => parts.headers.get(http::header::HOST)?.to_str().ok()?,
+                };
+                // Only a plain host[:port]: the value ends up in a URL sent to ESIA.
+                let plain = !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+                if !plain {
+                    return None;
+                }
+                Url::parse(&format!("https://{host}/")).ok()?
+            }
+        };
+        origin.join(&format!("{}start", self.settings.prefix)).ok()
+    }
+}
+
+fn clear_session_cookie(resp: &mut PageResponse, name: &str) {
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::clear_cookie(name)) {
+        resp.headers_mut().append(http::header::SET_COOKIE, v);
+    }
+}
+
+/// The request body as text, at most [`MAX_FORM_BYTES`]; `None` when larger or broken.
+async fn read_form<B>(body: B) -> Option<String>
+where
+    B: http_body::Body + Send + Unpin,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let limited = http_body_util::Limited::new(body, MAX_FORM_BYTES);
+    let bytes = limited.collect().await.ok()?.to_bytes();
+    String::from_utf8(bytes.to_vec()).ok()
+}

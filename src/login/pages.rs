@@ -1,0 +1,254 @@
+//! The login pages: start, logout confirmation, and every refusal, rendered with
+//! minijinja from templates embedded in the binary (no external assets; inline CSS,
+//! readable on a phone). All answers carry `Cache-Control: no-store` and a CSP that
+//! forbids scripts and framing: these pages hold CSRF tokens and decide where a
+//! signed-in browser goes next.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use minijinja::{Environment, context};
+
+use super::texts::{Texts, texts};
+use crate::config::Language;
+
+/// What every login handler answers with.
+pub type PageResponse = Response<Full<Bytes>>;
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// A refusal or failure shown to the user: status, what happened, what to do.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub title: String,
+    pub text: String,
+    /// An ESIA error code or a stable reason name, shown small for support calls.
+    pub code: Option<String>,
+    /// Offer «Войти через Госуслуги ещё раз».
+    pub retry: bool,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, title: &str, text: &str) -> Self {
+        Self {
+            status,
+            title: title.to_owned(),
+            text: text.to_owned(),
+            code: None,
+            retry: false,
+        }
+    }
+
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    pub fn with_retry(mut self) -> Self {
+        self.retry = true;
+        self
+    }
+}
+
+/// Template registry for one language and one reserved prefix.
+pub struct Pages {
+    env: Environment<'static>,
+    language: Language,
+    prefix: String,
+}
+
+impl std::fmt::Debug for Pages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages")
+            .field("language", &self.language)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+/// Template names and sources; `.html` names make minijinja escape every value.
+const TEMPLATES: [(&str, &str); 4] = [
+    ("base.html", include_str!("templates/base.html")),
+    ("start.html", include_str!("templates/start.html")),
+    ("message.html", include_str!("templates/message.html")),
+    ("logout.html", include_str!("templates/logout.html")),
+];
+
+impl Pages {
+    pub fn new(language: Language, prefix: &str) -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        Ok(Self {
+            env,
+            language,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The prefix as a template value; it is validated config (`[A-Za-z0-9_.-/]`), so it
+    /// needs no escaping and stays readable in the page source.
+    fn prefix_value(&self) -> minijinja::Value {
+        minijinja::Value::from_safe_string(self.prefix.clone())
+    }
+
+    pub fn texts(&self) -> &'static Texts {
+        texts(self.language)
+    }
+
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
+    /// The start page with the «Войти через Госуслуги» button.
+    pub fn start(
+        &self,
+        return_path: &str,
+        signed_in: bool,
+        legacy_login_url: Option<&str>,
+    ) -> PageResponse {
+        let t = self.texts();
+        self.render(
+            StatusCode::OK,
+            "start.html",
+            context! { t, title => t.start_title, prefix => self.prefix_value(), return_path,
+            signed_in, legacy_login_url },
+        )
+    }
+
+    /// The logout confirmation with the CSRF-protected form.
+    pub fn logout_confirm(&self, csrf: &str) -> PageResponse {
+        let t = self.texts();
+        self.render(
+            StatusCode::OK,
+            "logout.html",
+            context! { t, title => t.logout_title, prefix => self.prefix_value(), csrf },
+        )
+    }
+
+    /// A refusal page.
+    pub fn problem(&self, problem: &Problem) -> PageResponse {
+        let t = self.texts();
+        let action_href = problem
+            .retry
+            .then(|| minijinja::Value::from_safe_string(format!("{}start", self.prefix)));
+        self.render(
+            problem.status,
+            "message.html",
+            context! { t, title => problem.title, text => problem.text,
+            status => problem.status.as_u16(), code => problem.code,
+            action_href, action_label => t.retry },
+        )
+    }
+
+    fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> PageResponse {
+        let body = self
+            .env
+            .get_template(name)
+            .and_then(|tmpl| tmpl.render(ctx))
+            .unwrap_or_else(|err| {
+                // Templates are compiled in; failing here is a bug, not user input.
+                tracing::error!(template = name, error = %err, "login page failed to render");
+                "<!doctype html><title>error</title><p>error</p>".to_owned()
+            });
+        html_response(status, body)
+    }
+}
+
+/// A page answer with the headers every login page carries.
+pub fn html_response(status: StatusCode, body: String) -> PageResponse {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    no_store(h);
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+/// A redirect (302) with no body; `location` must already be safe.
+pub fn redirect(location: &str) -> PageResponse {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::FOUND;
+    let value = HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    resp.headers_mut().insert(header::LOCATION, value);
+    no_store(resp.headers_mut());
+    // The callback URL carries the code and state; never leak it to the next page.
+    resp.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+fn no_store(h: &mut http::HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body(resp: PageResponse) -> String {
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn start_page_has_the_seed_words_and_escapes_the_return_path() {
+        let pages = Pages::new(Language::Ru, "/esia/").unwrap();
+        let resp = pages.start("/marks?a=1&b=\"x\"", false, Some("/login"));
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+        let html = body(resp).await;
+        assert!(html.contains("Войти через Госуслуги"));
+        assert!(html.contains("Чужой компьютер"));
+        assert!(html.contains("action=\"/esia/login\""));
+        assert!(
+            html.contains("&#x2f;marks?a=1&amp;b=&quot;x&quot;"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"&#x2f;login\""), "{html}");
+        assert!(!html.contains("<script"));
+    }
+
+    #[tokio::test]
+    async fn english_pages_and_problem_pages() {
+        let pages = Pages::new(Language::En, "/auth/").unwrap();
+        let p = Problem::new(StatusCode::BAD_GATEWAY, "Down", "<b>x</b>")
+            .with_code("ESIA-007053")
+            .with_retry();
+        let resp = pages.problem(&p);
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+        let html = body(resp).await;
+        assert!(html.contains("lang=\"en\""));
+        assert!(html.contains("&lt;b&gt;x&lt;&#x2f;b&gt;"), "{html}");
+        assert!(html.contains("ESIA-007053"));
+        assert!(html.contains("href=\"/auth/start\""));
+    }
+
+    #[tokio::test]
+    async fn logout_page_posts_the_csrf_token() {
+        let pages = Pages::new(Language::Ru, "/esia/").unwrap();
+        let html = body(pages.logout_confirm("tok123")).await;
+        assert!(html.contains("method=\"post\" action=\"/esia/logout\""));
+        assert!(html.contains("name=\"csrf\" value=\"tok123\""));
+        assert!(html.contains("Выйти"));
+    }
+}
