@@ -137,7 +137,16 @@ wrk -t1 -c10 -d2s "https://127.0.0.1:$GW/1k.html" >/dev/null 2>&1 || true
 declare -A R
 for page in 1k 100k; do
   R[nginx_$page]=$(run "nginx_$page" "https://127.0.0.1:$NGX/$page.html")
-  R[gw_$page]=$(run "gw_$page" "https://127.0.0.1:$GW/$page.html")
+  if [ "$page" = 1k ] && [ -n "${PROFILE:-}" ] && need perf; then
+    # PROFILE=1: where the gateway's CPU goes per request, sampled during the 1 KB run.
+    perf record -q -g -F 999 -o "$WORK/perf.data" -p "$GWPID" >/dev/null 2>&1 & PERF=$!
+    R[gw_$page]=$(run "gw_$page" "https://127.0.0.1:$GW/$page.html")
+    kill -INT "$PERF" 2>/dev/null || true; wait "$PERF" 2>/dev/null || true
+    perf report -i "$WORK/perf.data" --no-children --stdio --percent-limit 1.5 --sort dso,symbol -g none 2>/dev/null \
+      | grep -v '^#' | grep -v '^$' | head -40 > "${PROFILE_OUT:-/tmp/esia-gateway-profile.txt}" || true
+  else
+    R[gw_$page]=$(run "gw_$page" "https://127.0.0.1:$GW/$page.html")
+  fi
 done
 # A new TLS connection for every request: handshakes per second.
 R[nginx_hs]=$(run nginx_hs "https://127.0.0.1:$NGX/1k.html" -H "Connection: close")
