@@ -66,6 +66,30 @@ fn oauth_client(cfg: &EsiaConfig) -> EsiaOAuthClient {
         .set_redirect_uri(RedirectUrl::from_url(cfg.redirect_uri.clone()))
 }
 
+/// The HTTP client oauth2 calls for /te. A named type rather than a closure: a closure
+/// returning an async block that borrows `EsiaHttp` makes the whole exchange future
+/// `!Send` (a higher-ranked lifetime the compiler cannot prove), and the login callback
+/// runs on a multi-threaded connection task.
+struct TeClient<'a>(&'a EsiaHttp);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for TeClient<'_> {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, req: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let resp = self.0.send(req).await?;
+            // 5xx is ESIA being down, not an OAuth error answer.
+            if resp.status().is_server_error() {
+                return Err(HttpError::ServerStatus(resp.status().as_u16()));
+            }
+            Ok(super::answer::normalize_token_answer(resp))
+        })
+    }
+}
+
 /// Exchanges `code` for tokens. `now` feeds the signed timestamp.
 pub async fn exchange(
     cfg: &EsiaConfig,
@@ -81,14 +105,7 @@ pub async fn exchange(
         .await?;
     let secret = encode_secret(&signature);
     let client = oauth_client(cfg);
-    let send = |req: oauth2::HttpRequest| async move {
-        let resp = http.send(req).await?;
-        // 5xx is ESIA being down, not an OAuth error answer.
-        if resp.status().is_server_error() {
-            return Err(HttpError::ServerStatus(resp.status().as_u16()));
-        }
-        Ok::<_, HttpError>(super::answer::normalize_token_answer(resp))
-    };
+    let send = TeClient(http);
     let answer = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .add_extra_param("state", state.to_string())
@@ -141,4 +158,12 @@ fn map_error(e: RequestTokenError<HttpError, BasicErrorResponse>) -> EsiaError {
         }
         RequestTokenError::Other(s) => EsiaError::BadResponse(s),
     }
+}
+
+/// The login callback awaits the exchange on a multi-threaded connection task: keep the
+/// whole facade future `Send` (checked at compile time).
+#[allow(dead_code)]
+fn exchange_future_is_send(client: &super::EsiaClient) {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(client.exchange_code("code", chrono::Utc::now()));
 }

@@ -62,24 +62,11 @@ impl IdentityProvider for EsiaProvider {
 
     fn complete<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<EsiaIdentity, IdpFailure>> {
         Box::pin(async move {
-            // `EsiaClient::exchange_code`'s future is not provably `Send` (oauth2 5's
-            // HRTB client closure), so it runs on a blocking thread driven by this
-            // runtime's handle; one thread per login exchange, never per request.
-            let client = self.client.clone();
-            let code = code.to_owned();
-            let handle = tokio::runtime::Handle::current();
-            let joined = tokio::task::spawn_blocking(move || {
-                handle.block_on(client.exchange_code(&code, Utc::now()))
-            })
-            .await;
-            let login = match joined {
-                Ok(result) => result.map_err(|e| failure(&e))?,
-                Err(join) => {
-                    return Err(failure(&EsiaError::BadResponse(format!(
-                        "exchange task failed: {join}"
-                    ))));
-                }
-            };
+            let login = self
+                .client
+                .exchange_code(code, Utc::now())
+                .await
+                .map_err(|e| failure(&e))?;
             let oid = i64::try_from(login.oid).map_err(|_| {
                 failure(&EsiaError::BadResponse(format!(
                     "OID {} out of range",
