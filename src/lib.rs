@@ -6,6 +6,7 @@
 //! The stand-ins for ESIA and the diary live apart, under `standins`.
 
 pub mod admin;
+pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;

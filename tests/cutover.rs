@@ -9,7 +9,7 @@ mod support;
 
 use std::io::Read;
 
-use cutover_support::{Browser, Stand, location, seed_000, seed_004};
+use cutover_support::{Browser, Stand, field_value, location, seed_000, seed_004};
 use esia_gateway::store::AuditKind;
 use http::StatusCode;
 
@@ -118,22 +118,7 @@ async fn seed_004_esia_user_linked_by_password_sees_grades_after_the_cutover() {
     let cb = stand.esia_login(&b, "/marks", "confirmed").await;
     assert_eq!(location(&cb), "/marks");
     // Unlinked: the link step answers first (the form), not a refusal.
-    let first = b.get(&stand.url("/marks")).await;
-    let link_page = location(&first);
-    assert!(link_page.starts_with("/esia/link"), "{link_page}");
-    let html = b.get(&stand.url(&link_page)).await.text().await.unwrap();
-    let csrf = field_value(&html, "csrf").expect("csrf on the link form");
-    let resp = b
-        .post(
-            &stand.url("/esia/link"),
-            &[
-                ("csrf", csrf.as_str()),
-                ("return", "/marks"),
-                ("login", "parent"),
-                ("password", "demo"),
-            ],
-        )
-        .await;
+    let resp = stand.link_from(&b, "/marks", "/marks", "parent").await;
     assert!(resp.status().is_redirection(), "{}", resp.status());
     let (status, html) = page(&stand, &b, "/marks").await;
     assert_eq!(status, StatusCode::OK, "{html}");
@@ -282,12 +267,4 @@ async fn the_login_page_shows_the_esia_button_before_the_transition_too() {
             .await
             .contains("esia_gateway_calendar_phase{phase=\"before-transition\"} 1")
     );
-}
-
-/// `value="…"` of the input named `name`.
-fn field_value(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(html[start..end].to_owned())
 }

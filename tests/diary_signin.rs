@@ -68,7 +68,7 @@ async fn form_sign_in_probe_and_expiry_against_the_demo_diary() {
         .await
         .unwrap();
         assert_eq!(
-            outcome,
+            outcome.outcome,
             LoginOutcome::WrongPassword,
             "{login:?}/{password:?}"
         );
@@ -98,7 +98,8 @@ async fn form_sign_in_probe_and_expiry_against_the_demo_diary() {
         )
         .await
         .unwrap();
-        assert_eq!(outcome, LoginOutcome::SignedIn);
+        assert_eq!(outcome.outcome, LoginOutcome::SignedIn);
+        assert_eq!(outcome.user.map(|u| u.login).as_deref(), Some(login));
         assert!(jar.header_for("/", now).unwrap().starts_with("RIDSESSID="));
         let probed = signin::probe_role(&http, &rules, &host, &jar, now)
             .await

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 
+use crate::body::{self, Body};
 use crate::metrics::Metrics;
-use crate::proxy::body::{self, Body};
 use crate::proxy::upstream::Upstream;
 use crate::server::shutdown::ShutdownSignal;
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use http::header::ACCEPT_ENCODING;
 use http::{HeaderMap, HeaderValue, Method, Response};
 
+use crate::body::{self, Body};
 use crate::inject::{self, Rule};
-use crate::proxy::body::{self, Body};
 
 /// What to do with the diary's answer to one request.
 #[derive(Debug, Clone)]

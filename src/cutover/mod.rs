@@ -12,9 +12,8 @@
 //! ```
 //!
 //! The phase is computed per request from the injected calendar clock, so a phase change
-//! happens at its instant without a restart. An ESIA session whose binding is not yet
-//! loaded (the link step loads it on the first request) is decided again after that
-//! step ([`Cutover::recheck`]), so a linked user is never refused for being "unlinked".
+//! happens at its instant without a restart. The decision is made once, after the
+//! identify phase gave the session its diary identity (binding, role, level).
 
 pub mod config;
 mod decorate;
@@ -31,6 +30,7 @@ pub use self::decorate::Decorate;
 use self::pages::Action;
 pub use self::request::view_of;
 use self::request::{raw_target, return_path, set_target, without_body};
+use crate::body::{Body, Outcome};
 use crate::clock::SharedClock;
 use crate::config::Language;
 use crate::inject::banner::{login_button, transition_banner};
@@ -41,26 +41,10 @@ use crate::policy::{
     AccountLevel, CanonicalRequest, Decision, LegacyLogin, Phase, Policy, Reason, SessionView,
     decide, strip_overrides,
 };
-use crate::proxy::body::Body;
 use crate::store::{AuditEvent, AuditKind, SharedStore};
-
-/// The outcome of [`Cutover::authorize`].
-#[allow(
-    clippy::large_enum_variant,
-    reason = "built once per request and moved straight into the pipeline"
-)]
-pub enum Authorized {
-    /// Forward this request (its target is now the canonical one).
-    Forward(Request<Body>, Pending),
-    /// Answer with this page; nothing goes to the diary.
-    Answer(Response<Body>),
-}
 
 /// What the rest of the pipeline must still do for an allowed request.
 pub struct Pending {
-    canonical: CanonicalRequest,
-    /// Decide again once the link step has loaded the session's binding.
-    pub recheck: bool,
     /// Rewrite the diary's HTML answer (banner, login button).
     pub decorate: Option<Decorate>,
 }
@@ -169,17 +153,49 @@ impl Cutover {
         self.policy.phase_at(self.clock.now())
     }
 
-    /// Decides one request; see the module doc.
+    /// The one reading of the request that identify, authorize and forward share:
+    /// override headers stripped, target canonicalised (400 when it cannot be).
+    pub fn canonical(&self, req: &mut Request<Body>) -> Outcome<CanonicalRequest> {
+        strip_overrides(req.headers_mut(), &[]);
+        let raw = raw_target(req);
+        let read = self
+            .policy
+            .canonicalize(req.method().as_str(), &raw)
+            .map_err(|reject| {
+                tracing::info!(reject = reject.as_str(), method = %req.method(),
+                    "request target refused: cannot be canonicalised");
+                self.metrics.rejected(reject.as_str());
+                let page = crate::pages::error_page(http::StatusCode::BAD_REQUEST, self.language);
+                if req.method() == Method::HEAD {
+                    without_body(page)
+                } else {
+                    page
+                }
+            });
+        match read {
+            Ok(c) => Outcome::Continue(c),
+            Err(page) => Outcome::Answer(page),
+        }
+    }
+
+    /// Decides one request, once, on the session as identify left it (with its diary
+    /// identity); see the module doc. `legacy_login` says the request is a browser POST
+    /// to one of the diary's login endpoints.
     pub async fn authorize(
         &self,
         req: Request<Body>,
+        canonical: CanonicalRequest,
         session: Option<&ActiveSession>,
+        legacy_login: bool,
         client_ip: IpAddr,
-    ) -> Authorized {
+    ) -> Outcome<(Request<Body>, Pending)> {
         let head = req.method() == Method::HEAD;
-        match self.authorize_inner(req, session, client_ip).await {
+        match self
+            .authorize_inner(req, canonical, session, legacy_login, client_ip)
+            .await
+        {
             // A HEAD answer has no body (HTTP/2 would reset a stream that sends one).
-            Authorized::Answer(page) if head => Authorized::Answer(without_body(page)),
+            Outcome::Answer(page) if head => Outcome::Answer(without_body(page)),
             other => other,
         }
     }
@@ -187,37 +203,23 @@ impl Cutover {
     async fn authorize_inner(
         &self,
         mut req: Request<Body>,
+        canonical: CanonicalRequest,
         session: Option<&ActiveSession>,
+        legacy_login: bool,
         client_ip: IpAddr,
-    ) -> Authorized {
-        strip_overrides(req.headers_mut(), &[]);
-        let raw = raw_target(&req);
-        let canonical = match self.policy.canonicalize(req.method().as_str(), &raw) {
-            Ok(c) => c,
-            Err(reject) => {
-                tracing::info!(reject = reject.as_str(), method = %req.method(),
-                    "request target refused: cannot be canonicalised");
-                self.metrics.rejected(reject.as_str());
-                return Authorized::Answer(crate::pages::error_page(
-                    http::StatusCode::BAD_REQUEST,
-                    self.language,
-                ));
-            }
-        };
+    ) -> Outcome<(Request<Body>, Pending)> {
         let phase = self.phase();
         let view = view_of(session);
         let verdict = decide(&self.policy, &canonical, &view, phase);
         let legacy_form = phase == Phase::Cutover(LegacyLogin::Disabled)
             && canonical.method == Method::POST
-            && canonical.path == self.legacy_login_path
-            && matches!(view, SessionView::Anonymous | SessionView::Legacy { .. });
+            && (legacy_login || canonical.path == self.legacy_login_path);
         self.metrics.decision(verdict.decision.as_str());
-        let mut recheck = false;
         match verdict.decision {
             _ if legacy_form => {
                 let reason = Reason::LegacyLoginDisabled;
-                return self
-                    .refuse(
+                return Outcome::Answer(
+                    self.refuse(
                         reason,
                         None,
                         &canonical,
@@ -226,26 +228,23 @@ impl Cutover {
                         session,
                         client_ip,
                     )
-                    .await;
+                    .await,
+                );
             }
             Decision::Allow => {}
             Decision::NeedLogin => {
                 let back = return_path(&canonical);
                 tracing::debug!(path = %canonical.path, group = ?verdict.group, "sign-in needed");
-                return Authorized::Answer(pages::redirect(&pages::start_url(&self.prefix, &back)));
-            }
-            Decision::Deny(Reason::EsiaNotLinked)
-                if matches!(view, SessionView::EsiaUnlinked { .. }) =>
-            {
-                recheck = true;
+                return Outcome::Answer(pages::redirect(&pages::start_url(&self.prefix, &back)));
             }
             Decision::Deny(reason) => {
                 let (required, group) = (verdict.required_level, verdict.group);
-                return self
-                    .refuse(
+                return Outcome::Answer(
+                    self.refuse(
                         reason, required, &canonical, &view, group, session, client_ip,
                     )
-                    .await;
+                    .await,
+                );
             }
         }
         // Forward exactly what was decided on: the canonical method and target.
@@ -254,60 +253,7 @@ impl Cutover {
         let rules = self.rules_for(phase, &view);
         let decorate = (!rules.is_empty())
             .then(|| Decorate::prepare(&canonical.method, req.headers_mut(), rules));
-        Authorized::Forward(
-            req,
-            Pending {
-                canonical,
-                recheck,
-                decorate,
-            },
-        )
-    }
-
-    /// For [`Pending::recheck`]: the decision again with the session as the link step
-    /// left it. `Some(page)` refuses.
-    pub async fn recheck(
-        &self,
-        pending: &Pending,
-        session: Option<&ActiveSession>,
-        client_ip: IpAddr,
-    ) -> Option<Response<Body>> {
-        let head = pending.canonical.method == Method::HEAD;
-        self.recheck_inner(pending, session, client_ip)
-            .await
-            .map(|page| if head { without_body(page) } else { page })
-    }
-
-    async fn recheck_inner(
-        &self,
-        pending: &Pending,
-        session: Option<&ActiveSession>,
-        client_ip: IpAddr,
-    ) -> Option<Response<Body>> {
-        let view = view_of(session);
-        let verdict = decide(&self.policy, &pending.canonical, &view, self.phase());
-        match verdict.decision {
-            Decision::Allow => None,
-            Decision::NeedLogin => Some(pages::redirect(&pages::start_url(
-                &self.prefix,
-                &return_path(&pending.canonical),
-            ))),
-            Decision::Deny(reason) => match self
-                .refuse(
-                    reason,
-                    verdict.required_level,
-                    &pending.canonical,
-                    &view,
-                    verdict.group,
-                    session,
-                    client_ip,
-                )
-                .await
-            {
-                Authorized::Answer(page) => Some(page),
-                Authorized::Forward(..) => None,
-            },
-        }
+        Outcome::Continue((req, Pending { decorate }))
     }
 
     fn rules_for(&self, phase: Phase, view: &SessionView) -> Arc<[Rule]> {
@@ -329,7 +275,7 @@ impl Cutover {
         group: Option<&str>,
         session: Option<&ActiveSession>,
         client_ip: IpAddr,
-    ) -> Authorized {
+    ) -> Response<Body> {
         let phase = self.phase();
         tracing::info!(reason = reason.as_str(), group = ?group, phase = phase.as_str(),
             session = view.kind(), method = %canonical.method, path = %canonical.path,
@@ -359,14 +305,14 @@ impl Cutover {
             (_, SessionView::Legacy { .. }) => Action::Link,
             _ => Action::None,
         };
-        Authorized::Answer(pages::denied(
+        pages::denied(
             reason,
             required,
             action,
             &self.prefix,
             &return_path(canonical),
             self.language,
-        ))
+        )
     }
 }
 

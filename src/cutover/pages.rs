@@ -10,10 +10,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::body::{self, Body};
 use crate::config::Language;
 use crate::inject::banner::escape;
 use crate::policy::{AccountLevel, Reason};
-use crate::proxy::body::{self, Body};
 
 /// What the refused person can do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 
 use http::{Method, Request, Response, Uri};
 
+use crate::body::Body;
 use crate::login::ActiveSession;
 use crate::policy::{AccountLevel, CanonicalRequest, Role, SessionView};
-use crate::proxy::body::Body;
 
 /// What the decision needs to know about a session.
 pub fn view_of(session: Option<&ActiveSession>) -> SessionView {
@@ -62,7 +62,7 @@ pub(super) fn set_target<B>(req: &mut Request<B>, target: &str) {
 pub(super) fn without_body(page: Response<Body>) -> Response<Body> {
     let (mut parts, _) = page.into_parts();
     parts.headers.remove(http::header::CONTENT_LENGTH);
-    Response::from_parts(parts, crate::proxy::body::empty())
+    Response::from_parts(parts, crate::body::empty())
 }
 
 /// Where to come back after signing in: the canonical target of a GET, else `/`.

@@ -10,11 +10,21 @@
 //! extra_fields = {}                # other fields the form sends, e.g. { remember = "1" }
 //! failure_text = "Неверный логин или пароль"
 //! expired_redirect_paths = ["/login"]
-//! logout_path = "/logout"
-//! role_probe_path = "/api/me"
-//! role_probe_pointer = "/role"     # JSON pointer into the probe's answer
+//! logout_path = "/logout"          # where the gateway's own logout request goes
+//! login_endpoints = [{ path = "/login" }]   # route-group matchers: browser logins
+//! logout_endpoints = [{ path = "/logout" }] # route-group matchers: diary logouts
+//! login_form_get = true            # GET the form first (cookies, hidden fields)
+//! session_cookies = []             # the diary's session cookies; [] = all the sign-in set
+//! login_case_insensitive = false
+//! expired_body_markers = []        # text in a 200 page meaning "session over"
 //! case_insensitive_paths = true
-//! pass_cookies = []                # browser cookies still passed to the diary
+//! pass_cookies = []                # browser cookies still passed (never session ones)
+//! [diary.probe]                    # who is signed in
+//! path = "/api/me"
+//! format = "json"                  # json (pointers) | html (selector + regex)
+//! login = "/login"
+//! role = "/role"
+//! name = "/name"
 //! [diary.roles]                    # diary role string → canonical role
 //! student = "student"
 //! [diary.header]                   # sign_in = "header" only
@@ -29,6 +39,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::endpoints::Endpoints;
+use super::probe::{ProbeFormat, ProbeRules};
 use super::signin::DiaryRules;
 
 pub const CANONICAL_ROLES: [&str; 7] = [
@@ -52,12 +64,37 @@ pub struct DiaryFile {
     pub failure_text: Option<String>,
     pub expired_redirect_paths: Option<Vec<String>>,
     pub logout_path: Option<String>,
+    /// Moved to `[diary.probe]`; kept only to say so.
     pub role_probe_path: Option<String>,
+    /// Moved to `[diary.probe]`; kept only to say so.
     pub role_probe_pointer: Option<String>,
+    pub login_endpoints: Option<Vec<crate::policy::config::MatcherFile>>,
+    pub logout_endpoints: Option<Vec<crate::policy::config::MatcherFile>>,
+    pub login_form_get: Option<bool>,
+    pub session_cookies: Vec<String>,
+    pub login_case_insensitive: Option<bool>,
+    pub expired_body_markers: Vec<String>,
+    pub probe: Option<ProbeFile>,
     pub case_insensitive_paths: Option<bool>,
     pub pass_cookies: Vec<String>,
     pub roles: Option<BTreeMap<String, String>>,
     pub header: Option<HeaderFile>,
+}
+
+/// `[diary.probe]`: how the diary names the signed-in user.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeFile {
+    pub path: Option<String>,
+    pub format: Option<String>,
+    /// JSON pointers (format = "json").
+    pub login: Option<String>,
+    pub role: Option<String>,
+    pub name: Option<String>,
+    /// format = "html": the element whose text is read (optional) and the regex with
+    /// named groups `login` (required), `role`, `name`.
+    pub selector: Option<String>,
+    pub regex: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,12 +176,37 @@ pub fn validate(file: &DiaryFile, base_dir: &Path) -> Result<DiaryConfig, Vec<Is
         &mut rules.logout_path,
         &mut issues,
     );
-    path_key(
-        "role_probe_path",
-        &file.role_probe_path,
-        &mut rules.role_probe_path,
-        &mut issues,
-    );
+    for (key, set) in [
+        ("role_probe_path", file.role_probe_path.is_some()),
+        ("role_probe_pointer", file.role_probe_pointer.is_some()),
+    ] {
+        if set {
+            issues.push((
+                format!("diary.{key}"),
+                "moved to [diary.probe]".into(),
+                Some(
+                    "[diary.probe] path = \"/api/me\", login = \"/login\", role = \"/role\"".into(),
+                ),
+            ));
+        }
+    }
+    if let Some(p) = &file.probe {
+        match probe_rules(p) {
+            Ok(r) => rules.probe = r,
+            Err(mut e) => issues.append(&mut e),
+        }
+    }
+    let explicit_login_path = file.login_path.is_some();
+    let explicit_logout_path = file.logout_path.is_some();
+    rules.login_form_get = file.login_form_get.unwrap_or(true);
+    rules.session_cookies = file.session_cookies.clone();
+    rules.login_case_insensitive = file.login_case_insensitive.unwrap_or(false);
+    rules.expired_body_markers = file
+        .expired_body_markers
+        .iter()
+        .filter(|m| !m.trim().is_empty())
+        .cloned()
+        .collect();
     let mut field = |key: &str, value: &Option<String>, target: &mut String| match value {
         Some(v) if v.is_empty() => {
             issues.push((format!("diary.{key}"), "must not be empty".into(), None))
@@ -159,16 +221,31 @@ pub fn validate(file: &DiaryFile, base_dir: &Path) -> Result<DiaryConfig, Vec<Is
         &mut rules.password_field,
     );
     field("failure_text", &file.failure_text, &mut rules.failure_text);
-    if let Some(p) = &file.role_probe_pointer {
-        if p.is_empty() || p.starts_with('/') {
-            rules.role_probe_pointer = p.clone();
-        } else {
-            issues.push((
-                "diary.role_probe_pointer".into(),
-                format!("{p:?} is not a JSON pointer"),
-                Some("like \"/role\"".into()),
-            ));
+    // Endpoints: as written, else the configured path alone, else the demo's spellings.
+    match &file.login_endpoints {
+        Some(list) => match Endpoints::compile("diary.login_endpoints", list) {
+            Ok(e) if e.is_empty() => issues.push((
+                "diary.login_endpoints".into(),
+                "must name at least one endpoint".into(),
+                Some("e.g. [{ path = \"/login\" }]".into()),
+            )),
+            Ok(e) => rules.login_endpoints = e,
+            Err(mut e) => issues.append(&mut e),
+        },
+        None if explicit_login_path => {
+            rules.login_endpoints = Endpoints::paths(&[rules.login_path.as_str()]);
         }
+        None => {}
+    }
+    match &file.logout_endpoints {
+        Some(list) => match Endpoints::compile("diary.logout_endpoints", list) {
+            Ok(e) => rules.logout_endpoints = e,
+            Err(mut e) => issues.append(&mut e),
+        },
+        None if explicit_logout_path => {
+            rules.logout_endpoints = Endpoints::paths(&[rules.logout_path.as_str()]);
+        }
+        None => {}
     }
     if let Some(paths) = &file.expired_redirect_paths {
         rules.expired_redirect_paths = paths.clone();
@@ -229,6 +306,109 @@ pub fn validate(file: &DiaryFile, base_dir: &Path) -> Result<DiaryConfig, Vec<Is
             rules,
             pass_cookies: file.pass_cookies.clone(),
         })
+    } else {
+        Err(issues)
+    }
+}
+
+fn probe_rules(p: &ProbeFile) -> Result<ProbeRules, Vec<Issue>> {
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut rules = ProbeRules::demo();
+    if let Some(path) = &p.path {
+        if path.starts_with('/') && !path.contains('#') && !path.chars().any(char::is_control) {
+            rules.path = path.clone();
+        } else {
+            issues.push((
+                "diary.probe.path".into(),
+                format!("{path:?} is not an absolute path"),
+                Some("a diary page that needs a session, like \"/api/me\"".into()),
+            ));
+        }
+    }
+    let pointer = |key: &str, v: &Option<String>, issues: &mut Vec<Issue>| match v {
+        Some(ptr) if ptr.starts_with('/') => Some(ptr.clone()),
+        Some(ptr) => {
+            issues.push((
+                format!("diary.probe.{key}"),
+                format!("{ptr:?} is not a JSON pointer"),
+                Some("like \"/login\"".into()),
+            ));
+            None
+        }
+        None => None,
+    };
+    match p.format.as_deref().unwrap_or("json") {
+        "json" => {
+            for (key, set) in [
+                ("selector", p.selector.is_some()),
+                ("regex", p.regex.is_some()),
+            ] {
+                if set {
+                    issues.push((
+                        format!("diary.probe.{key}"),
+                        "only for format = \"html\"".into(),
+                        None,
+                    ));
+                }
+            }
+            let login = pointer("login", &p.login, &mut issues).unwrap_or_else(|| "/login".into());
+            rules.format = ProbeFormat::Json {
+                login,
+                role: pointer("role", &p.role, &mut issues).or(Some("/role".into())),
+                name: pointer("name", &p.name, &mut issues).or(Some("/name".into())),
+            };
+        }
+        "html" => {
+            for (key, set) in [
+                ("login", p.login.is_some()),
+                ("role", p.role.is_some()),
+                ("name", p.name.is_some()),
+            ] {
+                if set {
+                    issues.push((
+                        format!("diary.probe.{key}"),
+                        "JSON pointers are for format = \"json\"; an HTML probe names its parts as regex groups".into(),
+                        Some("regex = '(?P<role>\\S+) @ (?P<login>\\S+)'".into()),
+                    ));
+                }
+            }
+            if let Some(sel) = &p.selector
+                && sel.parse::<lol_html::Selector>().is_err()
+            {
+                issues.push((
+                    "diary.probe.selector".into(),
+                    format!("{sel:?} is not a CSS selector lol_html supports"),
+                    Some("e.g. \"#whoami\" or \"span.user\"".into()),
+                ));
+            }
+            match p.regex.as_deref().map(regex::Regex::new) {
+                Some(Ok(re)) if re.capture_names().flatten().any(|n| n == "login") => {
+                    rules.format = ProbeFormat::Html {
+                        selector: p.selector.clone(),
+                        regex: re,
+                    };
+                }
+                Some(Ok(_)) => issues.push((
+                    "diary.probe.regex".into(),
+                    "has no (?P<login>…) group".into(),
+                    Some("e.g. '(?P<role>\\S+) @ (?P<login>\\S+)'".into()),
+                )),
+                Some(Err(e)) => issues.push(("diary.probe.regex".into(), e.to_string(), None)),
+                None => issues.push((
+                    "diary.probe.regex".into(),
+                    "an HTML probe needs a regex".into(),
+                    Some("e.g. '(?P<role>\\S+) @ (?P<login>\\S+)'".into()),
+                )),
+            }
+        }
+        other => issues.push((
+            "diary.probe.format".into(),
+            format!("unknown format {other:?}"),
+            Some("\"json\" or \"html\"".into()),
+        )),
+    }
+    if issues.is_empty() {
+        Ok(rules)
     } else {
         Err(issues)
     }
@@ -316,6 +496,9 @@ mod tests {
             login_path = "login"
             login_field = ""
             role_probe_pointer = "role"
+            [probe]
+            format = "html"
+            regex = "(unclosed"
             [roles]
             "Ученик" = "pupil"
             [header]
@@ -330,6 +513,7 @@ mod tests {
             "diary.login_path",
             "diary.login_field",
             "diary.role_probe_pointer",
+            "diary.probe.regex",
             "diary.roles.Ученик",
             "diary.header.name",
             "diary.header.alg",

@@ -54,6 +54,16 @@ impl Jar {
         self.cookies.is_empty()
     }
 
+    /// The names of the cookies held.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.cookies.iter().map(|c| c.name.as_str())
+    }
+
+    /// Does the jar hold a cookie called `name` (any path)?
+    pub fn has(&self, name: &str) -> bool {
+        self.cookies.iter().any(|c| c.name == name)
+    }
+
     /// Takes one `Set-Cookie` value from the diary. Unparseable values are ignored (the
     /// browser would ignore them too).
     pub fn store(&mut self, set_cookie: &str, request_path: &str, now: DateTime<Utc>) {

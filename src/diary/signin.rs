@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 
+use super::endpoints::Endpoints;
+use super::form;
 use super::jar::Jar;
+use super::probe::{self, DiaryUser, ProbeRules, Probed};
 use crate::secret::Secret;
 
 /// How the gateway recognises the diary's login form and its answers.
@@ -27,12 +30,24 @@ pub struct DiaryRules {
     pub failure_text: String,
     /// Redirect targets (paths) that mean "your diary session is over".
     pub expired_redirect_paths: Vec<String>,
-    /// The diary's own logout link, intercepted for single logout.
+    /// Text in a 200 answer that means "your diary session is over" (diaries that answer
+    /// a dead session with a page, not a redirect).
+    pub expired_body_markers: Vec<String>,
+    /// Where the gateway's own logout request goes.
     pub logout_path: String,
-    /// GET this path after sign-in to learn the role.
-    pub role_probe_path: String,
-    /// JSON pointer into the probe's answer (`/role`), used when the answer is JSON.
-    pub role_probe_pointer: String,
+    /// Every endpoint where a browser's POST signs into the diary (legacy logins).
+    pub login_endpoints: Endpoints,
+    /// Every endpoint that ends the diary session (intercepted for single logout).
+    pub logout_endpoints: Endpoints,
+    /// GET the login form before posting it, carrying its cookies and hidden fields
+    /// (CSRF tokens, a pre-login session id) into the POST.
+    pub login_form_get: bool,
+    /// The diary's session cookie names; empty = every cookie the sign-in set.
+    pub session_cookies: Vec<String>,
+    /// The diary treats `Parent` and `parent` as one login.
+    pub login_case_insensitive: bool,
+    /// Who is signed in: asked after every sign-in and every diary session change.
+    pub probe: ProbeRules,
     /// Diary role string → canonical role name (student, parent, teacher, class_teacher,
     /// head_teacher, director, admin).
     pub role_map: Vec<(String, String)>,
@@ -59,9 +74,22 @@ impl DiaryRules {
             extra_fields: Vec::new(),
             failure_text: "Неверный логин или пароль".into(),
             expired_redirect_paths: vec!["/login".into()],
+            expired_body_markers: Vec::new(),
             logout_path: "/logout".into(),
-            role_probe_path: "/api/me".into(),
-            role_probe_pointer: "/role".into(),
+            login_endpoints: Endpoints::paths(&["/login", "/login.php"]).with_query(
+                "/index.php",
+                "module",
+                "login",
+            ),
+            logout_endpoints: Endpoints::paths(&["/logout", "/logout.php"]).with_query(
+                "/index.php",
+                "module",
+                "logout",
+            ),
+            login_form_get: true,
+            session_cookies: Vec::new(),
+            login_case_insensitive: false,
+            probe: ProbeRules::demo(),
             role_map: roles
                 .iter()
                 .map(|r| (r.to_string(), r.to_string()))
@@ -84,8 +112,44 @@ impl DiaryRules {
         self.same_path(path, &self.login_path)
     }
 
-    pub fn is_logout_path(&self, path: &str) -> bool {
-        self.same_path(path, &self.logout_path)
+    /// Is `a` the same diary login as `b` (the probe's answer against the form's)?
+    pub fn same_login(&self, a: &str, b: &str) -> bool {
+        let (a, b) = (a.trim(), b.trim());
+        if self.login_case_insensitive {
+            a.to_lowercase() == b.to_lowercase()
+        } else {
+            a == b
+        }
+    }
+
+    /// The login as bindings store it (one normal form, so uniqueness holds).
+    pub fn login_key(&self, login: &str) -> String {
+        if self.login_case_insensitive {
+            login.trim().to_lowercase()
+        } else {
+            login.trim().to_owned()
+        }
+    }
+
+    /// Is `name` one of the diary's session cookies? `in_jar` says whether the jar
+    /// already holds it (the default: every cookie the sign-in set).
+    pub fn is_session_cookie(&self, name: &str, in_jar: bool) -> bool {
+        if self.session_cookies.is_empty() {
+            in_jar
+        } else {
+            self.session_cookies
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(name))
+        }
+    }
+
+    /// A 200 page that says "your diary session is over" (a configured marker).
+    pub fn expired_page(&self, status: StatusCode, body: &[u8]) -> bool {
+        status == StatusCode::OK
+            && self
+                .expired_body_markers
+                .iter()
+                .any(|m| contains_text(body, m))
     }
 
     /// Does this diary answer say the diary session is over? A redirect to the login page
@@ -192,6 +256,8 @@ pub enum LoginOutcome {
     Refused,
     /// Neither success nor the known failure: the rules don't fit this diary.
     Unrecognised,
+    /// The diary signed in, but the probe names another user than the form did.
+    OtherUser,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -216,8 +282,31 @@ pub trait DiaryHttp: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<DiaryResponse, DiaryError>> + Send + '_>>;
 }
 
-/// Posts the credentials to the diary's login form. On success the diary's cookies are
-/// in `jar`; the password is only ever in the request body.
+/// How many redirects within the diary a sign-in follows.
+const MAX_REDIRECTS: usize = 5;
+
+/// What a sign-in ended with: the outcome and, when signed in, the diary's own view of
+/// the user (from the probe).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub outcome: LoginOutcome,
+    pub user: Option<DiaryUser>,
+}
+
+impl SignedIn {
+    fn not(outcome: LoginOutcome) -> Self {
+        Self {
+            outcome,
+            user: None,
+        }
+    }
+}
+
+/// Signs into the diary as a browser would: GET the login form (its cookies and hidden
+/// fields, e.g. a CSRF token or a pre-login session id), POST the credentials, follow the
+/// diary's redirects within the diary, then ask the probe who is signed in. Success is
+/// only the probe naming `login`: a redirect alone proves nothing. The diary's cookies end
+/// up in `jar`; the password is only ever in the request body.
 pub async fn sign_in(
     http: &dyn DiaryHttp,
     rules: &DiaryRules,
@@ -226,11 +315,28 @@ pub async fn sign_in(
     password: &Secret,
     jar: &mut Jar,
     now: DateTime<Utc>,
-) -> Result<LoginOutcome, DiaryError> {
+) -> Result<SignedIn, DiaryError> {
+    let mut hidden = Vec::new();
+    if rules.login_form_get {
+        let (resp, path) = get_following(http, host, &rules.login_path, jar, now).await?;
+        if resp.status().is_success() {
+            hidden = form::hidden_fields(resp.body(), &rules.password_field);
+        } else {
+            tracing::debug!(status = %resp.status(), path, "login form GET was not a page");
+        }
+    }
     // Built in its own scope: the serializer is not `Send` and must not live across
     // the await below.
     let body = {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
+        let ours = |k: &str| {
+            k == rules.login_field
+                || k == rules.password_field
+                || rules.extra_fields.iter().any(|(e, _)| e == k)
+        };
+        for (k, v) in hidden.iter().filter(|(k, _)| !ours(k)) {
+            form.append_pair(k, v);
+        }
         form.append_pair(&rules.login_field, login);
         form.append_pair(&rules.password_field, password.expose());
         for (k, v) in &rules.extra_fields {
@@ -248,22 +354,118 @@ pub async fn sign_in(
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| DiaryError::BadAnswer(e.to_string()))?;
     let resp = http.send(req).await?;
-    let outcome = rules.login_outcome(resp.status(), location(&resp), resp.body());
-    if outcome == LoginOutcome::SignedIn {
-        for v in resp
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
-            jar.store(v, &rules.login_path, now);
+    store_cookies(jar, &resp, &rules.login_path, now);
+    let first = rules.login_outcome(resp.status(), location(&resp), resp.body());
+    if matches!(first, LoginOutcome::WrongPassword | LoginOutcome::Refused) {
+        return Ok(SignedIn::not(first));
+    }
+    if resp.status().is_redirection()
+        && let Some(next) = location(&resp).and_then(|l| same_diary_path(&rules.login_path, l))
+    {
+        let (resp, _) = get_following(http, host, &next, jar, now).await?;
+        if resp.status() == StatusCode::OK && contains_text(resp.body(), &rules.failure_text) {
+            return Ok(SignedIn::not(LoginOutcome::WrongPassword));
         }
     }
-    Ok(outcome)
+    confirm(http, rules, host, login, jar, now).await
 }
 
-/// Asks the diary who is signed in; returns the canonical role when the probe and the
-/// role table know it.
+/// The probe's verdict on a sign-in as `login`.
+pub async fn confirm(
+    http: &dyn DiaryHttp,
+    rules: &DiaryRules,
+    host: &str,
+    login: &str,
+    jar: &Jar,
+    now: DateTime<Utc>,
+) -> Result<SignedIn, DiaryError> {
+    match probe::probe(http, rules, host, jar, now).await? {
+        Probed::User(user) if rules.same_login(&user.login, login) => Ok(SignedIn {
+            outcome: LoginOutcome::SignedIn,
+            user: Some(user),
+        }),
+        Probed::User(user) => {
+            tracing::warn!(
+                asked = login,
+                served = %user.login,
+                "the diary signed in another user than the form named"
+            );
+            Ok(SignedIn {
+                outcome: LoginOutcome::OtherUser,
+                user: Some(user),
+            })
+        }
+        Probed::SignedOut => Ok(SignedIn::not(LoginOutcome::Unrecognised)),
+    }
+}
+
+/// GET `path` with the jar's cookies, following redirects within the diary; every
+/// `Set-Cookie` on the way goes into the jar. Returns the last answer and its path.
+async fn get_following(
+    http: &dyn DiaryHttp,
+    host: &str,
+    path: &str,
+    jar: &mut Jar,
+    now: DateTime<Utc>,
+) -> Result<(DiaryResponse, String), DiaryError> {
+    let mut path = path.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let mut req = Request::get(path.as_str())
+            .header(header::HOST, host)
+            .header(header::ACCEPT, "text/html");
+        if let Some(cookies) = jar.header_for(&path, now) {
+            req = req.header(header::COOKIE, cookies);
+        }
+        let req = req
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| DiaryError::BadAnswer(format!("{path}: {e}")))?;
+        let resp = http.send(req).await?;
+        store_cookies(jar, &resp, &path, now);
+        match location(&resp).filter(|_| resp.status().is_redirection()) {
+            Some(l) => match same_diary_path(&path, l) {
+                Some(next) => path = next,
+                None => return Ok((resp, path)),
+            },
+            None => return Ok((resp, path)),
+        }
+    }
+    Err(DiaryError::BadAnswer(format!(
+        "more than {MAX_REDIRECTS} redirects from the diary"
+    )))
+}
+
+fn store_cookies(jar: &mut Jar, resp: &DiaryResponse, path: &str, now: DateTime<Utc>) {
+    for v in resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        jar.store(v, path, now);
+    }
+}
+
+/// A `Location` resolved like a browser against the current path, kept only when it
+/// stays on the diary (a path, or an absolute URL whose path we take: the gateway's own
+/// requests always go to the configured diary). `None` for other schemes.
+fn same_diary_path(current: &str, location: &str) -> Option<String> {
+    let base = url::Url::parse("http://diary.invalid/")
+        .ok()?
+        .join(current)
+        .ok()?;
+    let next = base.join(location.trim()).ok()?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut out = next.path().to_owned();
+    if let Some(q) = next.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
+}
+
+/// The canonical role through the probe; `None` when it says nothing.
 pub async fn probe_role(
     http: &dyn DiaryHttp,
     rules: &DiaryRules,
@@ -271,25 +473,10 @@ pub async fn probe_role(
     jar: &Jar,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, DiaryError> {
-    let mut req = Request::get(rules.role_probe_path.as_str())
-        .header(header::HOST, host)
-        .header(header::ACCEPT, "application/json");
-    if let Some(cookies) = jar.header_for(&rules.role_probe_path, now) {
-        req = req.header(header::COOKIE, cookies);
-    }
-    let req = req
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| DiaryError::BadAnswer(e.to_string()))?;
-    let resp = http.send(req).await?;
-    if !resp.status().is_success() {
-        return Ok(None);
-    }
-    let json: serde_json::Value = serde_json::from_slice(resp.body())
-        .map_err(|e| DiaryError::BadAnswer(format!("role probe: {e}")))?;
-    let raw = json
-        .pointer(&rules.role_probe_pointer)
-        .and_then(|v| v.as_str());
-    Ok(raw.and_then(|r| rules.canonical_role(r)).map(str::to_owned))
+    Ok(match probe::probe(http, rules, host, jar, now).await? {
+        Probed::User(u) => u.role,
+        Probed::SignedOut => None,
+    })
 }
 
 fn location(resp: &DiaryResponse) -> Option<&str> {

@@ -51,19 +51,6 @@ impl Fields {
         let first = found.next()?;
         found.next().is_none().then_some(first.1.as_str())
     }
-
-    /// True when `name` is sent more than once, or in a spelling a PHP diary reads as
-    /// the same variable (`name[]`, `name[x]`; `.` and space become `_`).
-    pub(super) fn aliases(&self, name: &str) -> bool {
-        let php = |k: &str| {
-            let base = k.split('[').next().unwrap_or(k);
-            base.replace(['.', ' '], "_")
-        };
-        let wanted = php(name);
-        let exact = self.0.iter().filter(|(k, _)| k == name).count();
-        let alias = self.0.iter().any(|(k, _)| k != name && php(k) == wanted);
-        exact > 1 || alias
-    }
 }
 
 /// Reads a small form body; `None` when too large or broken.
@@ -176,10 +163,16 @@ impl Link {
             return form(StatusCode::UNAUTHORIZED, t.wrong_password);
         }
         let password = Secret::new(password);
+        // One normal form for the binding (case-insensitive diaries), so uniqueness holds.
+        let login = self.diary.rules.login_key(&login);
         let mut jar = Jar::new();
-        match self.diary_sign_in(&login, &password, &mut jar).await {
-            Ok(LoginOutcome::SignedIn) => {}
-            Ok(LoginOutcome::WrongPassword) => {
+        // Positive evidence only: the diary, asked afterwards, serves this login.
+        let role = match self.diary_sign_in(&login, &password, &mut jar).await {
+            Ok(s) if s.outcome == LoginOutcome::SignedIn => {
+                self.prelogin.learn(&jar);
+                s.user.and_then(|u| u.role)
+            }
+            Ok(s) if s.outcome == LoginOutcome::WrongPassword => {
                 self.audit(
                     AuditKind::LinkFailed,
                     Some(oid),
@@ -190,10 +183,9 @@ impl Link {
                 .await;
                 return form(StatusCode::UNAUTHORIZED, t.wrong_password);
             }
-            Ok(other) => return self.diary_refused(other),
+            Ok(s) => return self.diary_refused(s.outcome),
             Err(e) => return self.diary_problem(&e),
-        }
-        let role = self.probe(&jar).await;
+        };
         let level = s.account_level.clone();
         if let Err(page) = self
             .check_level(oid, &login, role.as_deref(), level.as_deref(), ip)
@@ -359,21 +351,10 @@ mod tests {
     use super::Fields;
 
     #[test]
-    fn fields_refuse_duplicates_and_php_aliases() {
+    fn fields_refuse_duplicates() {
         let f = Fields::parse(b"login=a&password=p&csrf=x&csrf=y");
         assert_eq!(f.single("login"), Some("a"));
         assert_eq!(f.single("csrf"), None);
         assert_eq!(f.single("missing"), None);
-        assert!(!f.aliases("login"));
-        for hostile in [
-            &b"login=victim&login=me"[..],
-            b"login=me&login[]=victim",
-            b"login=me&login[0]=victim",
-        ] {
-            let f = Fields::parse(hostile);
-            assert!(f.aliases("login"), "{:?}", String::from_utf8_lossy(hostile));
-        }
-        assert!(Fields::parse(b"a.b=1&a_b=2").aliases("a_b"));
-        assert!(Fields::parse(b"a%20b=1").aliases("a_b"));
     }
 }

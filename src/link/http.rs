@@ -16,6 +16,9 @@ use crate::proxy::upstream::{Upstream, UpstreamError};
 /// Largest diary answer the gateway reads for itself.
 pub const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
+/// What the gateway's own diary requests say they are: browser-like, and honest.
+pub const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36 esia-gateway/0.1";
+
 /// The diary as the gateway's own client.
 #[derive(Clone)]
 pub struct UpstreamDiary {
@@ -44,6 +47,14 @@ impl DiaryHttp for UpstreamDiary {
         req: Request<Full<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<DiaryResponse, DiaryError>> + Send + '_>> {
         Box::pin(async move {
+            let mut req = req;
+            // Some diaries refuse requests without a browser-like User-Agent.
+            if !req.headers().contains_key(http::header::USER_AGENT) {
+                req.headers_mut().insert(
+                    http::header::USER_AGENT,
+                    http::HeaderValue::from_static(USER_AGENT),
+                );
+            }
             let resp = self.upstream.send(req).await.map_err(|e| match e {
                 UpstreamError::Timeout(_) => DiaryError::Timeout,
                 other => DiaryError::Unavailable(other.to_string()),

@@ -163,12 +163,15 @@ impl Link {
         };
         let mut jar = Jar::new();
         match self.diary_sign_in(login, &password, &mut jar).await {
-            Ok(LoginOutcome::SignedIn) => {
-                let role = self.probe(&jar).await;
-                VaultSignIn::SignedIn { jar, role }
+            Ok(s) if s.outcome == LoginOutcome::SignedIn => {
+                self.prelogin.learn(&jar);
+                VaultSignIn::SignedIn {
+                    jar,
+                    role: s.user.and_then(|u| u.role),
+                }
             }
-            Ok(LoginOutcome::WrongPassword) => VaultSignIn::WrongPassword,
-            Ok(other) => VaultSignIn::Failed(self.diary_refused(other)),
+            Ok(s) if s.outcome == LoginOutcome::WrongPassword => VaultSignIn::WrongPassword,
+            Ok(s) => VaultSignIn::Failed(self.diary_refused(s.outcome)),
             Err(e) => VaultSignIn::Failed(self.diary_problem(&e)),
         }
     }
@@ -178,7 +181,7 @@ impl Link {
         login: &str,
         password: &crate::secret::Secret,
         jar: &mut Jar,
-    ) -> Result<LoginOutcome, DiaryError> {
+    ) -> Result<signin::SignedIn, DiaryError> {
         let host = self.http.host();
         signin::sign_in(
             &self.http,
@@ -190,19 +193,6 @@ impl Link {
             self.clock.now(),
         )
         .await
-    }
-
-    /// The canonical role through the configured probe; `None` when it says nothing.
-    pub(super) async fn probe(&self, jar: &Jar) -> Option<String> {
-        let host = self.http.host();
-        match signin::probe_role(&self.http, &self.diary.rules, &host, jar, self.clock.now()).await
-        {
-            Ok(role) => role,
-            Err(e) => {
-                tracing::warn!(error = %e, "role probe failed");
-                None
-            }
-        }
     }
 
     /// The diary refused the vaulted password: the binding is stale until linked again.

@@ -1,12 +1,13 @@
 //! The diary's own forms, seen from the gateway:
 //!
-//! - **Legacy login.** A browser POST to the diary's login path with the configured
-//!   field names is forwarded; when the diary's answer says "signed in" the gateway
-//!   records a legacy session (method legacy, diary login, role via the probe), keeps the
-//!   diary's cookies in its jar and gives the browser only the gateway's session cookie.
-//!   A login field sent twice (or in PHP array/alias spellings) is refused: the gateway
-//!   and the diary must agree on who is signing in.
-//! - **Diary logout.** The diary's logout link ends the diary session (forwarded with
+//! - **Legacy login.** A browser POST to any of the diary's login endpoints is read as
+//!   the diary reads it ([`crate::diary::form`]: urlencoded and multipart, PHP's name
+//!   rules); a login field the gateway cannot attribute unambiguously is refused with 400
+//!   and never forwarded. The pre-login jar's cookies go with it. On the diary's answer
+//!   the probe is asked who is signed in: only when it names the login the form did does
+//!   the gateway record a legacy session (role from the probe) with the diary's cookies
+//!   in its jar; another user → no session, audited; nobody → the diary's answer as is.
+//! - **Diary logout.** Any of the diary's logout endpoints ends the diary session (forwarded with
 //!   the jar) and then does the gateway's single logout: session ended, browser sent to
 //!   ESIA's logout for ESIA sessions. A cross-site request only gets the confirmation
 //!   page (`<prefix>logout`), like `GET /esia/logout`.
@@ -14,38 +15,41 @@
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use http::header::{LOCATION, SET_COOKIE};
+use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::json;
 use url::Url;
 
-use super::form::Fields;
-use super::identity::record_of;
-use super::{Link, PlanKind, Step, jar_store};
+use super::Link;
+use super::prelogin::PreLogin;
+use crate::body::{self, Body, Outcome};
+use crate::diary::form::read_login_post;
 use crate::diary::jar::Jar;
-use crate::diary::signin::{DiaryHttp, LoginOutcome};
-use crate::login::ActiveSession;
+use crate::diary::probe::Probed;
+use crate::diary::signin::DiaryHttp;
 use crate::login::cookies::clear_cookie;
 use crate::login::pages::{PageResponse, redirect};
-use crate::proxy::body::{self, Body};
+use crate::policy::CanonicalRequest;
 use crate::session::{NewSession, SessionId};
-use crate::store::{AuditKind, AuthMethod};
+use crate::store::{AuditKind, AuthMethod, SessionRecord};
 
 /// Largest legacy login form body the gateway reads (it must see the login field).
-const MAX_LOGIN_FORM: usize = 16 * 1024;
+const MAX_LOGIN_FORM: usize = 64 * 1024;
 
 impl Link {
-    /// `POST <login_path>` from the browser.
+    /// A browser POST to one of the diary's login endpoints: read as the diary reads it.
+    /// Continues with the request (body restored), the login it names, and the
+    /// pre-login jar; a body the gateway cannot attribute is refused here.
     pub(super) async fn legacy_login(
         &self,
         req: Request<Body>,
-        session: Option<ActiveSession>,
-        client_ip: IpAddr,
-    ) -> Step {
+        _previous: Option<SessionId>,
+    ) -> Outcome<(Request<Body>, String, Option<PreLogin>)> {
         let t = self.pages.texts();
+        let refuse = |p: PageResponse| Outcome::Answer(p.map(body::boxed));
         if !self.settings.legacy_login {
-            return Step::Answer(self.pages.refusal(
+            return refuse(self.pages.refusal(
                 StatusCode::FORBIDDEN,
                 t.legacy_closed_title,
                 t.legacy_closed_text,
@@ -54,36 +58,29 @@ impl Link {
         }
         let (mut parts, body) = req.into_parts();
         let Some(bytes) = read_capped(body, MAX_LOGIN_FORM).await else {
-            return Step::Answer(self.bad_form("legacy login form unreadable or too large"));
+            return refuse(self.bad_form("legacy login form unreadable or too large"));
         };
-        let rules = &self.diary.rules;
-        let fields = Fields::parse(&bytes);
-        if fields.aliases(&rules.login_field) || fields.aliases(&rules.password_field) {
-            return Step::Answer(self.bad_form("legacy login form with ambiguous fields"));
-        }
-        let login = fields
-            .single(&rules.login_field)
-            .map(str::trim)
-            .unwrap_or("");
-        self.keep_cookies_for_login(&mut parts.headers);
-        let path = parts.uri.path().to_owned();
-        let request = Request::from_parts(parts, body::full(bytes.clone()));
-        if login.is_empty() {
-            // Not a sign-in the gateway can attribute: forwarded, nothing recorded.
-            return Step::Forward(request, self.plan(PlanKind::Plain, None, client_ip, &path));
-        }
-        let previous = session.and_then(|s| SessionId::parse(&s.cookie).ok());
-        let kind = PlanKind::LegacyLogin {
-            login: login.to_owned(),
-            previous,
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let login = match read_login_post(content_type.as_deref(), &bytes, &self.diary.rules).await
+        {
+            Ok(Some(post)) => post.login,
+            Ok(None) => {
+                // No login field at all: not a sign-in the diary can make either.
+                return refuse(self.bad_form("legacy login form without a login field"));
+            }
+            Err(e) => return refuse(self.bad_form(&e.to_string())),
         };
-        Step::Forward(request, self.plan(kind, None, client_ip, &path))
-    }
-
-    fn keep_cookies_for_login(&self, headers: &mut http::HeaderMap) {
-        if self.form_mode() {
-            super::forward::keep_only_cookies(headers, &self.diary.pass_cookies);
-        }
+        let pre = if self.form_mode() {
+            self.keep_browser_cookies(&mut parts.headers, None);
+            Some(self.prelogin.open(&parts.headers).await)
+        } else {
+            None
+        };
+        Outcome::Continue((Request::from_parts(parts, body::full(bytes)), login, pre))
     }
 
     fn bad_form(&self, why: &str) -> PageResponse {
@@ -97,50 +94,89 @@ impl Link {
         )
     }
 
-    /// The diary answered a legacy login POST.
+    /// The diary answered a legacy login POST. A session is made only when the probe,
+    /// asked with the diary's cookies, names the login the form did.
     pub(super) async fn legacy_answer(
         &self,
         mut resp: Response<Body>,
         login: String,
         previous: Option<SessionId>,
+        pre: Option<PreLogin>,
         client_ip: IpAddr,
     ) -> Response<Body> {
         let rules = &self.diary.rules;
-        let location = resp
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        // Only a redirect away from the login page counts; a 200 page (the form again,
-        // with or without the failure text) passes through unread.
-        let signed_in = resp.status().is_redirection()
-            && rules.login_outcome(resp.status(), location.as_deref(), b"")
-                == LoginOutcome::SignedIn;
-        let set_cookies = if self.form_mode() {
-            super::forward::take_set_cookies(resp.headers_mut(), &self.diary.pass_cookies)
-        } else {
-            Vec::new()
-        };
-        if !signed_in {
-            return resp;
-        }
-        let mut jar = Jar::new();
         let now = self.clock.now();
+        // Every cookie a login answer sets is the diary's session: never the browser's.
+        let set_cookies: Vec<String> = resp
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        if self.form_mode() {
+            resp.headers_mut().remove(SET_COOKIE);
+        }
+        let mut pre = pre;
+        let mut jar = pre.as_ref().map(|p| p.jar.clone()).unwrap_or_default();
         for v in &set_cookies {
             jar.store(v, &rules.login_path, now);
         }
-        let role = if self.form_mode() {
-            self.probe(&jar).await
+        // No diary cookie at all: nobody can be signed in, no need to ask.
+        let probed = if jar.is_empty() {
+            Some(Probed::SignedOut)
         } else {
-            None
+            self.probe_user(&jar).await
         };
+        let user = match probed {
+            Some(Probed::User(u)) if rules.same_login(&u.login, &login) => u,
+            Some(Probed::User(u)) => {
+                tracing::warn!(form = %login, served = %u.login,
+                    "legacy login: the diary signed in another user than the form named");
+                self.audit(
+                    AuditKind::Other("identity_mismatch".into()),
+                    None,
+                    Some(&login),
+                    Some(client_ip),
+                    json!({ "served": u.login }),
+                )
+                .await;
+                if let Some(p) = &pre {
+                    self.prelogin.consumed(p).await;
+                }
+                let t = self.pages.texts();
+                return self
+                    .pages
+                    .refusal(
+                        StatusCode::BAD_REQUEST,
+                        t.diary_down_title,
+                        t.wrong_password,
+                        "legacy-login-identity-mismatch",
+                    )
+                    .map(body::boxed);
+            }
+            // Not signed in (wrong password, or a form the diary did not accept): the
+            // diary's own answer goes back; its cookies stay in the pre-login jar.
+            Some(Probed::SignedOut) | None => {
+                if let Some(mut p) = pre.take() {
+                    p.jar = jar;
+                    if let Some(cookie) = self.prelogin.keep(p).await {
+                        resp.headers_mut().append(SET_COOKIE, cookie);
+                    }
+                }
+                return resp;
+            }
+        };
+        if let Some(p) = &pre {
+            self.prelogin.consumed(p).await;
+        }
+        self.prelogin.learn(&jar);
         let new = NewSession {
             auth_method: AuthMethod::Legacy,
             public_computer: false,
             esia_oid: None,
             account_level: None,
-            diary_login: Some(login.clone()),
-            diary_role: role.clone(),
+            diary_login: Some(user.login.clone()),
+            diary_role: user.role.clone(),
         };
         let jar = self.form_mode().then_some(&jar);
         match self.start_session(previous.as_ref(), new, jar).await {
@@ -149,23 +185,26 @@ impl Link {
                 self.audit(
                     AuditKind::LegacyLogin,
                     None,
-                    Some(&login),
+                    Some(&user.login),
                     Some(client_ip),
-                    json!({ "role": role }),
+                    json!({ "role": user.role, "login": user.login }),
                 )
                 .await;
-                tracing::info!(login = %login, role = ?role, "legacy login through the gateway");
+                tracing::info!(login = %user.login, role = ?user.role, "legacy login through the gateway");
                 resp
             }
             Err(page) => page.map(body::boxed),
         }
     }
 
-    /// The diary's logout link: diary logout with the jar, then single logout.
+    /// A diary logout endpoint with a live session: the browser's own logout request is
+    /// sent with the session's jar, then the gateway's single logout.
     pub(super) async fn diary_logout(
         &self,
         req: &http::request::Parts,
-        session: &ActiveSession,
+        canonical: &CanonicalRequest,
+        id: &SessionId,
+        record: &SessionRecord,
         client_ip: IpAddr,
     ) -> PageResponse {
         let cross_site = req
@@ -175,14 +214,11 @@ impl Link {
         if cross_site {
             return redirect(&format!("{}logout", self.prefix));
         }
-        let Some((id, record)) = record_of(&self.sessions, &session.cookie).await else {
-            return redirect(&format!("{}start", self.prefix));
-        };
         if let Some(vault) = &self.vault {
-            let jar = jar_store::open(vault, &record.key, record.diary_cookies.as_deref());
-            self.forward_logout(&jar).await;
+            let jar = super::jar_store::open(vault, &record.key, record.diary_cookies.as_deref());
+            self.forward_logout(&jar, &canonical.forward_target).await;
         }
-        if let Err(e) = self.sessions.end(&id).await {
+        if let Err(e) = self.sessions.end(id).await {
             tracing::error!(error = %e, "diary logout: cannot end the session");
             return self.store_problem();
         }
@@ -210,11 +246,9 @@ impl Link {
     }
 
     /// Best effort: the diary's own logout with the session's cookies.
-    async fn forward_logout(&self, jar: &Jar) {
-        let rules = &self.diary.rules;
-        let mut builder =
-            Request::get(rules.logout_path.as_str()).header(http::header::HOST, self.http.host());
-        if let Some(c) = jar.header_for(&rules.logout_path, self.clock.now()) {
+    async fn forward_logout(&self, jar: &Jar, target: &str) {
+        let mut builder = Request::get(target).header(http::header::HOST, self.http.host());
+        if let Some(c) = jar.header_for(target.split('?').next().unwrap_or("/"), self.clock.now()) {
             builder = builder.header(http::header::COOKIE, c);
         }
         let Ok(req) = builder.body(Full::new(Bytes::new())) else {

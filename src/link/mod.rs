@@ -4,24 +4,22 @@
 //! Where it sits in the proxy pipeline:
 //!
 //! ```text
-//! route ─▶ [link pages?] ─▶ authenticate ─▶ prepare ─▶ [authorize] ─▶ forward ─▶ finish
-//!            /esia/link          login.front    │                         │
-//!            /esia/link/start                   │ diary identity:         │ Set-Cookie → jar,
-//!                                               │ binding → vault → sign  │ diary session over?
-//!                                               │ in → role → level;      │ → sign in again and
-//!                                               │ jar or assertion added; │ repeat (GET/HEAD);
-//!                                               │ legacy login captured;  │ legacy login → new
-//!                                               │ diary logout → single   │ legacy session
-//!                                               │ logout                  │
+//! route ─▶ authenticate ─▶ identify ─────────────▶ authorize ─▶ attach ─▶ forward ─▶ finish
+//!   [link pages]   login.front   │ one session lookup;          (cutover)  jar or     │ Set-Cookie → jar;
+//!   /esia/link                   │ ESIA without diary identity:            assertion  │ session cookie changed
+//!   /esia/link/start             │ binding → vault → sign in →                        │ → probe: same / other
+//!                                │ probe → level; login POST                          │ user / none; expired →
+//!                                │ read like PHP; logout                              │ heal once (ESIA only);
+//!                                │ endpoint → single logout                           │ legacy login → probe →
+//!                                                                                     │ legacy session
 //! ```
 //!
 //! - [`Link::page`] answers the link pages: the seed 000 form (Flow A) and
 //!   «выполнить привязку к ЕСИА» (Flow B, `link/start`, finished in the ESIA callback
 //!   through [`crate::login::ports::LinkCallback`]).
-//! - [`Link::prepare`] runs for every proxied request: it gives the request its diary
-//!   identity or answers with a page (link form, level page, …).
-//! - [`Link::finish`] runs on the diary's answer; it may ask the proxy to send a
-//!   rebuilt request once more ([`Finish::Retry`]) after a transparent re-login.
+//! - [`Link::identify`], [`Link::attach`] and [`Link::finish`] run for every proxied
+//!   request (see `forward.rs`); `finish` may ask the proxy to send a GET/HEAD once more
+//!   ([`Finish::Resend`]) after a transparent re-login, never more.
 //!
 //! In `form` mode the browser never holds a diary cookie: the diary's cookies live in a
 //! jar sealed with the vault key and bound to the gateway session.
@@ -37,6 +35,7 @@ mod jar_store;
 mod legacy;
 pub mod levels;
 pub mod pages;
+mod prelogin;
 pub mod setup;
 mod texts;
 
@@ -44,7 +43,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::http::{HeaderMap, Method, Request, Response, Uri};
+use ::http::{Method, Request};
 
 use self::config::LinkSettings;
 use self::http::UpstreamDiary;
@@ -52,13 +51,11 @@ use self::pages::LinkPages;
 use crate::clock::SharedClock;
 use crate::diary::assertion::Assertions;
 use crate::diary::config::{DiaryConfig, SignInMode};
-use crate::diary::jar::Jar;
 use crate::diary::vault::Vault;
 use crate::login::ActiveSession;
 use crate::login::IdentityProvider;
 use crate::login::pages::PageResponse;
-use crate::proxy::body::Body;
-use crate::session::{SessionId, Sessions};
+use crate::session::Sessions;
 use crate::store::SharedStore;
 
 /// Everything the link service is built from.
@@ -111,6 +108,7 @@ pub struct Link {
     idp: Arc<dyn IdentityProvider>,
     pages: LinkPages,
     clock: SharedClock,
+    prelogin: prelogin::PreLogins,
 }
 
 impl std::fmt::Debug for Link {
@@ -122,53 +120,7 @@ impl std::fmt::Debug for Link {
     }
 }
 
-/// What [`Link::prepare`] decided.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "built once per request and moved straight into the pipeline"
-)]
-pub enum Step {
-    /// Answer with this page; nothing goes to the diary.
-    Answer(PageResponse),
-    /// Forward this request, then call [`Link::finish`] with the plan. For the
-    /// authorize seam after this step: an ESIA session that gets here has a diary
-    /// identity and passed the level check (unlinked ones were answered with the link
-    /// page), so the session kinds the policy sees are anonymous, legacy, esia-linked.
-    Forward(Request<Body>, Plan),
-}
-
-/// What [`Link::finish`] decided.
-pub enum Finish {
-    Done(Response<Body>),
-    /// The diary session was renewed: send this rebuilt request and finish again.
-    Retry(Request<Body>),
-}
-
-/// What `finish` must do with the diary's answer to one request.
-pub struct Plan {
-    kind: PlanKind,
-    /// Set once a transparent re-login has been tried (never twice per request).
-    retried: bool,
-    /// The request head, to rebuild a GET/HEAD after a re-login.
-    replay: Option<(Method, Uri, HeaderMap)>,
-    client_ip: IpAddr,
-    /// The request path (default path of cookies set without `Path`).
-    path: String,
-}
-
-enum PlanKind {
-    /// No diary identity: diary cookies do not reach the browser (form mode).
-    Plain,
-    /// Passed through as is (header mode).
-    Untouched,
-    /// A form-mode session with its jar.
-    Jar { id: SessionId, jar: Jar },
-    /// A POST of the diary's own login form: on success, a legacy session.
-    LegacyLogin {
-        login: String,
-        previous: Option<SessionId>,
-    },
-}
+pub use self::forward::{Finish, Identified, Plan};
 
 impl Link {
     pub fn new(p: LinkParts) -> Result<Self, LinkError> {
@@ -201,6 +153,7 @@ impl Link {
             http: UpstreamDiary::new(p.upstream),
             idp: p.idp,
             clock: p.clock,
+            prelogin: prelogin::PreLogins::default(),
         })
     }
 

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use minijinja::{Environment, context};
 
+use crate::body::{self, Body};
 use crate::config::Language;
-use crate::proxy::body::{self, Body};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

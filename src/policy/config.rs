@@ -151,6 +151,27 @@ impl Errors {
 
 const ACCESS_HINT: &str = "one of any | session | esia | esia_linked | nobody";
 
+/// Compiles matchers written in the route-group language outside a route group (the
+/// diary's login and logout endpoints), so both are read by one grammar; `at` is the
+/// key path errors start with (`diary.login`).
+pub fn compile_matchers(
+    at: &str,
+    list: &[MatcherFile],
+    canon: &CanonConfig,
+) -> Result<Vec<super::Matcher>, Vec<PolicyConfigError>> {
+    let mut errs = Errors::default();
+    let out: Vec<_> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| groups::matcher(&format!("{at}[{i}]"), m, canon, &mut errs))
+        .collect();
+    if errs.0.is_empty() {
+        Ok(out)
+    } else {
+        Err(errs.0)
+    }
+}
+
 /// Validates the policy sections into a [`Policy`], or returns every error found.
 pub fn validate(file: &PolicyFile) -> Result<Policy, Vec<PolicyConfigError>> {
     let mut errs = Errors::default();

@@ -105,7 +105,12 @@ pub(super) fn route_group(
     })
 }
 
-fn matcher(at: &str, m: &MatcherFile, canon: &CanonConfig, errs: &mut Errors) -> Option<Matcher> {
+pub(super) fn matcher(
+    at: &str,
+    m: &MatcherFile,
+    canon: &CanonConfig,
+    errs: &mut Errors,
+) -> Option<Matcher> {
     let (kind, key, pattern) = match (&m.path, &m.prefix, &m.glob) {
         (Some(p), None, None) => (PatternKind::Path, "path", p),
         (None, Some(p), None) => (PatternKind::Prefix, "prefix", p),

@@ -117,6 +117,39 @@ impl PhpQuery {
         Ok(q)
     }
 
+    /// The same model over pairs that are already decoded (multipart form fields). A
+    /// name or value with a NUL or another control byte (but tab/CR/LF in values) is
+    /// refused: PHP truncates names at NUL, and the gateway must not guess how.
+    pub fn from_pairs<I>(pairs: I, max_params: usize) -> Result<Self, Reject>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut q = PhpQuery::default();
+        for (name, value) in pairs {
+            if q.params.len() >= max_params {
+                return Err(Reject::TooManyParameters);
+            }
+            if name.chars().any(char::is_control) {
+                return Err(Reject::ControlCharacter);
+            }
+            if value
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+            {
+                return Err(Reject::ControlCharacter);
+            }
+            let Some((base, indices)) = php_var_path(&name) else {
+                continue;
+            };
+            if indices.len() > MAX_NESTING {
+                continue;
+            }
+            insert(&mut q.vars, Some(&base), &indices, value.clone());
+            q.params.push(Param { name, value });
+        }
+        Ok(q)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.params.is_empty()
     }

@@ -1,16 +1,24 @@
 //! The request pipeline: every browser request passes these phases, in order.
 //!
 //! ```text
-//! route ─▶ [authenticate ─▶ authorize ─▶ diary identity]* ─▶ forward ─▶ answer ─▶ finish
+//! route ─▶ authenticate ─▶ identify ─▶ authorize ─▶ attach ─▶ forward ─▶ answer ─▶ finish
 //! ```
+//! Each phase continues with a value or answers ([`Outcome`]); none re-enters an
+//! earlier one. The only repeat is inside forward: after the link phase renewed an
+//! expired diary session, a GET/HEAD is sent once more.
 //! - **route**: check the head (size limits → 414/431, `Host` → 400, target → 400,
 //!   declared body size → 413) and decide what kind of request this is.
 //! - **authenticate**: [`Login::front`] answers the login pages under the reserved
 //!   prefix, resolves the session cookie (cache-backed) and strips the gateway's cookies.
-//! - **authorize**: the cutover calendar and route groups ([`crate::cutover`]): 400 for
-//!   targets that cannot be canonicalised, the sign-in redirect or the refusal page, else
-//!   the request goes on with its canonical method and target (and its HTML answer may
-//!   be decorated).
+//! - **identify**: [`Link::identify`]: the session's record with its diary identity
+//!   (an ESIA session is signed into the diary from its binding here), a login POST read
+//!   as the diary reads it, a logout endpoint answered with the single logout.
+//! - **authorize**: the cutover calendar and route groups ([`crate::cutover`]), once, on
+//!   the canonical target (400 when there is none) and the identified session: the
+//!   sign-in redirect or the refusal page, else the request goes on with its canonical
+//!   method and target (and its HTML answer may be decorated).
+//! - **attach**: [`Link::attach`] puts the diary identity on the request (the jar's
+//!   cookies, or the signed assertion).
 //! - **forward**: clean the headers (hop-by-hop, hygiene, forwarding, Host) and stream
 //!   the body to the diary under the size limit; then **answer**: drop the diary's
 //!   hop-by-hop headers, rewrite its redirect targets, join websocket tunnels.
@@ -19,7 +27,7 @@
 //! [`Proxy::handle`] is the only place an error becomes a response: the inner function
 //! uses `?`, the outer one logs the error once and answers with the error page.
 
-pub mod body;
+pub use crate::body;
 pub mod error;
 pub mod finish;
 pub mod headers;
@@ -42,9 +50,10 @@ use self::headers::hygiene::Sanitizer;
 use self::headers::rewrite::Origins;
 use self::headers::{forwarded, hop, host, hygiene, rewrite};
 use self::upstream::Upstream;
+use crate::body::Outcome;
 use crate::config::{GatewayConfig, Language};
-use crate::cutover::{Authorized, Cutover};
-use crate::link::{Finish, Link, Step};
+use crate::cutover::Cutover;
+use crate::link::{Finish, Link};
 use crate::login::{Front, Login};
 use crate::metrics::Metrics;
 use crate::server::shutdown::ShutdownSignal;
@@ -63,17 +72,6 @@ fn own_page(response: Response<Body>) -> Forwarded {
         response,
         upstream_status: None,
     }
-}
-
-/// The session a cookie value names now (the browser's cookie was stripped by then).
-async fn session_by_cookie(login: &Login, value: &str) -> Option<crate::login::ActiveSession> {
-    let pair = format!("{}={value}", login.settings().cookies.session);
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        http::header::COOKIE,
-        http::HeaderValue::from_str(&pair).ok()?,
-    );
-    login.session_of(&headers).await
 }
 
 /// The per-connection facts a request comes with.
@@ -96,6 +94,8 @@ pub struct Proxy {
     link: Option<Arc<Link>>,
     /// The authorize phase (issue 6); `None` = transparent.
     cutover: Option<Arc<Cutover>>,
+    /// How targets are read when there is no calendar (identify still needs them).
+    canon: crate::policy::CanonConfig,
 }
 
 /// What the route phase learned about a request.
@@ -135,6 +135,10 @@ impl Proxy {
             login: None,
             link: None,
             cutover: None,
+            canon: crate::policy::CanonConfig {
+                case_insensitive: true,
+                ..crate::policy::CanonConfig::default()
+            },
         }
     }
 
@@ -208,16 +212,17 @@ impl Proxy {
         req: Request<Incoming>,
         peer: SocketAddr,
     ) -> Result<Forwarded, ProxyError> {
+        // route: limits, Host, target; what kind of request this is.
         let route = self.route(&req)?;
-        // The link pages live under the reserved prefix too; they answer first.
+        let ip = peer.ip().to_canonical();
+        // authenticate: the gateway's own pages answer; other requests carry their
+        // session (resolved once, cache-backed) on, gateway cookies stripped.
         if let (Some(link), Some(login)) = (&self.link, &self.login)
             && link.owns(req.uri().path())
         {
             let session = login.session_of(req.headers()).await;
-            let page = link.page(req, session, peer.ip().to_canonical()).await;
-            return Ok(answered(page));
+            return Ok(answered(link.page(req, session, ip).await));
         }
-        // authenticate: login pages answer here; other requests carry their session on.
         let (req, session) = match &self.login {
             Some(login) => match login.front(req).await {
                 Front::Answered(page) => return Ok(answered(page)),
@@ -225,54 +230,94 @@ impl Proxy {
             },
             None => (req, None),
         };
-        let req = req.map(body::boxed);
-        let ip = peer.ip().to_canonical();
-        // authorize: canonical target, calendar phase, decision on the session.
-        let (req, pending) = match &self.cutover {
-            Some(c) => match c.authorize(req, session.as_ref(), ip).await {
-                Authorized::Answer(page) => return Ok(own_page(page)),
-                Authorized::Forward(req, pending) => (req, Some(pending)),
+        let mut req = req.map(body::boxed);
+        // The client's hop-by-hop headers (those its `Connection` lists) were for us: the
+        // session cookie was read above; they go now, before any phase adds a header, so
+        // a client's `Connection: cookie` cannot remove the jar's Cookie (or the
+        // assertion, or X-Forwarded-*) added later.
+        hop::remove_hop_by_hop(req.headers_mut(), route.websocket);
+        // The one reading of the target every later phase uses.
+        let canonical = match &self.cutover {
+            Some(c) => match c.canonical(&mut req) {
+                Outcome::Continue(canonical) => Some(canonical),
+                Outcome::Answer(page) => return Ok(own_page(page)),
             },
-            None => (req, None),
-        };
-        let cookie = session.as_ref().map(|s| s.cookie.clone());
-        // diary identity (issue 5): link page, level page, jar or assertion.
-        let (req, mut plan) = match &self.link {
-            Some(link) => match link.prepare(req, session, ip).await {
-                Step::Answer(page) => return Ok(answered(page)),
-                Step::Forward(req, plan) => (req, Some(plan)),
-            },
-            None => (req, None),
-        };
-        // An ESIA session's binding is loaded by the link step: decide again with it.
-        if let (Some(c), Some(p), Some(login)) = (&self.cutover, &pending, &self.login)
-            && p.recheck
-        {
-            let session = match &cookie {
-                Some(value) => session_by_cookie(login, value).await,
+            None => match &self.link {
+                Some(_) => match self.plain_canonical(&req) {
+                    Outcome::Continue(c) => Some(c),
+                    Outcome::Answer(page) => return Ok(own_page(page)),
+                },
                 None => None,
-            };
-            if let Some(page) = c.recheck(p, session.as_ref(), ip).await {
-                return Ok(own_page(page));
-            }
-        }
-        let mut fwd = self.send(req, &route, peer).await?;
-        if let (Some(link), Some(plan)) = (&self.link, plan.as_mut()) {
-            // At most one retry: `finish` asks again only before its first re-login.
-            loop {
-                match link.finish(fwd.response, plan).await {
-                    Finish::Done(response) => {
-                        fwd.response = response;
-                        break;
-                    }
-                    Finish::Retry(req) => fwd = self.send(req, &route, peer).await?,
+            },
+        };
+        // identify: the session with its diary identity (one lookup), or an answer
+        // (link page, level page, logout, a login form the gateway cannot attribute).
+        let (req, identified) = match (&self.link, &canonical) {
+            (Some(link), Some(canonical)) => {
+                match link.identify(req, session.clone(), canonical, ip).await {
+                    Outcome::Answer(page) => return Ok(own_page(page)),
+                    Outcome::Continue((req, identified)) => (req, Some(identified)),
                 }
             }
+            _ => (req, None),
+        };
+        // authorize, once, on the whole identity.
+        let (req, pending) = match (&self.cutover, canonical) {
+            (Some(c), Some(canonical)) => {
+                let (session, legacy_login) = match &identified {
+                    Some(i) => (i.session.as_ref(), i.legacy_login),
+                    None => (session.as_ref(), false),
+                };
+                match c.authorize(req, canonical, session, legacy_login, ip).await {
+                    Outcome::Answer(page) => return Ok(own_page(page)),
+                    Outcome::Continue((req, pending)) => (req, Some(pending)),
+                }
+            }
+            _ => (req, None),
+        };
+        // attach the diary identity, forward, finish (one resend after a re-login).
+        let (req, mut plan) = match (&self.link, identified) {
+            (Some(link), Some(identified)) => {
+                let (req, plan) = link.attach(req, identified);
+                (req, Some(plan))
+            }
+            _ => (req, None),
+        };
+        let mut fwd = self.send(req, &route, peer).await?;
+        if let (Some(link), Some(plan)) = (&self.link, plan.as_mut()) {
+            fwd.response = match link.finish(fwd.response, plan).await {
+                Finish::Done(response) => response,
+                Finish::Resend(req) => {
+                    fwd = self.send(req, &route, peer).await?;
+                    link.finish_resent(fwd.response, plan).await
+                }
+            };
         }
         if let Some(d) = pending.as_ref().and_then(|p| p.decorate.as_ref()) {
             fwd.response = d.apply(fwd.response);
         }
         Ok(fwd)
+    }
+
+    /// Without a calendar the link phases still need the canonical target (login and
+    /// logout endpoints are matched on it); the platform's default reading.
+    fn plain_canonical(&self, req: &Request<Body>) -> Outcome<crate::policy::CanonicalRequest> {
+        let raw = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        match crate::policy::canonicalize(req.method().as_str(), &raw, &self.canon) {
+            Ok(c) => Outcome::Continue(c),
+            Err(reject) => {
+                tracing::info!(reject = reject.as_str(), "request target refused");
+                self.metrics.rejected(reject.as_str());
+                Outcome::Answer(crate::pages::error_page(
+                    StatusCode::BAD_REQUEST,
+                    self.language(),
+                ))
+            }
+        }
     }
 
     /// Phase 3: forward and prepare the diary's answer for the browser.
@@ -330,7 +375,9 @@ impl Proxy {
         let (mut parts, incoming) = req.into_parts();
 
         let h = &mut parts.headers;
-        hop::remove_hop_by_hop(h, route.websocket);
+        // The client's hop-by-hop headers went at ingress; only the fixed list here, so a
+        // `Connection` no phase should have added cannot name the gateway's headers.
+        hop::remove_fixed_hop_by_hop(h, route.websocket);
         self.sanitizer.apply(h);
         forwarded::apply(
             h,

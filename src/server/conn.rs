@@ -27,8 +27,8 @@ use tokio::time::Instant;
 use super::redirect::Redirect;
 use super::shutdown::ShutdownSignal;
 use crate::admin::Admin;
+use crate::body::Body;
 use crate::config::GatewayConfig;
-use crate::proxy::body::Body;
 use crate::proxy::{Client, Proxy};
 
 /// Who answers the requests of a connection.

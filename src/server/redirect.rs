@@ -6,8 +6,8 @@
 use http::header::{HOST, HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 
+use crate::body::{self, Body};
 use crate::config::Language;
-use crate::proxy::body::{self, Body};
 
 #[derive(Debug)]
 pub struct Redirect {

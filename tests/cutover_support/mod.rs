@@ -115,12 +115,22 @@ impl Browser {
 
 impl Stand {
     pub async fn start(cutover: CutoverConfig, now: DateTime<Utc>) -> Self {
+        Self::start_with(cutover, now, DiaryConfig::default(), |_| {}).await
+    }
+
+    /// A stand whose gateway uses `diary_config` and whose demo diary `tweak` adjusts.
+    pub async fn start_with(
+        cutover: CutoverConfig,
+        now: DateTime<Utc>,
+        diary_config: DiaryConfig,
+        tweak: impl FnOnce(&mut demo_diary::DiaryConfig),
+    ) -> Self {
         support::init_tracing();
         let pki = Pki::new();
         let dir = tempfile::tempdir().unwrap();
-        let diary = demo_diary::start(demo_diary::DiaryConfig::new("127.0.0.1:0".parse().unwrap()))
-            .await
-            .unwrap();
+        let mut diary_cfg = demo_diary::DiaryConfig::new("127.0.0.1:0".parse().unwrap());
+        tweak(&mut diary_cfg);
+        let diary = demo_diary::start(diary_cfg).await.unwrap();
         let upstream_url = url::Url::parse(&diary.url()).unwrap();
         let db = TestDb::sqlite().await;
         let store = db.store.clone();
@@ -148,7 +158,7 @@ impl Stand {
         let link = Arc::new(
             Link::new(LinkParts {
                 settings: LinkSettings::default(),
-                diary: DiaryConfig::default(),
+                diary: diary_config,
                 prefix: settings.prefix.clone(),
                 session_cookie: settings.cookies.session.clone(),
                 language: settings.language,
@@ -364,4 +374,40 @@ fn esia_provider(
     let signer = signer::from_config(&cfg.signer).unwrap();
     let client = EsiaClient::new(cfg, signer).unwrap();
     Arc::new(EsiaProvider::new(Arc::new(client)))
+}
+
+/// `value="…"` of the input named `name`.
+pub fn field_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+impl Stand {
+    /// An unlinked ESIA session's first request goes to the link form; fills it with
+    /// `login` / the demo password and returns the form's answer.
+    pub async fn link_from(
+        &self,
+        b: &Browser,
+        path: &str,
+        ret: &str,
+        login: &str,
+    ) -> reqwest::Response {
+        let first = b.get(&self.url(path)).await;
+        let link_page = location(&first);
+        assert!(link_page.starts_with("/esia/link"), "{link_page}");
+        let html = b.get(&self.url(&link_page)).await.text().await.unwrap();
+        let csrf = field_value(&html, "csrf").expect("csrf on the link form");
+        b.post(
+            &self.url("/esia/link"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("return", ret),
+                ("login", login),
+                ("password", demo_diary::DEMO_PASSWORD),
+            ],
+        )
+        .await
+    }
 }

@@ -32,6 +32,13 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, websocket: bool) {
     for name in listed {
         headers.remove(name);
     }
+    remove_fixed_hop_by_hop(headers, websocket);
+}
+
+/// Removes only the fixed hop-by-hop list (RFC 9110 §7.6.1), not the names a
+/// `Connection` header lists: for a request whose client-listed names were already
+/// removed at ingress, before the gateway added its own headers.
+pub fn remove_fixed_hop_by_hop(headers: &mut HeaderMap, websocket: bool) {
     for name in HOP_BY_HOP {
         headers.remove(name);
     }

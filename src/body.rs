@@ -114,6 +114,14 @@ where
     }
 }
 
+/// What one phase of the request's journey decided: go on with a value, or answer the
+/// browser now (nothing more goes to the diary). Every phase returns this one type, so
+/// the pipeline reads as a straight line of `match`es with no phase re-entered.
+pub enum Outcome<T> {
+    Continue(T),
+    Answer(http::Response<Body>),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,253 @@
+//! Issue 9's attacks as stories on real sockets: the gateway (TLS, in-process), the ESIA
+//! mock and the REAL demo diary, after the seed 004 cutover (2019-02-01). Each story is
+//! what an attacker tried; each ends with the gateway's idea of the user equal to the
+//! diary's own, or with a refusal.
+//!
+//! The diary's pages print `Роль @ login` in their header, so "who does the diary serve"
+//! is read from the page the browser gets.
+
+mod cutover_support;
+mod store_support;
+mod support;
+
+use cutover_support::{Stand, at, location, seed_004};
+use esia_gateway::diary::config::DiaryConfig;
+use esia_gateway::standins::demo_diary::DEMO_PASSWORD;
+use esia_gateway::store::AuditKind;
+use http::StatusCode;
+
+const MARKS: &str = "id=\"page-marks\"";
+
+async fn after_cutover() -> Stand {
+    Stand::start(seed_004(), at("2019-02-01T12:00:00+03:00")).await
+}
+
+/// Which diary user a page was rendered for (`… @ login` in its header).
+fn served_as(html: &str) -> Option<String> {
+    let at = html.find(" @ ")?;
+    let rest = &html[at + 3..];
+    let end = rest.find(['<', ' ', '"']).unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
+/// ESIA login as `persona`, then the link form with `login` / the demo password.
+async fn esia_linked(stand: &Stand, b: &cutover_support::Browser, persona: &str, login: &str) {
+    let cb = stand.esia_login(b, "/", persona).await;
+    assert!(cb.status().is_redirection(), "{}", cb.status());
+    let resp = stand.link_from(b, "/", "/", login).await;
+    assert!(resp.status().is_redirection(), "link: {}", resp.status());
+    let html = b.get(&stand.url("/")).await.text().await.unwrap();
+    assert_eq!(served_as(&html).as_deref(), Some(login), "{html}");
+}
+
+/// Attack 1: a second spelling of the login field (` login`, which PHP reads as `login`)
+/// made the gateway record `parent` while the diary signed in `student`; a `Connection:
+/// cookie` then made the diary look signed out and the gateway healed the session with
+/// parent's vaulted password.
+#[tokio::test]
+async fn a_second_spelling_of_the_login_field_never_becomes_someone_elses_session() {
+    let stand = after_cutover().await;
+    // The real parent links once: parent's password is in the vault from now on.
+    let owner = stand.browser();
+    esia_linked(&stand, &owner, "confirmed", "parent").await;
+
+    // HTTP/1.1: an HTTP/2 client drops connection-specific headers itself.
+    let attacker = stand.browser_with(|b| b.http1_only());
+    let body = format!("login=parent&%20login=student&password={DEMO_PASSWORD}");
+    let resp = attacker
+        .client
+        .post(stand.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    for path in ["/homework", "/messages", "/"] {
+        let resp = attacker
+            .client
+            .get(stand.url(path))
+            .header("connection", "cookie")
+            .send()
+            .await
+            .unwrap();
+        let html = resp.text().await.unwrap();
+        assert_ne!(
+            served_as(&html).as_deref(),
+            Some("parent"),
+            "after a login answered {status}, {path} served parent's page to the attacker"
+        );
+    }
+}
+
+/// Attack 2: an ESIA session with a simplified account, linked to `student`, signs the
+/// diary in as `teacher` on another login endpoint of the diary.
+#[tokio::test]
+async fn a_login_on_another_diary_endpoint_does_not_change_an_esia_sessions_identity() {
+    let stand = after_cutover().await;
+    let b = stand.browser();
+    esia_linked(&stand, &b, "simplified", "student").await;
+    let _ = b
+        .post(
+            &stand.url("/index.php?module=login"),
+            &[("login", "teacher"), ("password", DEMO_PASSWORD)],
+        )
+        .await;
+    let resp = b.get(&stand.url("/marks")).await;
+    let status = resp.status();
+    let html = resp.text().await.unwrap();
+    assert!(
+        !(status == StatusCode::OK
+            && html.contains(MARKS)
+            && served_as(&html).as_deref() == Some("teacher")),
+        "a simplified ESIA account reached teacher's grade page: {html}"
+    );
+    // Whatever the browser is now, the gateway and the diary agree on it.
+    let html = b.get(&stand.url("/")).await.text().await.unwrap();
+    if let Some(user) = served_as(&html) {
+        let audit = stand.audit().await;
+        assert!(
+            user == "student"
+                || audit
+                    .iter()
+                    .any(|(k, d)| *k == AuditKind::LegacyLogin && d["login"] == user.as_str()),
+            "the diary serves {user}, the gateway never recorded it: {audit:?}"
+        );
+    }
+}
+
+/// The same with an operator config that names only `/login`: the endpoint is unlisted,
+/// so the jar's session-cookie change must be noticed.
+#[tokio::test]
+async fn an_unlisted_login_endpoint_ends_the_session_instead_of_swapping_the_user() {
+    let mut diary = DiaryConfig::default();
+    diary.rules.login_endpoints = esia_gateway::diary::endpoints::Endpoints::paths(&["/login"]);
+    let stand = Stand::start_with(seed_004(), at("2019-02-01T12:00:00+03:00"), diary, |_| {}).await;
+    let b = stand.browser();
+    esia_linked(&stand, &b, "simplified", "student").await;
+    let _ = b
+        .post(
+            &stand.url("/index.php?module=login"),
+            &[("login", "teacher"), ("password", DEMO_PASSWORD)],
+        )
+        .await;
+    for path in ["/marks", "/", "/messages"] {
+        let resp = b.get(&stand.url(path)).await;
+        let status = resp.status();
+        let html = resp.text().await.unwrap();
+        assert_ne!(
+            served_as(&html).as_deref(),
+            Some("teacher"),
+            "{path} ({status}) served teacher's page to student's ESIA session"
+        );
+    }
+    let audit = stand.audit().await;
+    assert!(
+        audit.iter().any(|(k, _)| k.as_str() == "identity_changed"),
+        "{audit:?}"
+    );
+}
+
+/// Attack 3: `Connection: cookie` removed the jar's Cookie header the gateway added.
+#[tokio::test]
+async fn a_connection_header_cannot_remove_what_the_gateway_adds() {
+    let stand = after_cutover().await;
+    // HTTP/1.1: an HTTP/2 client drops connection-specific headers itself.
+    let b = stand.browser_with(|b| b.http1_only());
+    esia_linked(&stand, &b, "confirmed", "parent").await;
+    for listed in [
+        "cookie",
+        "Cookie, X-Forwarded-For, Host",
+        "keep-alive, cookie",
+    ] {
+        let resp = b
+            .client
+            .get(stand.url("/marks"))
+            .header("connection", listed)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let loc = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let html = resp.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "Connection: {listed} → {loc:?}");
+        assert!(html.contains(MARKS), "Connection: {listed}: {html}");
+        assert_eq!(served_as(&html).as_deref(), Some("parent"));
+    }
+}
+
+/// Attack 4: the diary's other logout spellings ended the diary session, and the gateway
+/// silently signed the user back in.
+#[tokio::test]
+async fn every_logout_spelling_ends_the_gateway_session() {
+    for logout in [
+        "/logout",
+        "/index.php?module=logout",
+        "/INDEX.PHP?module=LOGOUT",
+    ] {
+        let stand = after_cutover().await;
+        let b = stand.browser();
+        esia_linked(&stand, &b, "confirmed", "parent").await;
+        let _ = b.get(&stand.url(logout)).await;
+        let resp = b.get(&stand.url("/marks")).await;
+        assert!(
+            resp.status().is_redirection(),
+            "{logout}: still signed in ({})",
+            resp.status()
+        );
+        assert!(location(&resp).starts_with("/esia/start"), "{logout}");
+    }
+}
+
+/// Attack 6: a diary session cookie held by the browser (`pass_cookies`) outranked the
+/// gateway's own identity.
+#[tokio::test]
+async fn a_browser_held_diary_cookie_never_decides_who_the_user_is() {
+    let diary = DiaryConfig {
+        pass_cookies: vec!["RIDSESSID".into(), "lang".into()],
+        ..DiaryConfig::default()
+    };
+    let stand = Stand::start_with(seed_004(), at("2019-02-01T12:00:00+03:00"), diary, |_| {}).await;
+    // A diary session as `student`, got straight from the diary (or through the gateway).
+    let direct = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = direct
+        .post(format!("{}/login", stand.diary.url().trim_end_matches('/')))
+        .form(&[("login", "student"), ("password", DEMO_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let ridsessid = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("RIDSESSID="))
+        .expect("the diary set its session cookie");
+    let pair = ridsessid.split(';').next().unwrap().to_owned();
+
+    let b = stand.browser();
+    esia_linked(&stand, &b, "confirmed", "parent").await;
+    for path in ["/marks", "/"] {
+        // The browser's own gateway cookie plus the diary cookie it got elsewhere.
+        let cookies = format!("{}; {pair}", b.cookie_header());
+        let resp = b
+            .client
+            .get(stand.url(path))
+            .header("cookie", cookies)
+            .send()
+            .await
+            .unwrap();
+        let html = resp.text().await.unwrap();
+        assert_eq!(
+            served_as(&html).as_deref(),
+            Some("parent"),
+            "{path}: the browser's diary cookie decided: {html}"
+        );
+    }
+}
