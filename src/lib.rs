@@ -14,6 +14,7 @@ pub mod cutover;
 pub mod demo;
 pub mod diary;
 pub mod esia;
+pub mod identity;
 pub mod inject;
 pub mod link;
 pub mod logging;

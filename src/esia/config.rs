@@ -41,6 +41,8 @@ pub struct EsiaFile {
     pub timeouts: Option<TimeoutsFile>,
     /// Extra CA bundle (PEM) trusted for ESIA, e.g. the Минцифры root.
     pub ca_bundle: Option<PathBuf>,
+    /// Ask ESIA for the person's children (`/kids`): adds the `kid_*` scopes.
+    pub children: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -96,6 +98,9 @@ pub struct EsiaConfig {
     pub ca_bundle: Option<PathBuf>,
     /// Cap on any ESIA response body.
     pub max_response_bytes: usize,
+    /// `[esia] children = true`: `scope` carries [`CHILDREN_SCOPES`] and
+    /// [`crate::esia::EsiaClient::children`] asks `/kids`; otherwise it never does.
+    pub children: bool,
 }
 
 /// `Debug` is written by hand: signer arguments may carry a key-container PIN
@@ -139,6 +144,8 @@ impl std::fmt::Debug for SignerConfig {
 pub const DEFAULT_BASE_URL: &str = "https://esia.gosuslugi.ru";
 pub const DEFAULT_SCOPE: &str = "openid fullname birthdate gender snils id_doc";
 pub const DEFAULT_ISSUER: &str = "http://esia.gosuslugi.ru/";
+/// Scopes for a person's children: their names and birth dates, nothing else.
+pub const CHILDREN_SCOPES: [&str; 2] = ["kid_fullname", "kid_birthdate"];
 
 fn problem(key: &str, message: impl Into<String>, hint: &str) -> ConfigProblem {
     (format!("esia.{key}"), message.into(), hint.to_string())
@@ -234,7 +241,16 @@ impl EsiaFile {
             }
         };
         let scope = self.scope.unwrap_or_else(|| DEFAULT_SCOPE.into());
-        let scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut words: Vec<&str> = scope.split_whitespace().collect();
+        let children = self.children.unwrap_or(false);
+        if children {
+            for kid in CHILDREN_SCOPES {
+                if !words.contains(&kid) {
+                    words.push(kid);
+                }
+            }
+        }
+        let scope = words.join(" ");
         if !scope.split(' ').any(|s| s == "openid") {
             errs.push(problem("scope", "must contain `openid`", DEFAULT_SCOPE));
         }
@@ -322,6 +338,7 @@ impl EsiaFile {
             request_timeout,
             ca_bundle: self.ca_bundle,
             max_response_bytes: 256 * 1024,
+            children,
         })
     }
 }

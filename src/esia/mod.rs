@@ -5,7 +5,9 @@
 //!    and gives the URL to redirect the browser to;
 //! 2. ESIA redirects back with `code` (or an error: [`EsiaError::from_answer`]);
 //! 3. [`EsiaClient::exchange_code`] exchanges the code ([`token`]), verifies both tokens
-//!    ([`verify`]), fetches person data and derives the account level ([`person`]).
+//!    ([`verify`]), fetches person data and derives the account level ([`person`]);
+//! 4. at linking, [`EsiaClient::children`] lists a parent's children ([`kids`]) when
+//!    `[esia] children = true` asked for them.
 //!
 //! Config ([`config`]) keeps every host, path and key configurable, so the same code talks
 //! to the mock and to real ESIA.
@@ -14,6 +16,7 @@ mod answer;
 pub mod config;
 pub mod errors;
 pub mod http;
+pub mod kids;
 pub mod person;
 pub mod request;
 pub mod signer;
@@ -22,16 +25,18 @@ pub mod verify;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use url::Url;
 use uuid::Uuid;
 
 pub use config::{EsiaConfig, EsiaFile, SignerConfig};
 pub use errors::{EsiaError, EsiaErrorCode};
+pub use kids::{EsiaChild, KidsError};
 pub use person::{AccountLevel, account_level};
 pub use signer::{CommandSigner, DemoSigner, SignError, Signer};
 pub use verify::{SbjClaims, VerifyError};
 
+use crate::identity::names::{PersonName, parse_birth_date};
 use crate::secret::Secret;
 
 /// Why the client could not be built (startup, never a request path).
@@ -50,6 +55,11 @@ pub struct VerifiedLogin {
     pub level: AccountLevel,
     /// "Фамилия Имя Отчество", for display only.
     pub full_name: String,
+    /// The same name in comparable form, for the identity check at linking; `None`
+    /// when ESIA gave no last or first name.
+    pub person_name: Option<PersonName>,
+    /// Birth date, when ESIA gave a readable one (scope `birthdate`).
+    pub birth_date: Option<NaiveDate>,
     /// ESIA session id (`urn:esia:sid`), when given.
     pub sid: Option<String>,
     /// Kept only if the session store wants them (encrypted at rest).
@@ -169,6 +179,13 @@ impl EsiaClient {
             oid: claims.oid,
             level,
             full_name: person.full_name(),
+            person_name: PersonName::from_parts(
+                person.last_name.as_deref().unwrap_or_default(),
+                person.first_name.as_deref().unwrap_or_default(),
+                person.middle_name.as_deref(),
+            )
+            .ok(),
+            birth_date: person.birth_date.as_deref().and_then(parse_birth_date),
             sid: claims.sid,
             tokens: EsiaTokens {
                 access_token: raw.access_token,
@@ -177,6 +194,20 @@ impl EsiaClient {
                 expires_at: claims.access_expires_at,
             },
         })
+    }
+
+    /// The children of the person `oid` ([`kids`]), with the access token of that
+    /// person's login. [`KidsError::NotRequested`] without a request when
+    /// `[esia] children` is off; [`KidsError::NotGranted`] when ESIA refuses the scope.
+    pub async fn children(
+        &self,
+        oid: u64,
+        access_token: &Secret,
+    ) -> Result<Vec<EsiaChild>, KidsError> {
+        if !self.config.children {
+            return Err(KidsError::NotRequested);
+        }
+        kids::fetch_kids(&self.http, &self.config.person_url, oid, access_token).await
     }
 
     /// ESIA single logout, back to `redirect_url` (registered on ESIA).

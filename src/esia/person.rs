@@ -48,6 +48,9 @@ pub struct Person {
     pub last_name: Option<String>,
     #[serde(deserialize_with = "lenient_string")]
     pub middle_name: Option<String>,
+    /// `DD.MM.YYYY` (scope `birthdate`).
+    #[serde(deserialize_with = "lenient_string")]
+    pub birth_date: Option<String>,
     #[serde(deserialize_with = "lenient_bool")]
     pub trusted: Option<bool>,
     #[serde(deserialize_with = "lenient_string")]
@@ -142,7 +145,7 @@ fn person_error(e: HttpError) -> EsiaError {
     }
 }
 
-async fn get(
+pub(super) async fn get(
     http: &EsiaHttp,
     url: &url::Url,
     token: &Secret,
@@ -211,7 +214,7 @@ pub async fn fetch_docs(
     Ok(parse_docs(resp.body()))
 }
 
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(super) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::String(s) => Some(s),
         _ => None,
@@ -227,7 +230,7 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
     })
 }
 
-fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(super) fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),

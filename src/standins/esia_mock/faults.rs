@@ -106,6 +106,8 @@ pub struct Faults {
     pub te_malformed_json: Option<Switch>,
     /// Person endpoints answer 200 with broken JSON.
     pub rs_malformed_json: Option<Switch>,
+    /// Person endpoints answer 200 with well-formed JSON of the wrong shape (`[]`).
+    pub rs_wrong_shape: Option<Switch>,
     /// /te echoes a state other than the one it was sent.
     pub wrong_state: Option<Switch>,
     /// Tokens are already expired when issued (and refused by /rs).

@@ -1,15 +1,17 @@
-//! `GET /rs/prns/{oid}` and its `/docs`, `/ctts` collections (with `?embed=(elements)`)
-//! and their items. Bearer token required: unknown, malformed or expired → 401; another
-//! person's OID or a scope not granted → 403 (`/docs` needs `id_doc`; `/ctts` needs
-//! `contacts`, or `email` / `mobile` for those kinds only). Person fields are filtered by
-//! scope as ESIA does: names need `fullname`, `birthDate` `birthdate`, and so on.
+//! `GET /rs/prns/{oid}` and its `/docs`, `/ctts`, `/kids` collections (with
+//! `?embed=(elements)`) and their items. Bearer token required: unknown, malformed or
+//! expired → 401; another person's OID or a scope not granted → 403 (`/docs` needs
+//! `id_doc`; `/ctts` needs `contacts`, or `email` / `mobile` for those kinds only; `/kids`
+//! needs `kid_fullname` or `kid_birthdate`). Fields are filtered by scope as ESIA does:
+//! names need `fullname` (a kid's `kid_fullname`), `birthDate` `birthdate` (a kid's
+//! `kid_birthdate`), and so on.
 
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::faults::fire;
-use super::personas::{Contact, Doc, Persona};
+use super::personas::{Contact, Doc, Kid, Persona};
 use super::respond::{Params, Resp, malformed_json, text};
 use super::state::Shared;
 
@@ -37,9 +39,18 @@ pub async fn serve(shared: &Shared, path: &str, query: &str, headers: &HeaderMap
     }
     let answer = answer(shared, path, query, headers);
     // Counted only on answers that would have been good JSON.
-    let malformed = answer.is_ok() && fire(&mut shared.faults().rs_malformed_json).is_some();
+    let (malformed, wrong_shape) = if answer.is_ok() {
+        let mut f = shared.faults();
+        (
+            fire(&mut f.rs_malformed_json).is_some(),
+            fire(&mut f.rs_wrong_shape).is_some(),
+        )
+    } else {
+        (false, false)
+    };
     match answer {
         Ok(_) if malformed => malformed_json(),
+        Ok(_) if wrong_shape => super::respond::json(StatusCode::OK, &json!([])),
         Ok(v) => super::respond::json(StatusCode::OK, &v),
         Err(Refuse::Unauthorized) => {
             let mut r = super::respond::json(
@@ -116,7 +127,17 @@ fn answer(shared: &Shared, path: &str, query: &str, headers: &HeaderMap) -> Resu
                 .collect();
             collection(&format!("{base}/ctts"), ctts, rest, embed)
         }
-        ["docs" | "ctts", ..] => Err(Refuse::Forbidden),
+        // `kids/{id}/…` is no resource, whatever the scope.
+        ["kids", _, _, ..] => Err(Refuse::NotFound),
+        ["kids", rest @ ..] if has("kid_fullname") || has("kid_birthdate") => {
+            let kids = persona
+                .kids
+                .iter()
+                .map(|k| (k.id, kid_json(k, &has)))
+                .collect();
+            collection(&format!("{base}/kids"), kids, rest, embed)
+        }
+        ["docs" | "ctts" | "kids", ..] => Err(Refuse::Forbidden),
         _ => Err(Refuse::NotFound),
     }
 }
@@ -216,6 +237,28 @@ fn doc_json(d: &Doc) -> Value {
             if let Some(val) = val {
                 obj.insert(k.to_string(), json!(val));
             }
+        }
+    }
+    v
+}
+
+fn kid_json(k: &Kid, has: &dyn Fn(&str) -> bool) -> Value {
+    let mut v = json!({
+        "stateFacts": ["Identifiable"],
+        "id": k.id,
+        "gender": k.gender,
+        "eTag": etag(&format!("kid{}", k.id)),
+    });
+    if let Some(obj) = v.as_object_mut() {
+        if has("kid_fullname") {
+            obj.insert("lastName".into(), json!(k.last_name));
+            obj.insert("firstName".into(), json!(k.first_name));
+            if let Some(m) = &k.middle_name {
+                obj.insert("middleName".into(), json!(m));
+            }
+        }
+        if has("kid_birthdate") {
+            obj.insert("birthDate".into(), json!(k.birth_date));
         }
     }
     v

@@ -70,6 +70,21 @@ pub struct Doc {
     pub issued_by: Option<String>,
 }
 
+/// A child of the persona, `/rs/prns/{oid}/kids/{id}` (scopes `kid_fullname`,
+/// `kid_birthdate`). Only what the gateway compares; no documents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kid {
+    pub id: u64,
+    pub last_name: String,
+    pub first_name: String,
+    #[serde(default)]
+    pub middle_name: Option<String>,
+    /// DD.MM.YYYY, as ESIA sends it.
+    pub birth_date: String,
+    pub gender: String,
+}
+
 /// A contact, `/rs/prns/{oid}/ctts/{id}`; `kind` is EML or MBT.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +125,8 @@ pub struct Persona {
     pub docs: Vec<Doc>,
     #[serde(default)]
     pub contacts: Vec<Contact>,
+    #[serde(default)]
+    pub kids: Vec<Kid>,
 }
 
 impl Persona {
@@ -152,6 +169,11 @@ pub fn parse(text: &str) -> Result<Vec<Persona>, String> {
         if let Some(r) = p.r_id_doc.filter(|r| !p.docs.iter().any(|d| d.id == *r)) {
             problems.push(format!("{at}: r_id_doc {r} is not among docs"));
         }
+        for (j, k) in p.kids.iter().enumerate() {
+            if p.kids[..j].iter().any(|q| q.id == k.id) {
+                problems.push(format!("{at}: duplicate kid id {}", k.id));
+            }
+        }
     }
     if problems.is_empty() {
         Ok(file.persona)
@@ -174,6 +196,7 @@ mod tests {
             "standard",
             "simplified",
             "child",
+            "child-2",
             "deleted",
         ] {
             get(id);
@@ -193,6 +216,30 @@ mod tests {
         );
         assert!(get("simplified").docs.is_empty());
         assert_eq!(get("child").lvl, Level::Child);
+        // The demo's linking story: Мария's son is the pupil of the diary's `parent`
+        // account; Сергей's son has his own child account (the diary's `student`).
+        let kid = &get("confirmed").kids[0];
+        assert_eq!(
+            (kid.last_name.as_str(), kid.birth_date.as_str()),
+            ("Иванов", "12.04.2015")
+        );
+        let son = &get("confirmed-2").kids[0];
+        let own = get("child-2");
+        assert_eq!(own.lvl, Level::Child);
+        assert_eq!(
+            (
+                &son.last_name,
+                &son.first_name,
+                &son.middle_name,
+                &son.birth_date
+            ),
+            (
+                &own.last_name,
+                &own.first_name,
+                &own.middle_name,
+                &own.birth_date
+            )
+        );
         assert_eq!(get("deleted").status, Status::Deleted);
     }
 
@@ -218,6 +265,9 @@ lvl = "PR"
         assert!(parse(&base.replace("gender", "sex")).is_err());
         let bad_doc = base.replace("trusted", "r_id_doc = 5\ntrusted");
         assert!(parse(&bad_doc).unwrap_err().contains("r_id_doc"));
+        let kid = "{ id = 7, last_name = \"X\", first_name = \"Z\", birth_date = \"01.01.2020\", gender = \"M\" }";
+        let twins = base.replace("trusted", &format!("kids = [{kid}, {kid}]\ntrusted"));
+        assert!(parse(&twins).unwrap_err().contains("duplicate kid id 7"));
         assert!(parse("persona = []").is_err());
     }
 }
