@@ -166,7 +166,23 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
             .map(Some),
         None => Some(None),
     };
-    let linking = cx.section("linking", link::validate_linking(&file.linking));
+    let mut linking = cx.section("linking", link::validate_linking(&file.linking));
+    // One role → level table: `[roles.min_level]`, for the policy and for linking.
+    let roles = match crate::policy::config::role_levels(file.roles.as_ref()) {
+        Ok(levels) => Some(levels),
+        Err(errors) => {
+            // With a calendar the policy validation above reported them already.
+            if file.calendar.is_none() && file.route_group.is_none() {
+                for e in errors {
+                    cx.error(&e.key_path, e.message, e.hint.as_deref());
+                }
+            }
+            None
+        }
+    };
+    if let (Some(l), Some(levels)) = (linking.as_mut(), roles) {
+        l.levels = levels;
+    }
 
     let config = GatewayConfig {
         listen: listen?,

@@ -43,16 +43,6 @@ use super::endpoints::Endpoints;
 use super::probe::{ProbeFormat, ProbeRules};
 use super::signin::DiaryRules;
 
-pub const CANONICAL_ROLES: [&str; 7] = [
-    "student",
-    "parent",
-    "teacher",
-    "class_teacher",
-    "head_teacher",
-    "director",
-    "admin",
-];
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiaryFile {
@@ -261,13 +251,16 @@ pub fn validate(file: &DiaryFile, base_dir: &Path) -> Result<DiaryConfig, Vec<Is
     if let Some(roles) = &file.roles {
         rules.role_map.clear();
         for (diary_role, canonical) in roles {
-            if CANONICAL_ROLES.contains(&canonical.as_str()) {
+            if crate::identity::Role::parse(canonical).is_some() {
                 rules.role_map.push((diary_role.clone(), canonical.clone()));
             } else {
                 issues.push((
                     format!("diary.roles.{diary_role}"),
                     format!("{canonical:?} is not a role the gateway knows"),
-                    Some(format!("one of {}", CANONICAL_ROLES.join(", "))),
+                    Some(format!(
+                        "one of {}",
+                        crate::identity::Role::ALL.map(|r| r.as_str()).join(", ")
+                    )),
                 ));
             }
         }

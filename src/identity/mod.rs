@@ -1,3 +1,8 @@
-//! Who a person is, as both sides of a binding record it: pure comparisons of names and birth dates.
+//! Who a person is: the identity vocabulary every layer speaks ([`vocab`]: roles,
+//! account levels, sign-in methods, the role → level table) and the pure comparisons of
+//! names and birth dates used at linking ([`names`]).
 
 pub mod names;
+pub mod vocab;
+
+pub use vocab::{AccountLevel, AuthMethod, Role, RoleLevels};

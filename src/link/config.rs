@@ -7,9 +7,7 @@
 //! max_attempts = 5                 # link-form tries per ESIA account and per client address
 //! attempt_window_minutes = 15
 //! legacy_login = true              # the diary's own login form through the gateway
-//! [linking.min_level]              # role → weakest ESIA level (seed 000 defaults)
-//! student = "simplified"
-//! parent = "confirmed"
+//! # role → weakest ESIA level: one table for the policy and linking, [roles.min_level]
 //!
 //! [vault]
 //! key = "keys/vault.key"           # active key: 64 hex digits, mode 0600
@@ -22,8 +20,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::levels::{LevelTable, is_level};
-use crate::diary::config::{CANONICAL_ROLES, Issue};
+use crate::diary::config::Issue;
+use crate::identity::RoleLevels;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,6 +29,7 @@ pub struct LinkingFile {
     pub max_attempts: Option<u32>,
     pub attempt_window_minutes: Option<u32>,
     pub legacy_login: Option<bool>,
+    /// Moved to `[roles.min_level]`; kept only to say so.
     pub min_level: BTreeMap<String, String>,
 }
 
@@ -57,7 +56,8 @@ pub struct LinkSettings {
     /// The diary's own login form may be used through the gateway. The cutover calendar
     /// turns this off after a `disabled` cutover.
     pub legacy_login: bool,
-    pub levels: LevelTable,
+    /// `[roles.min_level]` (the policy's table; set by the config loader).
+    pub levels: RoleLevels,
 }
 
 impl Default for LinkSettings {
@@ -66,7 +66,7 @@ impl Default for LinkSettings {
             max_attempts: 5,
             window: Duration::from_secs(15 * 60),
             legacy_login: true,
-            levels: LevelTable::default(),
+            levels: RoleLevels::default(),
         }
     }
 }
@@ -95,22 +95,12 @@ pub fn validate_linking(file: &LinkingFile) -> Result<LinkSettings, Vec<Issue>> 
     if let Some(b) = file.legacy_login {
         s.legacy_login = b;
     }
-    for (role, level) in &file.min_level {
-        if !CANONICAL_ROLES.contains(&role.as_str()) {
-            issues.push((
-                format!("min_level.{role}"),
-                format!("{role:?} is not a role the gateway knows"),
-                Some(format!("one of {}", CANONICAL_ROLES.join(", "))),
-            ));
-        } else if !is_level(level) {
-            issues.push((
-                format!("min_level.{role}"),
-                format!("{level:?} is not an ESIA account level"),
-                Some("simplified, standard or confirmed".into()),
-            ));
-        } else {
-            s.levels = s.levels.with(role, level);
-        }
+    if !file.min_level.is_empty() {
+        issues.push((
+            "min_level".into(),
+            "moved to [roles.min_level]".into(),
+            Some("one role → level table for the policy and linking: [roles.min_level] student = \"simplified\"".into()),
+        ));
     }
     if issues.is_empty() {
         Ok(s)
@@ -204,7 +194,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported() {
         let f: LinkingFile = toml::from_str(
-            "max_attempts = 0\nattempt_window_minutes = 0\n[min_level]\npupil = \"simplified\"\nparent = \"gold\"\n",
+            "max_attempts = 0\nattempt_window_minutes = 0\n[min_level]\nparent = \"confirmed\"\n",
         )
         .unwrap();
         let keys: Vec<String> = validate_linking(&f)
@@ -214,12 +204,7 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            [
-                "max_attempts",
-                "attempt_window_minutes",
-                "min_level.parent",
-                "min_level.pupil"
-            ]
+            ["max_attempts", "attempt_window_minutes", "min_level"]
         );
         assert!(toml::from_str::<LinkingFile>("max_attempt = 1").is_err());
         assert!(toml::from_str::<VaultFile>("keys = \"a\"").is_err());

@@ -33,7 +33,6 @@ pub mod http;
 mod identity;
 mod jar_store;
 mod legacy;
-pub mod levels;
 pub mod pages;
 mod prelogin;
 pub mod setup;

@@ -342,6 +342,17 @@ fn calendar(f: Option<&CalendarFile>, errs: &mut Errors) -> Option<Calendar> {
     }
 }
 
+/// `[roles]` alone: the one role → level table, also for linking without a calendar.
+pub fn role_levels(f: Option<&RolesFile>) -> Result<RoleLevels, Vec<PolicyConfigError>> {
+    let mut errs = Errors::default();
+    let levels = roles(f, &mut errs);
+    if errs.0.is_empty() {
+        Ok(levels)
+    } else {
+        Err(errs.0)
+    }
+}
+
 fn roles(f: Option<&RolesFile>, errs: &mut Errors) -> RoleLevels {
     let mut levels = RoleLevels::default();
     for (role, level) in f.and_then(|r| r.min_level.as_ref()).into_iter().flatten() {

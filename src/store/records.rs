@@ -21,29 +21,7 @@ impl fmt::Debug for SessionKey {
     }
 }
 
-/// How a session proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    Esia,
-    Legacy,
-}
-
-impl AuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Esia => "esia",
-            Self::Legacy => "legacy",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "esia" => Some(Self::Esia),
-            "legacy" => Some(Self::Legacy),
-            _ => None,
-        }
-    }
-}
+pub use crate::identity::AuthMethod;
 
 /// One gateway browser session.
 #[derive(Clone, PartialEq, Eq)]
