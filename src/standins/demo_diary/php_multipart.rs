@@ -1,6 +1,6 @@
 //! `multipart/form-data` read the way PHP 8's `rfc1867.c` reads it, step by step, so the
 //! diary sees exactly what a real PHP diary would — including what a careful parser
-//! would refuse (quirks 21–24 in [`super::quirks`]):
+//! would refuse (quirks 22–24 in [`super::quirks`]):
 //!
 //! - The boundary is the text after the first `boundary` (any case) and its `=`, up to
 //!   `,` or `;` (or inside quotes). A part starts after a line that is exactly

@@ -3,7 +3,7 @@
 //! `php_register_variable_ex` of PHP 8), plus the diary's own name folding. Query strings
 //! and cookies are parsed here; form bodies in [`super::php_form`], which registers
 //! through the same [`PhpParams::register`]. The quirks are listed, with examples, in
-//! [`super::quirks`] (10–17, 19–20).
+//! [`super::quirks`] (10–17, 19, 21).
 
 use super::quirks::percent_decode;
 
