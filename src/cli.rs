@@ -98,6 +98,10 @@ pub struct DiaryArgs {
     /// Idle time after which the diary's own session expires, in seconds.
     #[arg(long, default_value_t = 1200, value_name = "SECONDS")]
     pub session_idle: u64,
+    /// Login like a real PHP school system: the form's pre-login cookie and `_token`
+    /// are required (else 302 to /nocookies) and the session id is not rotated.
+    #[arg(long)]
+    pub strict_login: bool,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::DemoDiary(a) => with_runtime(crate::standins::demo_diary::run_cli(
             a.listen,
             std::time::Duration::from_secs(a.session_idle),
+            a.strict_login,
         )),
     }
 }

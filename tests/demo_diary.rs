@@ -20,11 +20,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const IDLE: Duration = Duration::from_secs(600);
 
 async fn start_with(gzip: bool) -> (RunningDiary, Arc<ManualClock>) {
+    start_config(gzip, false).await
+}
+
+async fn start_config(gzip: bool, strict_login: bool) -> (RunningDiary, Arc<ManualClock>) {
     let clock = ManualClock::new(Utc::now());
     let config = DiaryConfig {
         session_idle: IDLE,
         gzip,
         clock: clock.clone(),
+        strict_login,
         ..DiaryConfig::new("127.0.0.1:0".parse().unwrap())
     };
     (demo_diary::start(config).await.unwrap(), clock)
@@ -123,7 +128,8 @@ async fn login_success_sets_an_http_only_session_cookie_and_opens_the_dashboard(
     assert!(html.contains("id=\"page-dashboard\">Панель управления"));
     assert!(html.contains("Региональный Интернет Дневник 4.1"));
     assert!(html.contains("2026-2027 учебный год"));
-    assert!(html.contains("Учащийся (11 «В») @ student"));
+    assert!(html.contains("<span class=\"whoami\" id=\"whoami\">Учащийся @ student</span>"));
+    assert!(html.contains("(11 «В»)"));
     assert!(html.contains("Петров Алексей Сергеевич") && html.contains("Выйти"));
     for tile in [
         "Домашнее задание",
@@ -368,10 +374,13 @@ async fn api_me_answers_each_account_and_401_without_a_session() {
             .json()
             .await
             .unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"login": login_name, "role": role, "full_name": full_name})
-        );
+        let mut expected = serde_json::json!({
+            "login": login_name, "role": role, "full_name": full_name, "name": full_name,
+        });
+        if login_name == "student" {
+            expected["birth_date"] = "03.02.2011".into();
+        }
+        assert_eq!(v, expected);
     }
     let roles: Vec<_> = demo_accounts().into_iter().map(|a| a.1).collect();
     assert_eq!(
@@ -919,4 +928,522 @@ async fn http2_requests_route_like_http1() {
         .await
         .unwrap();
     assert_eq!(r.headers()[LOCATION], "/login?return=/marks");
+}
+
+// ---- Forms read like PHP, alternative endpoints, strict login, identity (issue 9) ----
+
+/// The session id a response sets, if any.
+fn set_session(r: &reqwest::Response) -> Option<String> {
+    let cookie = r.headers().get(SET_COOKIE)?.to_str().ok()?;
+    let value = cookie.split(';').next()?.strip_prefix("RIDSESSID=")?;
+    Some(value.to_owned())
+}
+
+/// Who the diary says is signed in on session `id` (`None`: 401).
+async fn whoami(base: &str, id: &str) -> Option<String> {
+    let r = client()
+        .get(format!("{base}/api/me"))
+        .header("Cookie", format!("RIDSESSID={id}"))
+        .send()
+        .await
+        .unwrap();
+    if r.status() == StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    let v: serde_json::Value = r.json().await.unwrap();
+    Some(v["login"].as_str().unwrap().to_owned())
+}
+
+/// Decodes the fixture escapes `\r \n \t \0 \\ \xHH`.
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut chars = s.bytes().peekable();
+    while let Some(b) = chars.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match chars.next() {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'0') => out.push(0),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') => {
+                let hex: String = [chars.next().unwrap(), chars.next().unwrap()]
+                    .iter()
+                    .map(|&c| c as char)
+                    .collect();
+                out.push(u8::from_str_radix(&hex, 16).unwrap());
+            }
+            other => panic!("bad escape \\{other:?} in {s}"),
+        }
+    }
+    out
+}
+
+struct FormRow {
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    reads: Option<Vec<u8>>,
+    note: String,
+}
+
+fn login_form_rows() -> Vec<FormRow> {
+    include_str!("data/diary_login_forms.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("kind\t") && !l.is_empty())
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.len(), 4, "{line}");
+            let content_type = match cols[0] {
+                "url" => Some("application/x-www-form-urlencoded"),
+                "multipart" => Some("multipart/form-data; boundary=BND"),
+                "text" => Some("text/plain"),
+                "json" => Some("application/json"),
+                "none" => None,
+                other => panic!("unknown kind {other}"),
+            };
+            FormRow {
+                content_type,
+                body: unescape(cols[1]),
+                reads: (cols[2] != "-").then(|| unescape(cols[2])),
+                note: cols[3].to_owned(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_hostile_login_body_signs_in_exactly_whom_parse_form_reads() {
+    let rows = login_form_rows();
+    assert!(rows.len() >= 60, "{} rows", rows.len());
+    let (diary, _) = start().await;
+    let base = diary.url();
+    let accounts: Vec<&str> = demo_accounts().into_iter().map(|a| a.0).collect();
+    for row in rows {
+        let form = demo_diary::parse_form(row.content_type.map(str::as_bytes), &row.body);
+        assert_eq!(
+            form.scalar("login").map(<[u8]>::to_vec),
+            row.reads,
+            "parse_form: {}",
+            row.note
+        );
+        let expected = row
+            .reads
+            .as_deref()
+            .and_then(|l| std::str::from_utf8(l).ok())
+            .filter(|l| accounts.contains(l) && form.text("password").as_deref() == Some("demo"));
+        let mut req = client()
+            .post(format!("{base}/login"))
+            .body(row.body.clone());
+        if let Some(ct) = row.content_type {
+            req = req.header(CONTENT_TYPE, ct);
+        }
+        let r = req.send().await.unwrap();
+        match expected {
+            Some(login) => {
+                assert_eq!(r.status(), StatusCode::FOUND, "{}", row.note);
+                let id = set_session(&r).unwrap();
+                assert_eq!(
+                    whoami(&base, &id).await.as_deref(),
+                    Some(login),
+                    "{}",
+                    row.note
+                );
+            }
+            None => {
+                assert_eq!(r.status(), StatusCode::OK, "{}", row.note);
+                assert!(set_session(&r).is_none(), "{}", row.note);
+                assert!(r.text().await.unwrap().contains(BAD_LOGIN), "{}", row.note);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_login_and_logout_endpoint_works_and_each_login_rotates_the_id() {
+    let (diary, _) = start().await;
+    let base = diary.url();
+    let mut previous: Option<String> = None;
+    for path in [
+        "/login",
+        "/login.php",
+        "/index.php?module=login",
+        "/INDEX.PHP?Module=LOGIN",
+        "/Login.php/anything",
+    ] {
+        let c = client();
+        if let Some(old) = &previous {
+            // A browser that already has a session gets a new id, the old one dies.
+            c.get(format!("{base}/api/me"))
+                .header("Cookie", format!("RIDSESSID={old}"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let mut req = c
+            .post(format!("{base}{path}"))
+            .form(&[("login", "teacher"), ("password", DEMO_PASSWORD)]);
+        if let Some(old) = &previous {
+            req = req.header("Cookie", format!("RIDSESSID={old}"));
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FOUND, "{path}");
+        let id = set_session(&r).unwrap();
+        assert_eq!(
+            whoami(&base, &id).await.as_deref(),
+            Some("teacher"),
+            "{path}"
+        );
+        if let Some(old) = &previous {
+            assert_ne!(old, &id, "{path}: the id must rotate");
+            assert_eq!(whoami(&base, old).await, None, "{path}: the old id is dead");
+        }
+        previous = Some(id);
+        // A wrong password on the same endpoint: the form again.
+        let r = c
+            .post(format!("{base}{path}"))
+            .form(&[("login", "teacher"), ("password", "nope")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.text().await.unwrap().contains(BAD_LOGIN));
+    }
+    for path in [
+        "/logout",
+        "/index.php?module=logout",
+        "/logout.php",
+        "/LOGOUT.PHP/x?y=1",
+    ] {
+        for method in ["GET", "POST"] {
+            let id = login(&client(), &base, "parent").await;
+            let r = raw(diary.addr(), method, path.as_bytes(), Some(&id)).await;
+            assert_eq!(r.status, 302, "{method} {path}");
+            assert!(r.head.contains("location: /login"), "{}", r.head);
+            assert!(r.head.contains("Max-Age=0"), "{}", r.head);
+            assert_eq!(whoami(&base, &id).await, None, "{method} {path}");
+        }
+    }
+}
+
+/// The strict mode's login form: its session cookie (when it set one) and its token.
+async fn strict_form(base: &str, path: &str, cookie: Option<&str>) -> (Option<String>, String) {
+    let mut req = client().get(format!("{base}{path}"));
+    if let Some(id) = cookie {
+        req = req.header("Cookie", format!("RIDSESSID={id}"));
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = set_session(&r);
+    let html = r.text().await.unwrap();
+    let at = html.find("name=\"_token\" value=\"").unwrap() + 21;
+    let token = html[at..at + 32].to_owned();
+    assert!(html.contains(&format!(
+        "<input type=\"hidden\" name=\"_token\" value=\"{token}\">"
+    )));
+    (id, token)
+}
+
+async fn strict_post(
+    base: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = client().post(format!("{base}{path}")).form(form);
+    if let Some(id) = cookie {
+        req = req.header("Cookie", format!("RIDSESSID={id}"));
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn strict_login_needs_the_forms_cookie_and_token_and_keeps_the_session_id() {
+    let (diary, clock) = start_config(true, true).await;
+    let base = diary.url();
+    for path in ["/login", "/login.php", "/index.php?module=login"] {
+        let creds = [("login", "student"), ("password", DEMO_PASSWORD)];
+        // No cookie: the "enable cookies" page, never a session.
+        let r = strict_post(&base, path, None, &creds).await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{path}");
+        assert_eq!(r.headers()[LOCATION], "/nocookies");
+        assert!(set_session(&r).is_none());
+        // The form sets a pre-login session and shows its token.
+        let (id, token) = strict_form(&base, path, None).await;
+        let id = id.expect("a pre-login cookie");
+        assert_eq!(whoami(&base, &id).await, None, "pre-login is signed out");
+        // A second GET with that cookie keeps session and token.
+        assert_eq!(
+            strict_form(&base, path, Some(&id)).await,
+            (None, token.clone())
+        );
+        // Cookie without token, with a wrong token, with another session's token.
+        let (other_id, other_token) = strict_form(&base, path, None).await;
+        for bad in ["", "0000", &other_token, &token.to_uppercase()] {
+            let mut form = creds.to_vec();
+            if !bad.is_empty() {
+                form.push(("_token", bad));
+            }
+            let r = strict_post(&base, path, Some(&id), &form).await;
+            assert_eq!(r.headers()[LOCATION], "/nocookies", "{path} {bad:?}");
+            assert_eq!(whoami(&base, &id).await, None);
+        }
+        // The right token under a name PHP reads as an array is no token either.
+        let r = strict_post(
+            &base,
+            path,
+            Some(&id),
+            &[
+                ("login", "student"),
+                ("password", DEMO_PASSWORD),
+                ("_token[]", &token),
+            ],
+        )
+        .await;
+        assert_eq!(r.headers()[LOCATION], "/nocookies");
+        // The token without its cookie.
+        let r = strict_post(
+            &base,
+            path,
+            None,
+            &[
+                ("login", "student"),
+                ("password", DEMO_PASSWORD),
+                ("_token", &token),
+            ],
+        )
+        .await;
+        assert_eq!(r.headers()[LOCATION], "/nocookies");
+        // Wrong password: the form again, with the same token, still signed out.
+        let r = strict_post(
+            &base,
+            path,
+            Some(&id),
+            &[("login", "student"), ("password", "x"), ("_token", &token)],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(set_session(&r).is_none());
+        let html = r.text().await.unwrap();
+        assert!(html.contains(BAD_LOGIN) && html.contains(&token));
+        assert_eq!(whoami(&base, &id).await, None);
+        // Right: signed in on the SAME id, and no Set-Cookie at all.
+        let r = strict_post(
+            &base,
+            path,
+            Some(&id),
+            &[
+                ("login", "student"),
+                ("password", DEMO_PASSWORD),
+                ("_token", &token),
+                ("return", "/marks"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{path}");
+        assert_eq!(r.headers()[LOCATION], "/marks");
+        assert!(r.headers().get(SET_COOKIE).is_none());
+        assert_eq!(whoami(&base, &id).await.as_deref(), Some("student"));
+        assert_eq!(whoami(&base, &other_id.unwrap()).await, None);
+    }
+    // A multipart login works the same way.
+    let (id, token) = strict_form(&base, "/login", None).await;
+    let id = id.unwrap();
+    let body = format!(
+        "--BND\r\nContent-Disposition: form-data; name=\"_token\"\r\n\r\n{token}\r\n\
+         --BND\r\nContent-Disposition: form-data; name=\" login\"\r\n\r\nparent\r\n\
+         --BND\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\ndemo\r\n--BND--\r\n"
+    );
+    let r = client()
+        .post(format!("{base}/login.php"))
+        .header(CONTENT_TYPE, "multipart/form-data; boundary=BND")
+        .header("Cookie", format!("RIDSESSID={id}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(whoami(&base, &id).await.as_deref(), Some("parent"));
+    // An expired pre-login session is no session.
+    let (id, token) = strict_form(&base, "/login", None).await;
+    clock.advance(TimeDelta::from_std(IDLE).unwrap() + TimeDelta::seconds(1));
+    let r = strict_post(
+        &base,
+        "/login",
+        id.as_deref(),
+        &[
+            ("login", "student"),
+            ("password", DEMO_PASSWORD),
+            ("_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(r.headers()[LOCATION], "/nocookies");
+    // The error page itself.
+    let (status, html) = get_text(&client(), &format!("{base}/nocookies")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Включите cookies в браузере") && html.contains("id=\"page-nocookies\""));
+    // Logout works as in the normal mode.
+    let (id, token) = strict_form(&base, "/login", None).await;
+    let id = id.unwrap();
+    strict_post(
+        &base,
+        "/login",
+        Some(&id),
+        &[
+            ("login", "teacher"),
+            ("password", DEMO_PASSWORD),
+            ("_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(whoami(&base, &id).await.as_deref(), Some("teacher"));
+    raw(diary.addr(), "GET", b"/logout.php", Some(&id)).await;
+    assert_eq!(whoami(&base, &id).await, None);
+}
+
+#[tokio::test]
+async fn the_normal_mode_has_no_token_and_ignores_one() {
+    let (diary, _) = start().await;
+    let base = diary.url();
+    let r = client().get(format!("{base}/login")).send().await.unwrap();
+    assert!(set_session(&r).is_none());
+    assert!(!r.text().await.unwrap().contains("_token"));
+    let r = strict_post(
+        &base,
+        "/login",
+        None,
+        &[
+            ("login", "student"),
+            ("password", DEMO_PASSWORD),
+            ("_token", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(set_session(&r).is_some());
+}
+
+#[tokio::test]
+async fn identity_is_visible_in_stable_places() {
+    let (diary, _) = start().await;
+    let base = diary.url();
+    for (login_name, _, full_name) in demo_accounts() {
+        let c = client();
+        login(&c, &base, login_name).await;
+        let title = match login_name {
+            "student" => "Учащийся",
+            "parent" => "Родитель",
+            "teacher" => "Учитель",
+            "classteacher" => "Классный руководитель",
+            "headteacher" => "Завуч",
+            "director" => "Директор школы",
+            _ => "Администратор школы",
+        };
+        for path in [
+            "/",
+            "/marks",
+            "/schedule",
+            "/children",
+            "/nope",
+            "/login",
+            "/register",
+        ] {
+            let r = c.get(format!("{base}{path}")).send().await.unwrap();
+            let bytes = r.bytes().await.unwrap();
+            let html = if path == "/schedule" {
+                encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned()
+            } else {
+                String::from_utf8(bytes.to_vec()).unwrap()
+            };
+            assert!(
+                html.contains(&format!(
+                    "<span class=\"whoami\" id=\"whoami\">{title} @ {login_name}</span>"
+                )),
+                "{login_name} {path}"
+            );
+            assert!(
+                html.contains(&format!(
+                    "<span class=\"fio\" id=\"fio\">{full_name}</span>"
+                )),
+                "{login_name} {path}"
+            );
+        }
+        let v: serde_json::Value = c
+            .get(format!("{base}/api/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (v["login"].as_str(), v["name"].as_str()),
+            (Some(login_name), Some(full_name))
+        );
+    }
+    // Signed out: no header, 401 JSON from the API, the login redirect for the page.
+    let c = client();
+    let (_, html) = get_text(&c, &format!("{base}/login")).await;
+    assert!(!html.contains("whoami") && !html.contains("id=\"fio\""));
+    let r = c.get(format!("{base}/api/children")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "not_authenticated");
+    let r = c.get(format!("{base}/children")).send().await.unwrap();
+    assert_eq!(r.headers()[LOCATION], "/login?return=/children");
+}
+
+#[tokio::test]
+async fn a_parents_children_have_names_and_birth_dates() {
+    let (diary, _) = start().await;
+    let base = diary.url();
+    let parent = client();
+    login(&parent, &base, "parent").await;
+    let v: serde_json::Value = parent
+        .get(format!("{base}/api/children"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"name": "Иванов Дмитрий Алексеевич", "birth_date": "12.04.2015"}])
+    );
+    for path in ["/children", "/index.php?module=children"] {
+        let (status, html) = get_text(&parent, &format!("{base}{path}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("id=\"page-children\""));
+        assert!(html.contains(
+            "<li class=\"child\" data-birth=\"12.04.2015\">Иванов Дмитрий Алексеевич</li>"
+        ));
+        assert_eq!(html.matches("class=\"child\"").count(), 1);
+    }
+    let student = client();
+    login(&student, &base, "student").await;
+    let v: serde_json::Value = student
+        .get(format!("{base}/api/children"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, serde_json::json!([]));
+    let v: serde_json::Value = student
+        .get(format!("{base}/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["birth_date"], "03.02.2011");
+    assert_eq!(v["name"], "Петров Алексей Сергеевич");
+    let (_, html) = get_text(&student, &format!("{base}/children")).await;
+    assert!(!html.contains("class=\"child\"") && html.contains("Нет сведений о детях"));
 }

@@ -1,77 +1,65 @@
-//! What each route does: login and logout, the form submissions (message, registration),
-//! `/api/me`, and the read-only pages. Routing and session lookup happened before
-//! (in [`super::server`]); here every input is a form or query parsed with PHP's rules.
+//! What each route does: the form submissions (message, registration), the identity
+//! API (`/api/me`, `/api/children`) and the read-only pages; login and logout are in
+//! [`super::login`]. Routing and session lookup happened before (in [`super::server`]);
+//! here every input is a form or query parsed with PHP's rules.
 
-use http::header::SET_COOKIE;
-use http::{HeaderValue, StatusCode};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use subtle::ConstantTimeEq;
+use http::StatusCode;
 
-use super::layout::{login_form, page};
+use super::layout::page;
+use super::login;
 use super::pages;
+use super::php_form::parse_form;
 use super::php_query::PhpParams;
-use super::quirks::split_target;
 use super::routing::Route;
-use super::school::{Account, DEMO_PASSWORD, Message, Registration, Role};
+use super::school::{self, Account, Message, Registration, Role};
 use super::server::{Body, Reply, State};
-use super::session::COOKIE_NAME;
+use super::session::Live;
 
 /// Messages and pending registrations kept at most.
 const MAX_STORED: usize = 10_000;
 
-/// The diary's wording for a refused login.
-pub const BAD_LOGIN: &str = "Неверный логин или пароль";
-
-/// What stays unencoded in `return=`: unreserved characters and `/`.
-const RETURN_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
-
-/// `/login?return=<target>` for a page that needs a session.
-pub fn login_redirect(target: &str) -> String {
-    format!("/login?return={}", utf8_percent_encode(target, RETURN_SET))
-}
-
-/// A local path to go back to after login; anything else (other hosts, `//x`, `/\x`,
-/// control characters) becomes `/`.
-fn safe_return(candidate: Option<String>) -> String {
-    match candidate {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.chars().any(char::is_control)
-                && HeaderValue::from_str(&path).is_ok() =>
-        {
-            path
-        }
-        _ => "/".to_owned(),
-    }
+/// One request as the handlers see it, after routing and the session lookup.
+#[derive(Debug)]
+pub struct PageRequest<'a> {
+    pub route: Route,
+    /// The origin-form target, as PHP's `REQUEST_URI`.
+    pub target: &'a str,
+    /// The first `Content-Type` header, raw.
+    pub content_type: Option<&'a [u8]>,
+    /// The body of a form submission (empty for other routes).
+    pub body: &'a [u8],
+    pub session_id: Option<&'a str>,
+    pub live: Option<&'a Live>,
+    /// The signed-in account, if any.
+    pub account: Option<&'a Account>,
 }
 
 /// A short page with a heading and one paragraph (errors, 404, 413).
-pub fn simple_page(heading: &str, text: &str) -> String {
+pub fn simple_page(heading: &str, text: &str, user: Option<&Account>) -> String {
     let body = format!(
         "<p>{}</p><p><a href=\"/\">На главную</a></p>",
         super::layout::escape(text)
     );
-    page("utf-8", "page-error", heading, None, &body)
+    page("utf-8", "page-error", heading, user, &body)
 }
 
-pub fn dispatch(
-    state: &State,
-    route: Route,
-    target: &str,
-    form: &[u8],
-    account: Option<&Account>,
-    session_id: Option<&str>,
-) -> Reply {
-    let query = split_target(target.as_bytes())
-        .map(|(_, q)| q)
-        .unwrap_or_default();
+fn json(status: StatusCode, value: serde_json::Value) -> Reply {
+    Reply {
+        status,
+        headers: Default::default(),
+        body: Body::Json(value),
+    }
+}
+
+fn signed_out() -> Reply {
+    json(
+        StatusCode::UNAUTHORIZED,
+        serde_json::json!({ "error": "not_authenticated" }),
+    )
+}
+
+pub fn dispatch(state: &State, req: &PageRequest<'_>) -> Reply {
+    let route = req.route;
     let ok = |account: &Account, body: String| {
         Reply::html(
             StatusCode::OK,
@@ -84,40 +72,39 @@ pub fn dispatch(
             ),
         )
     };
-    match (route, account) {
-        (Route::Login, _) => {
-            let ret = safe_return(PhpParams::parse(query).text("return"));
-            Reply::html(StatusCode::OK, login_form(None, &ret))
-        }
-        (Route::LoginSubmit, _) => login(state, &PhpParams::parse(form), session_id),
-        (Route::Logout, _) => {
-            if let Some(id) = session_id {
-                state.sessions.end(id);
-            }
-            let mut reply = Reply::redirect(StatusCode::FOUND, "/login");
-            let gone = format!("{COOKIE_NAME}=deleted; Path=/; Max-Age=0; HttpOnly");
-            if let Ok(v) = HeaderValue::from_str(&gone) {
-                reply.headers.insert(SET_COOKIE, v);
-            }
-            reply
-        }
-        (Route::ApiMe, Some(a)) => Reply {
-            status: StatusCode::OK,
-            headers: Default::default(),
-            body: Body::Json(serde_json::json!({
+    let form = || parse_form(req.content_type, req.body);
+    match (route, req.account) {
+        (Route::Login, _) => login::form(state, req),
+        (Route::LoginSubmit, _) => login::submit(state, req),
+        (Route::Logout, _) => login::logout(state, req),
+        (Route::NoCookies, _) => login::no_cookies(req),
+        (Route::ApiMe, Some(a)) => {
+            let mut me = serde_json::json!({
                 "login": a.login, "role": a.role.as_str(), "full_name": a.full_name,
-            })),
-        },
-        (Route::ApiMe, None) => Reply {
-            status: StatusCode::UNAUTHORIZED,
-            headers: Default::default(),
-            body: Body::Json(serde_json::json!({ "error": "not_authenticated" })),
-        },
-        (Route::Register, _) => register_page(StatusCode::OK, None),
-        (Route::RegisterSubmit, _) => register(state, &PhpParams::parse(form)),
+                "name": a.full_name,
+            });
+            if let Some(birth) = school::own_birth_date(a) {
+                me["birth_date"] = birth.into();
+            }
+            json(StatusCode::OK, me)
+        }
+        (Route::ApiChildren, Some(a)) => {
+            let children: Vec<_> = school::children(a)
+                .into_iter()
+                .map(|(name, birth)| serde_json::json!({ "name": name, "birth_date": birth }))
+                .collect();
+            json(StatusCode::OK, serde_json::Value::Array(children))
+        }
+        (Route::ApiMe | Route::ApiChildren, None) => signed_out(),
+        (Route::Register, _) => register_page(StatusCode::OK, None, req.account),
+        (Route::RegisterSubmit, _) => register(state, &form(), req.account),
         (Route::BadRequest, _) => Reply::html(
             StatusCode::BAD_REQUEST,
-            simple_page("Неверный запрос", "Адрес запроса не распознан."),
+            simple_page(
+                "Неверный запрос",
+                "Адрес запроса не распознан.",
+                req.account,
+            ),
         ),
         (Route::NotFound | Route::UnknownModule, _) | (_, None) => Reply::html(
             StatusCode::NOT_FOUND,
@@ -125,7 +112,7 @@ pub fn dispatch(
                 "utf-8",
                 "page-not-found",
                 "Страница не найдена",
-                account,
+                req.account,
                 &pages::not_found(),
             ),
         ),
@@ -164,9 +151,10 @@ pub fn dispatch(
             let body = pages::messages(a, &lock(&state.messages), &state.accounts, None);
             ok(a, body)
         }
-        (Route::MessageSend, Some(a)) => send_message(state, a, &PhpParams::parse(form)),
+        (Route::MessageSend, Some(a)) => send_message(state, a, &form()),
         (Route::Teachers, Some(a)) => ok(a, pages::teachers()),
         (Route::Files, Some(a)) => ok(a, pages::files(a)),
+        (Route::Children, Some(a)) => ok(a, pages::children(a)),
     }
 }
 
@@ -181,6 +169,7 @@ fn heading(route: Route) -> &'static str {
         Route::Teachers => "Ваши учителя",
         Route::Files => "Файлы",
         Route::Register | Route::RegisterSubmit => "Регистрация",
+        Route::Children => "Мои дети",
         Route::Login | Route::LoginSubmit => "Вход на сайт",
         _ => "Региональный Интернет Дневник",
     }
@@ -188,27 +177,6 @@ fn heading(route: Route) -> &'static str {
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn login(state: &State, form: &PhpParams, old_session: Option<&str>) -> Reply {
-    let ret = safe_return(form.text("return"));
-    let login = form.text("login").unwrap_or_default();
-    let password = form.scalar("password").unwrap_or_default();
-    let known = state.account(&login);
-    let password_ok: bool = password.ct_eq(DEMO_PASSWORD.as_bytes()).into();
-    let Some(account) = known.filter(|_| password_ok) else {
-        return Reply::html(StatusCode::OK, login_form(Some(BAD_LOGIN), &ret));
-    };
-    // A new id at every login: no session fixation.
-    if let Some(old) = old_session {
-        state.sessions.end(old);
-    }
-    let id = state.sessions.create(account.login);
-    let mut reply = Reply::redirect(StatusCode::FOUND, &ret);
-    if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE_NAME}={id}; Path=/; HttpOnly")) {
-        reply.headers.insert(SET_COOKIE, v);
-    }
-    reply
 }
 
 fn send_message(state: &State, from: &Account, form: &PhpParams) -> Reply {
@@ -254,20 +222,20 @@ fn send_message(state: &State, from: &Account, form: &PhpParams) -> Reply {
     )
 }
 
-fn register_page(status: StatusCode, error: Option<&str>) -> Reply {
+fn register_page(status: StatusCode, error: Option<&str>, user: Option<&Account>) -> Reply {
     Reply::html(
         status,
         page(
             "utf-8",
             "page-register",
             "Регистрация",
-            None,
+            user,
             &pages::register_form(error),
         ),
     )
 }
 
-fn register(state: &State, form: &PhpParams) -> Reply {
+fn register(state: &State, form: &PhpParams, user: Option<&Account>) -> Reply {
     let login = form.text("login").unwrap_or_default().trim().to_owned();
     let full_name = form.text("full_name").unwrap_or_default().trim().to_owned();
     let password = form.text("password").unwrap_or_default();
@@ -303,35 +271,10 @@ fn register(state: &State, form: &PhpParams) -> Reply {
                 let body = pages::register_done(&login);
                 return Reply::html(
                     StatusCode::OK,
-                    page("utf-8", "page-register", "Регистрация", None, &body),
+                    page("utf-8", "page-register", "Регистрация", user, &body),
                 );
             }
         },
     };
-    register_page(StatusCode::BAD_REQUEST, Some(error))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn return_paths_stay_local() {
-        let r = |s: &str| safe_return(Some(s.to_owned()));
-        assert_eq!(r("/marks?x=1"), "/marks?x=1");
-        assert_eq!(r("//evil.example/"), "/");
-        assert_eq!(r("/\\evil.example"), "/");
-        assert_eq!(r("https://evil.example/"), "/");
-        assert_eq!(r("/a\r\nSet-Cookie: x=1"), "/");
-        assert_eq!(r(""), "/");
-        assert_eq!(safe_return(None), "/");
-    }
-
-    #[test]
-    fn login_redirect_encodes_the_target() {
-        assert_eq!(
-            login_redirect("/index.php?module=marks&a=b"),
-            "/login?return=/index.php%3Fmodule%3Dmarks%26a%3Db"
-        );
-    }
+    register_page(StatusCode::BAD_REQUEST, Some(error), user)
 }

@@ -11,16 +11,33 @@
 //!
 //! Pages: `/` (dashboard), `/marks` (the grade page, `<h1 id="page-marks">`), `/stats`,
 //! `/homework`, `/schedule` (served in **windows-1251**), `/messages` (POST sends),
-//! `/teachers`, `/files`, `/register`, `/login`, `/logout`, `/index.php?module=…`, and
-//! `GET /api/me` (JSON `{"login","role","full_name"}`, 401 JSON without a session).
-//! HTML is gzip-compressed when the client accepts it and [`DiaryConfig::gzip`] is on.
+//! `/teachers`, `/files`, `/children` (a parent's children), `/register`, `/nocookies`,
+//! `/index.php?module=…`; sign-in on `POST /login`, `/login.php` or
+//! `/index.php?module=login`, sign-out on any method to `/logout`, `/logout.php` or
+//! `/index.php?module=logout`. Identity, for the gateway's probes: `GET /api/me` (JSON
+//! `{"login","role","full_name","name"}`, plus `"birth_date"` for a student) and
+//! `GET /api/children` (JSON `[{"name","birth_date"}]`, empty but for a parent), both
+//! 401 JSON without a session; every signed-in HTML page names its user in
+//! `#whoami` («Учащийся @ student») and `#fio`. HTML is gzip-compressed when the client
+//! accepts it and [`DiaryConfig::gzip`] is on.
 //!
-//! Files: `quirks` + `php_query` (leniencies), `routing`, `session`, `school` (data),
-//! `layout` + `pages` (HTML), `handlers` (what each route does), `server` (HTTP).
+//! Forms are read exactly as PHP 8 fills `$_POST` ([`parse_form`]: urlencoded and
+//! multipart), query strings as `$_GET`, the session cookie as `$_COOKIE`.
+//! [`DiaryConfig::strict_login`] makes the login behave like a real PHP school system
+//! (pre-login session and CSRF token required, no session id rotation): see `login.rs`.
+//!
+//! Files: `quirks` + `php_query` + `php_form` + `php_multipart` (leniencies and PHP's
+//! input model), `routing`, `session`, `school` (data), `layout` + `pages` (HTML),
+//! `login` (sign-in and sign-out), `handlers` (every other route), `server` (HTTP).
 
 mod handlers;
 mod layout;
+mod login;
 mod pages;
+pub mod php_form;
+mod php_multipart;
+#[cfg(test)]
+mod php_props;
 pub mod php_query;
 pub mod quirks;
 mod routing;
@@ -39,7 +56,9 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{SharedClock, SystemClock};
 
-pub use handlers::BAD_LOGIN;
+pub use login::{BAD_LOGIN, NO_COOKIES_PATH};
+pub use php_form::parse_form;
+pub use php_query::{PhpParams, PhpValue};
 pub use routing::{Route, resolve};
 pub use school::{DEMO_PASSWORD, Role};
 pub use server::MAX_BODY;
@@ -55,17 +74,22 @@ pub struct DiaryConfig {
     pub gzip: bool,
     /// Drives session expiry and message dates.
     pub clock: SharedClock,
+    /// Behave like a real PHP school system at login: a GET of the form starts a
+    /// pre-login session and shows its CSRF token; a POST without both goes to
+    /// [`NO_COOKIES_PATH`]; a good login keeps the session id (no new `Set-Cookie`).
+    pub strict_login: bool,
 }
 
 impl DiaryConfig {
     /// Defaults: 20 minutes idle (like PHP's `session.gc_maxlifetime` of 1440 s, rounded),
-    /// gzip on, the system clock.
+    /// gzip on, the system clock, the normal (rotating, token-free) login.
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
             session_idle: Duration::from_secs(20 * 60),
             gzip: true,
             clock: Arc::new(SystemClock),
+            strict_login: false,
         }
     }
 }
@@ -127,6 +151,7 @@ pub async fn start(config: DiaryConfig) -> Result<RunningDiary, DiaryError> {
     })?;
     let state = Arc::new(server::State::new(
         config.gzip,
+        config.strict_login,
         config.clock,
         config.session_idle,
     ));
@@ -147,14 +172,22 @@ pub fn demo_accounts() -> Vec<(&'static str, &'static str, &'static str)> {
         .collect()
 }
 
-/// `esia-gateway demo-diary --listen ADDR`: runs until Ctrl-C.
-pub async fn run_cli(listen: SocketAddr, session_idle: Duration) -> anyhow::Result<()> {
+/// `esia-gateway demo-diary --listen ADDR [--strict-login]`: runs until Ctrl-C.
+pub async fn run_cli(
+    listen: SocketAddr,
+    session_idle: Duration,
+    strict_login: bool,
+) -> anyhow::Result<()> {
     let config = DiaryConfig {
         session_idle,
+        strict_login,
         ..DiaryConfig::new(listen)
     };
     let diary = start(config).await?;
     println!("Демо-дневник: {}/", diary.url());
+    if strict_login {
+        println!("Строгий вход: cookie и _token со страницы входа обязательны.");
+    }
     println!("Учётные записи (пароль «{DEMO_PASSWORD}» для всех):");
     for (login, role, name) in demo_accounts() {
         println!("  {login:<13} {role:<13} {name}");

@@ -14,7 +14,7 @@ use super::school::{
 /// Classes whose homework, schedule and journal the account sees.
 fn classes_for(account: &Account) -> Vec<usize> {
     match (account.pupil.and_then(|p| PUPILS.get(p)), account.class) {
-        (Some((_, class)), _) => vec![*class],
+        (Some((_, class, _)), _) => vec![*class],
         (None, Some(class)) => vec![class],
         (None, None) => (0..CLASSES.len()).collect(),
     }
@@ -96,7 +96,7 @@ pub fn marks(account: &Account) -> String {
     let mut html = String::from("<p class=\"subtitle\">Оценки</p>");
     match (account.role, account.pupil) {
         (Role::Student | Role::Parent, Some(pupil)) => {
-            let (name, class) = PUPILS.get(pupil).copied().unwrap_or(("—", 0));
+            let (name, class, _) = PUPILS.get(pupil).copied().unwrap_or(("—", 0, ""));
             let _ = write!(
                 html,
                 "<p>Учащийся: <b class=\"pupil\">{}</b>, класс {}</p><table class=\"marks\"><tr><th>Предмет</th><th>Учитель</th><th>Оценки</th><th>Средний балл</th></tr>",
@@ -371,6 +371,32 @@ pub fn pending_registrations(pending: &[Registration]) -> String {
     }
     html.push_str("</table>");
     html
+}
+
+/// «Мои дети»: one `<li class="child" data-birth="DD.MM.YYYY">` per child of a parent.
+pub fn children(account: &Account) -> String {
+    let list = school::children(account);
+    if list.is_empty() {
+        return "<ul class=\"children\"></ul><p class=\"note\">Нет сведений о детях</p>".to_owned();
+    }
+    let mut html = String::from("<ul class=\"children\">");
+    for (name, birth) in list {
+        let _ = write!(
+            html,
+            "<li class=\"child\" data-birth=\"{}\">{}</li>",
+            escape(birth),
+            escape(name)
+        );
+    }
+    html.push_str("</ul>");
+    html
+}
+
+/// The strict-login mode's answer to a login without its pre-login session.
+pub fn no_cookies() -> String {
+    "<p class=\"error\">Включите cookies в браузере</p><p>Для входа в дневник браузер должен \
+     принимать cookies. Включите их и откройте <a href=\"/login\">страницу входа</a> снова.</p>"
+        .to_owned()
 }
 
 pub fn not_found() -> String {

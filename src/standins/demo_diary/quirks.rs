@@ -22,9 +22,11 @@
 //!    `/foo/%2e%2e/marks` and `/../../marks` are `/marks`.
 //! 8. Paths are compared case-insensitively, ASCII letters only: `/MARKS` is `/marks`,
 //!    `/ſtats` (long s) is not `/stats`.
-//! 9. PHP's PATH_INFO: `/index.php/anything?module=marks` runs `index.php`, so it is Marks.
+//! 9. PHP's PATH_INFO: `/index.php/anything?module=marks` runs `index.php`, so it is Marks;
+//!    `/login.php/x` is the login script and `/logout.php/x` the logout one.
 //!
-//! PHP layer (query string and form bodies, as `php_default_treat_data` reads them):
+//! PHP layer (query string, form bodies and cookies, as `php_default_treat_data`,
+//! `add_post_var` and `rfc1867.c` read them; 10–16 hold for bodies too):
 //! 10. Pairs split on `&` only (`;` is data); a pair without `=` has the value `""`;
 //!     names and values are percent-decoded with `+` as a space: `mod%75le=marks` is
 //!     `module=marks`, `return=/a+b` is `/a b`.
@@ -40,16 +42,42 @@
 //! 15. The diary folds parameter names to lowercase (its framework did): `MODULE=marks`
 //!     is `module=marks`, and with 11 the last of any spelling wins.
 //! 16. The value of `module` is compared case-insensitively (ASCII): `module=MARKS`.
-//! 17. No `max_input_vars` limit is modelled; `module` is read from the query only,
+//! 17. `max_input_vars` is 1000: a query string keeps its first 1000 non-empty pairs, so
+//!     `module` after 1000 others is not read; `module` is read from the query only,
 //!     never from a form body or a cookie.
 //!
 //! Methods (PHP ignores them on page reads):
 //! 18. Any method, even `PROPFIND` or `get`, reads a page like GET; only an exact `POST`
-//!     submits a form (`/login`, `/register`, `/messages`); `HEAD` is GET without a body.
+//!     submits a form (`/login`, `/login.php`, `/index.php?module=login`, `/register`,
+//!     `/messages`); `HEAD` is GET without a body. Logout takes any method on `/logout`,
+//!     `/logout.php` or `/index.php?module=logout`.
 //!
-//! Session cookie:
-//! 19. `RIDSESSID` sent twice (in one `Cookie` header or in two): the first one wins, as in
-//!     PHP's `$_COOKIE`: `Cookie: RIDSESSID=a; RIDSESSID=b` uses `a`.
+//! Session cookie (`$_COOKIE`):
+//! 19. `RIDSESSID` sent twice (in one `Cookie` header or in two, joined with `; `): the
+//!     first one wins, as in PHP's `$_COOKIE`: `Cookie: RIDSESSID=a; RIDSESSID=b` uses
+//!     `a`. The name is case-sensitive and not percent-decoded (`ridsessid`,
+//!     `RID%53ESSID` are other cookies); the value is percent-decoded without `+`;
+//!     `RIDSESSID[]=x` is an array, so no session. The diary's own addition: double quotes
+//!     around the value are dropped.
+//!
+//! Form bodies (`$_POST`, [`super::parse_form`]):
+//! 20. Only `application/x-www-form-urlencoded` and `multipart/form-data` are read (media
+//!     type compared case-insensitively, cut at `;`, `,` or a space); any other type, or
+//!     none, gives an empty form: a login sent as `text/plain` or JSON signs nobody in.
+//! 21. urlencoded bodies follow 10–15, except that empty pairs count towards
+//!     `max_input_vars` and the pair that goes over it is still read (PHP checks after
+//!     registering): `&`×1000 + `login=a&login=b` reads `a`.
+//! 22. multipart field names are not percent-decoded but follow 12–15 after unquoting
+//!     (`name=" login"` is `login`, `name="LOGIN"` too); quotes may be `"` or `'` or none;
+//!     the last `name=` of the first `Content-Disposition` header counts; a NUL anywhere in
+//!     a header line cuts the line there (`name="login\0"; filename="x"` is a field).
+//! 23. A part with `filename=` (even empty) is a file, never a field, and a later field
+//!     of the same name is dropped (PHP protects upload names): `login=parent`, file
+//!     `login`, `login=student` reads `parent`.
+//! 24. Lines end at LF (a CR before it is dropped); a value ends at the first
+//!     `\n--boundary` anywhere, one CR before it dropped; without a final boundary the
+//!     last value runs to the end of the body (a trailing prefix of `\r\n--boundary` cut);
+//!     a part without name and filename ends the parse; 1000 fields at most.
 
 /// The raw path and raw query of a request target; `None` when it is neither
 /// origin-form (`/…`) nor absolute-form (`http://host/…`).

@@ -25,7 +25,14 @@ pub enum Route {
     Files,
     Register,
     RegisterSubmit,
+    /// A parent's children, as HTML.
+    Children,
     ApiMe,
+    /// A parent's children, as JSON.
+    ApiChildren,
+    /// «Включите cookies в браузере»: where the strict login sends a POST without its
+    /// pre-login session.
+    NoCookies,
     /// `/index.php?module=…` with a module the diary does not know.
     UnknownModule,
     NotFound,
@@ -49,6 +56,8 @@ impl Route {
                 | Route::Register
                 | Route::RegisterSubmit
                 | Route::ApiMe
+                | Route::ApiChildren
+                | Route::NoCookies
                 | Route::UnknownModule
                 | Route::NotFound
                 | Route::BadRequest
@@ -69,7 +78,10 @@ impl Route {
             Route::Teachers => "page-teachers",
             Route::Files => "page-files",
             Route::Register | Route::RegisterSubmit => "page-register",
+            Route::Children => "page-children",
             Route::ApiMe => "api-me",
+            Route::ApiChildren => "api-children",
+            Route::NoCookies => "page-nocookies",
             Route::UnknownModule | Route::NotFound => "page-not-found",
             Route::BadRequest => "page-error",
         }
@@ -88,9 +100,13 @@ pub fn resolve(method: &str, raw_target: &[u8]) -> Route {
     let names: Vec<&[u8]> = segments.iter().map(Vec::as_slice).collect();
     match names.as_slice() {
         [] => Route::Dashboard,
-        // Quirk 9: PATH_INFO after index.php is ignored by PHP.
+        // Quirk 9: PATH_INFO after a script is ignored by PHP.
         [b"index.php", ..] => module_route(raw_query, post),
+        [b"login.php", ..] if post => Route::LoginSubmit,
+        [b"login.php", ..] => Route::Login,
+        [b"logout.php", ..] => Route::Logout,
         [b"api", b"me"] => Route::ApiMe,
+        [b"api", b"children"] => Route::ApiChildren,
         [name] => page(name, post).unwrap_or(Route::NotFound),
         _ => Route::NotFound,
     }
@@ -121,6 +137,8 @@ fn page(name: &[u8], post: bool) -> Option<Route> {
         b"files" => Route::Files,
         b"register" if post => Route::RegisterSubmit,
         b"register" => Route::Register,
+        b"children" => Route::Children,
+        b"nocookies" => Route::NoCookies,
         _ => return None,
     })
 }
@@ -213,12 +231,53 @@ mod tests {
     }
 
     #[test]
+    fn logins_and_logouts_have_their_php_spellings() {
+        for t in [
+            "/login",
+            "/LOGIN/",
+            "/index.php?module=login",
+            "/index.php?MODULE=Login",
+            "/login.php",
+            "/Login.PHP",
+            "/login.php/x",
+            "/login.php?module=marks",
+            "/x/../login.php",
+        ] {
+            assert_eq!(resolve("POST", t.as_bytes()), Route::LoginSubmit, "{t}");
+            assert_eq!(resolve("GET", t.as_bytes()), Route::Login, "{t}");
+        }
+        for t in [
+            "/logout",
+            "/index.php?module=logout",
+            "/logout.php",
+            "/LOGOUT.php/",
+            "/logout.php/x?y=1",
+        ] {
+            assert_eq!(resolve("GET", t.as_bytes()), Route::Logout, "{t}");
+            assert_eq!(resolve("POST", t.as_bytes()), Route::Logout, "{t}");
+        }
+        assert_eq!(
+            resolve("POST", b"/index.php?module=login.php"),
+            Route::UnknownModule
+        );
+        assert_eq!(resolve("POST", b"/login.php.bak"), Route::NotFound);
+        assert_eq!(resolve("POST", b"/x/login.php"), Route::NotFound);
+    }
+
+    #[test]
     fn other_pages_route() {
         assert_eq!(resolve("GET", b"/"), Route::Dashboard);
         assert_eq!(resolve("GET", b"/index.php"), Route::Dashboard);
         assert_eq!(resolve("GET", b"/index.php?module="), Route::Dashboard);
         assert_eq!(resolve("GET", b"/api/me"), Route::ApiMe);
         assert_eq!(resolve("GET", b"/API//Me/"), Route::ApiMe);
+        assert_eq!(resolve("GET", b"/api/children"), Route::ApiChildren);
+        assert_eq!(resolve("GET", b"/children"), Route::Children);
+        assert_eq!(
+            resolve("GET", b"/index.php?module=children"),
+            Route::Children
+        );
+        assert_eq!(resolve("GET", b"/nocookies"), Route::NoCookies);
         assert_eq!(
             resolve("GET", b"/index.php?module=schedule"),
             Route::Schedule

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use super::quirks::{normalize_path, split_target};
 use super::routing::{Route, resolve};
 
-const PAGES: [&str; 14] = [
+const PAGES: [&str; 19] = [
     "",
     "marks",
     "stats",
@@ -22,6 +22,11 @@ const PAGES: [&str; 14] = [
     "index.php",
     "api/me",
     "nope",
+    "login.php",
+    "logout.php",
+    "children",
+    "api/children",
+    "nocookies",
 ];
 const METHODS: [&str; 6] = ["GET", "POST", "HEAD", "PROPFIND", "post", "OPTIONS"];
 

@@ -67,16 +67,16 @@ pub struct Account {
 
 pub const CLASSES: [&str; 2] = ["5 «А»", "11 «В»"];
 
-/// Pupils and their class.
-pub const PUPILS: [(&str, usize); 8] = [
-    ("Иванов Дмитрий Алексеевич", 0),
-    ("Белова Анна Сергеевна", 0),
-    ("Григорьев Максим Олегович", 0),
-    ("Лебедева София Андреевна", 0),
-    ("Петров Алексей Сергеевич", 1),
-    ("Орлова Дарья Игоревна", 1),
-    ("Фёдоров Кирилл Павлович", 1),
-    ("Зайцева Полина Денисовна", 1),
+/// Pupils: full name, class, birth date (`DD.MM.YYYY`, as the diary prints it).
+pub const PUPILS: [(&str, usize, &str); 8] = [
+    ("Иванов Дмитрий Алексеевич", 0, "12.04.2015"),
+    ("Белова Анна Сергеевна", 0, "23.08.2014"),
+    ("Григорьев Максим Олегович", 0, "05.01.2015"),
+    ("Лебедева София Андреевна", 0, "30.11.2014"),
+    ("Петров Алексей Сергеевич", 1, "03.02.2011"),
+    ("Орлова Дарья Игоревна", 1, "17.06.2008"),
+    ("Фёдоров Кирилл Павлович", 1, "09.09.2008"),
+    ("Зайцева Полина Денисовна", 1, "21.03.2009"),
 ];
 
 pub const SUBJECTS: [&str; 8] = [
@@ -151,6 +151,22 @@ pub fn class_subjects(class: usize) -> Vec<usize> {
     (0..SUBJECTS.len())
         .filter(|&s| !(class == 0 && s == 5))
         .collect()
+}
+
+/// A parent's children as (full name, birth date); empty for every other role.
+pub fn children(account: &Account) -> Vec<(&'static str, &'static str)> {
+    match (account.role, account.pupil.and_then(|p| PUPILS.get(p))) {
+        (Role::Parent, Some((name, _, birth))) => vec![(*name, *birth)],
+        _ => Vec::new(),
+    }
+}
+
+/// The account's own birth date when it is a pupil's.
+pub fn own_birth_date(account: &Account) -> Option<&'static str> {
+    match (account.role, account.pupil.and_then(|p| PUPILS.get(p))) {
+        (Role::Student, Some((_, _, birth))) => Some(birth),
+        _ => None,
+    }
 }
 
 pub fn pupils_of(class: usize) -> Vec<usize> {

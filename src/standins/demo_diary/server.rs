@@ -23,7 +23,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::handlers;
+use super::handlers::{self, PageRequest};
+use super::login;
 use super::routing::{Route, resolve};
 use super::school::{self, Account, Message, Registration};
 use super::session::{Sessions, session_id_from_cookies};
@@ -36,6 +37,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct State {
     pub gzip: bool,
+    /// See [`super::DiaryConfig::strict_login`].
+    pub strict_login: bool,
     pub clock: SharedClock,
     pub sessions: Sessions,
     pub accounts: Vec<Account>,
@@ -44,9 +47,10 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(gzip: bool, clock: SharedClock, session_idle: Duration) -> Self {
+    pub fn new(gzip: bool, strict_login: bool, clock: SharedClock, session_idle: Duration) -> Self {
         Self {
             gzip,
+            strict_login,
             sessions: Sessions::new(clock.clone(), session_idle),
             clock,
             accounts: school::accounts(),
@@ -149,7 +153,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
         (None, _) => parts.uri.to_string(),
     };
     let route = resolve(parts.method.as_str(), target.as_bytes());
-    let form = if matches!(
+    let body = if matches!(
         route,
         Route::LoginSubmit | Route::RegisterSubmit | Route::MessageSend
     ) {
@@ -167,14 +171,26 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
             .iter()
             .map(HeaderValue::as_bytes),
     );
-    let account = session_id
+    let live = session_id
         .as_deref()
-        .and_then(|id| state.sessions.touch(id))
-        .and_then(|login| state.account(&login));
+        .and_then(|id| state.sessions.touch(id));
+    let account = live
+        .as_ref()
+        .and_then(|l| l.login.as_deref())
+        .and_then(|login| state.account(login));
     if route.needs_session() && account.is_none() {
-        return Reply::redirect(StatusCode::FOUND, &handlers::login_redirect(&target));
+        return Reply::redirect(StatusCode::FOUND, &login::login_redirect(&target));
     }
-    handlers::dispatch(state, route, &target, &form, account, session_id.as_deref())
+    let incoming = PageRequest {
+        route,
+        target: &target,
+        content_type: parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+        body: &body,
+        session_id: session_id.as_deref(),
+        live: live.as_ref(),
+        account,
+    };
+    handlers::dispatch(state, &incoming)
 }
 
 async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, Reply> {
@@ -184,6 +200,7 @@ async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, Reply> 
             handlers::simple_page(
                 "Слишком большой запрос",
                 "Размер формы превышает допустимый.",
+                None,
             ),
         )
     };
@@ -199,7 +216,7 @@ async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, Reply> 
         Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(_) => Err(Reply::html(
             StatusCode::BAD_REQUEST,
-            handlers::simple_page("Ошибка запроса", "Не удалось прочитать форму."),
+            handlers::simple_page("Ошибка запроса", "Не удалось прочитать форму.", None),
         )),
     }
 }
