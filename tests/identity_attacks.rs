@@ -251,3 +251,78 @@ async fn a_browser_held_diary_cookie_never_decides_who_the_user_is() {
         );
     }
 }
+
+/// Attack 5: in front of a diary that answers a login POST without its pre-login cookie
+/// with a 302 to an error page, the link form bound an ESIA account with a WRONG
+/// password, and neither the gateway's own sign-in nor legacy logins ever worked. Here
+/// the demo diary in strict mode behaves like that diary.
+#[tokio::test]
+async fn a_redirect_is_not_a_sign_in_and_a_strict_diary_still_works() {
+    let stand = Stand::start_with(
+        seed_004(),
+        at("2018-10-01T12:00:00+03:00"),
+        DiaryConfig::default(),
+        |d| d.strict_login = true,
+    )
+    .await;
+    // A wrong password on the link form links nothing.
+    let b = stand.browser();
+    let cb = stand.esia_login(&b, "/", "confirmed").await;
+    assert!(cb.status().is_redirection());
+    let first = b.get(&stand.url("/")).await;
+    let link_page = location(&first);
+    let html = b.get(&stand.url(&link_page)).await.text().await.unwrap();
+    let csrf = cutover_support::field_value(&html, "csrf").unwrap();
+    let resp = b
+        .post(
+            &stand.url("/esia/link"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("return", "/"),
+                ("login", "teacher"),
+                ("password", "WRONGPASS"),
+            ],
+        )
+        .await;
+    assert!(
+        !resp.status().is_redirection(),
+        "a wrong password was taken for a sign-in: {}",
+        resp.status()
+    );
+    let audit = stand.audit().await;
+    assert!(
+        !audit.iter().any(|(k, _)| *k == AuditKind::Link),
+        "linked with a wrong password: {audit:?}"
+    );
+    // The right password links, and the gateway's own sign-in works on this diary.
+    let resp = stand.link_from(&b, "/", "/", "parent").await;
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    let html = b.get(&stand.url("/marks")).await.text().await.unwrap();
+    assert_eq!(served_as(&html).as_deref(), Some("parent"), "{html}");
+
+    // A legacy login through the gateway works too: the form's cookie and token live in
+    // the pre-login jar, never in the browser.
+    let legacy = stand.browser();
+    let form = legacy.get(&stand.url("/login")).await;
+    assert!(form.status().is_success(), "{}", form.status());
+    let html = form.text().await.unwrap();
+    let token = cutover_support::field_value(&html, "_token").expect("the strict form's token");
+    let resp = legacy
+        .post(
+            &stand.url("/login"),
+            &[
+                ("_token", token.as_str()),
+                ("login", "student"),
+                ("password", DEMO_PASSWORD),
+            ],
+        )
+        .await;
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    assert!(
+        !legacy.cookie_header().contains("RIDSESSID"),
+        "{}",
+        legacy.cookie_header()
+    );
+    let html = legacy.get(&stand.url("/")).await.text().await.unwrap();
+    assert_eq!(served_as(&html).as_deref(), Some("student"), "{html}");
+}

@@ -38,12 +38,12 @@ pub struct LoginPost {
 
 /// Reads a browser's login POST as the diary will; `Ok(None)` when the body carries no
 /// login field at all (not a sign-in: forwarded, nothing recorded).
-pub async fn read_login_post(
+pub fn read_login_post(
     content_type: Option<&str>,
     body: &Bytes,
     rules: &DiaryRules,
 ) -> Result<Option<LoginPost>, FormRefusal> {
-    let params = read_params(content_type, body).await?;
+    let params = read_params(content_type, body)?;
     for field in [&rules.login_field, &rules.password_field] {
         if params.is_ambiguous(field) {
             return Err(FormRefusal::Ambiguous(field.clone()));
@@ -62,11 +62,11 @@ pub async fn read_login_post(
 }
 
 /// The form's parameters in PHP's model, whatever its encoding.
-pub async fn read_params(
-    content_type: Option<&str>,
-    body: &Bytes,
-) -> Result<PhpQuery, FormRefusal> {
-    let ct = content_type.unwrap_or("application/x-www-form-urlencoded");
+pub fn read_params(content_type: Option<&str>, body: &Bytes) -> Result<PhpQuery, FormRefusal> {
+    // PHP reads a body without a content type as no form at all.
+    let Some(ct) = content_type else {
+        return Ok(PhpQuery::default());
+    };
     let mime = ct
         .split(';')
         .next()
@@ -74,18 +74,21 @@ pub async fn read_params(
         .trim()
         .to_ascii_lowercase();
     match mime.as_str() {
-        // PHP reads a body without a content type as nothing; a browser always sends
-        // one, so an empty one is read as urlencoded (fail closed: it is looked at).
-        "application/x-www-form-urlencoded" | "" => {
+        "application/x-www-form-urlencoded" => {
             let text = std::str::from_utf8(body)
                 .map_err(|_| FormRefusal::Unreadable("not UTF-8".into()))?;
             PhpQuery::parse(text.trim_end_matches(['\r', '\n']), MAX_FIELDS)
                 .map_err(|r| FormRefusal::Unreadable(r.as_str().into()))
         }
         "multipart/form-data" => {
-            let boundary = multer::parse_boundary(ct)
-                .map_err(|e| FormRefusal::Unreadable(format!("multipart boundary: {e}")))?;
-            let pairs = multipart_pairs(body.clone(), boundary).await?;
+            let boundary = ct
+                .split(';')
+                .skip(1)
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+                .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+                .ok_or_else(|| FormRefusal::Unreadable("multipart without a boundary".into()))?;
+            let pairs = multipart_pairs(body, &boundary)?;
             PhpQuery::from_pairs(pairs, MAX_FIELDS)
                 .map_err(|r| FormRefusal::Unreadable(r.as_str().into()))
         }
@@ -93,41 +96,94 @@ pub async fn read_params(
     }
 }
 
-async fn multipart_pairs(
-    body: Bytes,
-    boundary: String,
-) -> Result<Vec<(String, String)>, FormRefusal> {
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
-    let mut mp = multer::Multipart::new(stream, boundary);
+/// The fields of a multipart body, read only in the shape browsers send: CRLF lines, the
+/// body opening with the boundary, each part's headers exactly `Content-Disposition:
+/// form-data; name="…"` (optionally `; filename="…"`) and an optional `Content-Type`,
+/// parts closed by the boundary and the body by the final one. PHP's own multipart
+/// reader accepts much more (bare LF, folded or repeated headers, the last of several
+/// `name=`, unquoted names, junk after a boundary…) and reads those bodies differently
+/// from any library; the gateway refuses them instead of guessing how the diary reads
+/// them. Written by hand for that reason: a general parser accepts what must be refused.
+fn multipart_pairs(body: &[u8], boundary: &str) -> Result<Vec<(String, String)>, FormRefusal> {
+    let bad = |why: &str| FormRefusal::Unreadable(format!("multipart: {why}"));
+    if boundary.is_empty()
+        || boundary.len() > 70
+        || boundary.bytes().any(|b| !(0x20..=0x7e).contains(&b))
+    {
+        return Err(bad("unusable boundary"));
+    }
+    let opening = format!("--{boundary}\r\n");
+    let delimiter = format!("\r\n--{boundary}");
+    let mut rest = body
+        .strip_prefix(opening.as_bytes())
+        .ok_or_else(|| bad("the body does not open with the boundary"))?;
     let mut out = Vec::new();
     loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return Err(FormRefusal::Unreadable(format!("multipart: {e}"))),
-        };
         if out.len() >= MAX_FIELDS {
-            return Err(FormRefusal::Unreadable("too many fields".into()));
+            return Err(bad("too many fields"));
         }
-        let Some(name) = field.name().map(str::to_owned) else {
-            continue;
-        };
-        let file = field.file_name().is_some();
-        let value = field
-            .bytes()
-            .await
-            .map_err(|e| FormRefusal::Unreadable(format!("multipart field: {e}")))?;
+        let head_end = find(rest, b"\r\n\r\n").ok_or_else(|| bad("a part without a blank line"))?;
+        let head = std::str::from_utf8(&rest[..head_end]).map_err(|_| bad("headers not UTF-8"))?;
+        let (name, file) = part_name(head).ok_or_else(|| bad("headers browsers do not send"))?;
+        rest = &rest[head_end + 4..];
+        let value_end =
+            find(rest, delimiter.as_bytes()).ok_or_else(|| bad("no closing boundary"))?;
+        let value = &rest[..value_end];
+        rest = &rest[value_end + delimiter.len()..];
         if file {
             // An upload lands in $_FILES, not $_POST: it names no login. Its name still
             // counts for ambiguity (a file called `login` next to a `login` field).
             out.push((name, String::new()));
+        } else {
+            let value = String::from_utf8(value.to_vec()).map_err(|_| bad("value not UTF-8"))?;
+            out.push((name, value));
+        }
+        if let Some(after) = rest.strip_prefix(b"\r\n") {
+            rest = after;
             continue;
         }
-        let value = String::from_utf8(value.to_vec())
-            .map_err(|_| FormRefusal::Unreadable("multipart value not UTF-8".into()))?;
-        out.push((name, value));
+        return match rest.strip_prefix(b"--") {
+            Some(b"" | b"\r\n") => Ok(out),
+            _ => Err(bad("bytes after a boundary")),
+        };
     }
-    Ok(out)
+}
+
+/// `(name, is_file)` from a part's header block, when it is in the browser shape.
+fn part_name(head: &str) -> Option<(String, bool)> {
+    let mut found = None;
+    for line in head.split("\r\n") {
+        let (key, value) = line.split_once(':')?;
+        match key.to_ascii_lowercase().as_str() {
+            "content-disposition" if found.is_none() => {
+                let v = value
+                    .strip_prefix(' ')?
+                    .strip_prefix("form-data; name=\"")?;
+                let (name, after) = v.split_once('"')?;
+                let file = match after {
+                    "" => false,
+                    a => {
+                        let f = a.strip_prefix("; filename=\"")?.strip_suffix('"')?;
+                        if f.contains('"') {
+                            return None;
+                        }
+                        true
+                    }
+                };
+                if name.is_empty() || name.chars().any(char::is_control) {
+                    return None;
+                }
+                found = Some((name.to_owned(), file));
+            }
+            "content-type" if value.bytes().all(|b| (0x20..0x7f).contains(&b)) => {}
+            _ => return None,
+        }
+    }
+    found
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The hidden fields of the form that has a `password_field` input (or of every form
@@ -195,23 +251,24 @@ mod tests {
         DiaryRules::demo()
     }
 
-    async fn urlencoded(body: &str) -> Result<Option<LoginPost>, FormRefusal> {
-        read_login_post(None, &Bytes::from(body.to_owned()), &rules()).await
+    fn urlencoded(body: &str) -> Result<Option<LoginPost>, FormRefusal> {
+        let ct = Some("application/x-www-form-urlencoded");
+        read_login_post(ct, &Bytes::from(body.to_owned()), &rules())
     }
 
-    #[tokio::test]
-    async fn plain_login_is_read() {
+    #[test]
+    fn plain_login_is_read() {
         assert_eq!(
-            urlencoded("login=parent&password=demo").await.unwrap(),
+            urlencoded("login=parent&password=demo").unwrap(),
             Some(LoginPost {
                 login: "parent".into()
             })
         );
-        assert_eq!(urlencoded("password=demo").await.unwrap(), None);
+        assert_eq!(urlencoded("password=demo").unwrap(), None);
     }
 
-    #[tokio::test]
-    async fn every_second_spelling_is_refused() {
+    #[test]
+    fn every_second_spelling_is_refused() {
         for body in [
             "login=parent&%20login=student&password=x",
             "login=parent&login=student&password=x",
@@ -222,29 +279,37 @@ mod tests {
             "login=par%00ent&password=x",
             "login=%ZZ&password=x",
         ] {
-            assert!(urlencoded(body).await.is_err(), "{body}");
+            assert!(urlencoded(body).is_err(), "{body}");
         }
     }
 
-    #[tokio::test]
-    async fn multipart_is_read_like_php() {
+    #[test]
+    fn multipart_is_read_like_php() {
         let ct = "multipart/form-data; boundary=XyZ";
         let body = "--XyZ\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\nparent\r\n\
                     --XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\ndemo\r\n--XyZ--\r\n";
-        let got = read_login_post(Some(ct), &Bytes::from(body), &rules()).await;
+        let got = read_login_post(Some(ct), &Bytes::from(body), &rules());
         assert_eq!(got.unwrap().unwrap().login, "parent");
         let twice = "--XyZ\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\nparent\r\n\
                      --XyZ\r\nContent-Disposition: form-data; name=\" login\"\r\n\r\nstudent\r\n--XyZ--\r\n";
-        assert!(
-            read_login_post(Some(ct), &Bytes::from(twice), &rules())
-                .await
-                .is_err()
-        );
-        assert!(
-            read_login_post(Some("text/plain"), &Bytes::from("login=x"), &rules())
-                .await
-                .is_err()
-        );
+        assert!(read_login_post(Some(ct), &Bytes::from(twice), &rules()).is_err());
+        assert!(read_login_post(Some("text/plain"), &Bytes::from("login=x"), &rules()).is_err());
+        // Shapes browsers never send are refused, not guessed.
+        for odd in [
+            "--XyZ\nContent-Disposition: form-data; name=\"login\"\n\nparent\n--XyZ--\n",
+            "--XyZ\r\nContent-Disposition: form-data; name=\"x\"; name=\"login\"\r\n\r\np\r\n--XyZ--\r\n",
+            "--XyZ\r\nContent-Disposition: form-data; name=login\r\n\r\np\r\n--XyZ--\r\n",
+            "--XyZ\r\nContent-Disposition: form-data;\r\n name=\"login\"\r\n\r\np\r\n--XyZ--\r\n",
+            "--XyZ\r\nX-Junk: 1\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\np\r\n--XyZ--\r\n",
+            "--XyZ\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\np\r\n--XyZjunk\r\n",
+            "--XyZ\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\np",
+            "preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\np\r\n--XyZ--\r\n",
+        ] {
+            assert!(
+                read_login_post(Some(ct), &Bytes::from(odd), &rules()).is_err(),
+                "{odd:?}"
+            );
+        }
     }
 
     #[test]

@@ -162,12 +162,13 @@ impl Link {
         }
         let Some((id, mut record)) = record else {
             if self.form_mode() {
-                self.keep_browser_cookies(req.headers_mut(), None);
+                // Read the pre-login cookie before the browser's cookies are dropped.
                 let pre = if rules.login_endpoints.matches(canonical) {
                     Some(self.prelogin.open(req.headers()).await)
                 } else {
                     None
                 };
+                self.keep_browser_cookies(req.headers_mut(), None);
                 identified.kind = Kind::Anonymous { pre };
             } else {
                 identified.kind = Kind::Header { login: None };

@@ -65,8 +65,7 @@ impl Link {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let login = match read_login_post(content_type.as_deref(), &bytes, &self.diary.rules).await
-        {
+        let login = match read_login_post(content_type.as_deref(), &bytes, &self.diary.rules) {
             Ok(Some(post)) => post.login,
             Ok(None) => {
                 // No login field at all: not a sign-in the diary can make either.
@@ -75,8 +74,10 @@ impl Link {
             Err(e) => return refuse(self.bad_form(&e.to_string())),
         };
         let pre = if self.form_mode() {
+            // Read the pre-login cookie before the browser's cookies are dropped.
+            let pre = self.prelogin.open(&parts.headers).await;
             self.keep_browser_cookies(&mut parts.headers, None);
-            Some(self.prelogin.open(&parts.headers).await)
+            Some(pre)
         } else {
             None
         };
