@@ -15,8 +15,8 @@ use http::{Method, Request, Response, StatusCode};
 
 use crate::body::{self, Body};
 use crate::metrics::Metrics;
-use crate::proxy::upstream::Upstream;
-use crate::server::shutdown::ShutdownSignal;
+use crate::shutdown::ShutdownSignal;
+use crate::upstream::Upstream;
 
 pub struct Admin {
     metrics: Arc<Metrics>,

@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 
-use super::units::{DurationValue, SizeValue};
+use crate::units::{DurationValue, SizeValue};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -22,7 +22,7 @@ pub mod load;
 mod sections;
 pub mod source;
 mod tls_files;
-pub mod units;
+pub use crate::units;
 pub mod validate;
 
 pub use env::ENV_PREFIX;
@@ -132,12 +132,7 @@ pub struct Timeouts {
     pub shutdown_grace: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Language {
-    #[default]
-    Ru,
-    En,
-}
+pub use crate::language::Language;
 
 #[derive(Debug, Clone, Default)]
 pub struct PagesConfig {
@@ -233,3 +228,16 @@ impl GatewayConfig {
 // Kept so `Secret` is visibly part of the config vocabulary (ESIA and vault sections use it).
 #[allow(dead_code)]
 type _SecretInConfig = Secret;
+
+impl From<&GatewayConfig> for crate::upstream::UpstreamSettings {
+    fn from(c: &GatewayConfig) -> Self {
+        Self {
+            url: c.upstream.url.clone(),
+            outgoing_ca: c.tls.outgoing_ca.clone(),
+            connect_timeout: c.timeouts.upstream_connect,
+            response_timeout: c.timeouts.upstream_response,
+            pool_idle_timeout: c.upstream.pool_idle_timeout,
+            pool_max_idle: c.upstream.pool_max_idle,
+        }
+    }
+}

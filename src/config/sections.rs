@@ -11,12 +11,12 @@ use super::file::{
     ForwardingFile, LanguageFile, LimitsFile, ListenFile, LogFile, LogFormatFile, PagesFile,
     TimeoutsFile, UpstreamFile,
 };
-use super::units::DurationValue;
 use super::validate::Ctx;
 use super::{
     Forwarding, GatewayConfig, HostHeader, Language, Limits, Listen, LogConfig, LogFormat,
     PagesConfig, Timeouts, UpstreamConfig,
 };
+use crate::units::DurationValue;
 
 const ADDR_HINT: &str = "expected an address like \"0.0.0.0:443\" or \"[::]:443\"";
 const UPSTREAM_HINT: &str =

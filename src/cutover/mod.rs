@@ -32,9 +32,9 @@ pub use self::request::view_of;
 use self::request::{raw_target, return_path, set_target, without_body};
 use crate::body::{Body, Outcome};
 use crate::clock::SharedClock;
-use crate::config::Language;
 use crate::inject::banner::{login_button, transition_banner};
 use crate::inject::{Position, Rule};
+use crate::language::Language;
 use crate::login::ActiveSession;
 use crate::metrics::Metrics;
 use crate::policy::{

@@ -11,8 +11,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::body::{self, Body};
-use crate::config::Language;
 use crate::inject::banner::escape;
+use crate::language::Language;
 use crate::policy::{AccountLevel, Reason};
 
 /// What the refused person can do next.

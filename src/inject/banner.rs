@@ -5,7 +5,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::config::Language;
+use crate::language::Language;
 
 const MONTHS_GENITIVE: [&str; 12] = [
     "января",

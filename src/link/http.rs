@@ -11,7 +11,7 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 
 use crate::diary::signin::{DiaryError, DiaryHttp, DiaryResponse};
-use crate::proxy::upstream::{Upstream, UpstreamError};
+use crate::upstream::{Upstream, UpstreamError};
 
 /// Largest diary answer the gateway reads for itself.
 pub const MAX_ANSWER_BYTES: usize = 256 * 1024;

@@ -35,7 +35,6 @@ mod jar_store;
 mod legacy;
 pub mod pages;
 mod prelogin;
-pub mod setup;
 mod texts;
 
 use std::net::IpAddr;
@@ -65,7 +64,7 @@ pub struct LinkParts {
     pub prefix: String,
     /// The gateway's session cookie name (`__Host-esia-gw`).
     pub session_cookie: String,
-    pub language: crate::config::Language,
+    pub language: crate::language::Language,
     /// The public origin, for ESIA's logout return; else the request's `Host`.
     pub public_url: Option<url::Url>,
     /// How long a Flow B round trip to ESIA may take.
@@ -74,7 +73,7 @@ pub struct LinkParts {
     pub sessions: Arc<Sessions>,
     /// Required in `form` mode (passwords and jars are sealed with it).
     pub vault: Option<Arc<Vault>>,
-    pub upstream: crate::proxy::upstream::Upstream,
+    pub upstream: crate::upstream::Upstream,
     pub idp: Arc<dyn IdentityProvider>,
     pub clock: SharedClock,
 }

@@ -7,7 +7,7 @@ use http::StatusCode;
 use minijinja::{Environment, context};
 
 use super::texts::{Texts, level_name, role_name, texts};
-use crate::config::Language;
+use crate::language::Language;
 use crate::login::pages::{PageResponse, Pages, Problem, html_response};
 
 const TEMPLATES: [(&str, &str); 3] = [

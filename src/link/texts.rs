@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::config::Language;
+use crate::language::Language;
 
 #[derive(Debug, Serialize)]
 pub struct Texts {

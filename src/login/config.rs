@@ -28,10 +28,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::units::DurationValue;
 use crate::esia::EsiaFile;
 use crate::secret::Secret;
 use crate::session::SessionPolicy;
+use crate::units::DurationValue;
 
 /// One problem: key below the section, message, hint.
 pub type Issue = (String, String, Option<String>);
@@ -326,9 +326,7 @@ mod tests {
     use super::*;
 
     fn dur(s: &str) -> Option<DurationValue> {
-        Some(DurationValue(
-            crate::config::units::parse_duration(s).unwrap(),
-        ))
+        Some(DurationValue(crate::units::parse_duration(s).unwrap()))
     }
 
     #[test]

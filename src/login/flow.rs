@@ -229,8 +229,8 @@ impl Login {
         };
         // ESIA's messages are Russian; an English page keeps the generic English text.
         let text = match self.pages.language() {
-            crate::config::Language::Ru => failure.user_message.as_str(),
-            crate::config::Language::En => english_text,
+            crate::language::Language::Ru => failure.user_message.as_str(),
+            crate::language::Language::En => english_text,
         };
         let mut problem = Problem::new(failure.status, title, text).with_retry();
         if let Some(code) = &failure.code {

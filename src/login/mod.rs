@@ -23,7 +23,6 @@ mod logout;
 pub mod pages;
 pub mod ports;
 pub mod return_path;
-pub mod setup;
 #[cfg(test)]
 mod tests;
 mod texts;
@@ -36,7 +35,7 @@ use http::{Method, Request};
 use url::Url;
 
 use crate::clock::SharedClock;
-use crate::config::Language;
+use crate::language::Language;
 use cookies::CookieNames;
 use pages::{PageResponse, Pages, Problem};
 pub use ports::{ActiveSession, IdentityProvider, SessionBackend};

@@ -10,7 +10,7 @@ use http_body_util::Full;
 use minijinja::{Environment, context};
 
 use super::texts::{Texts, texts};
-use crate::config::Language;
+use crate::language::Language;
 
 /// What every login handler answers with.
 pub type PageResponse = Response<Full<Bytes>>;

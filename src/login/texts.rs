@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::config::Language;
+use crate::language::Language;
 
 /// Texts handed to the templates as `t`.
 #[derive(Debug, Serialize)]

@@ -15,7 +15,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use minijinja::{Environment, context};
 
 use crate::body::{self, Body};
-use crate::config::Language;
+use crate::language::Language;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use crate::config::Language;
+use crate::language::Language;
 
 pub struct Texts {
     pub title: &'static str,

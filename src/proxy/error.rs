@@ -6,7 +6,7 @@
 
 use http::StatusCode;
 
-use super::upstream::UpstreamError;
+use crate::upstream::UpstreamError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {

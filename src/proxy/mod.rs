@@ -32,7 +32,7 @@ pub mod error;
 pub mod finish;
 pub mod headers;
 pub mod upgrade;
-pub mod upstream;
+pub use crate::upstream;
 
 use std::any::Any;
 use std::net::SocketAddr;
@@ -49,14 +49,15 @@ use self::error::ProxyError;
 use self::headers::hygiene::Sanitizer;
 use self::headers::rewrite::Origins;
 use self::headers::{forwarded, hop, host, hygiene, rewrite};
-use self::upstream::Upstream;
 use crate::body::Outcome;
-use crate::config::{GatewayConfig, Language};
+use crate::config::GatewayConfig;
 use crate::cutover::Cutover;
+use crate::language::Language;
 use crate::link::{Finish, Link};
 use crate::login::{Front, Login};
 use crate::metrics::Metrics;
-use crate::server::shutdown::ShutdownSignal;
+use crate::shutdown::ShutdownSignal;
+use crate::upstream::Upstream;
 
 /// A page the gateway answered itself.
 fn answered(page: crate::login::pages::PageResponse) -> Forwarded {

@@ -5,7 +5,7 @@
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-use crate::server::shutdown::ShutdownSignal;
+use crate::shutdown::ShutdownSignal;
 
 /// Spawns the tunnel between the browser's and the diary's upgraded connections.
 pub fn tunnel(client: OnUpgrade, upstream: OnUpgrade, signal: ShutdownSignal) {

@@ -25,11 +25,11 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::redirect::Redirect;
-use super::shutdown::ShutdownSignal;
 use crate::admin::Admin;
 use crate::body::Body;
 use crate::config::GatewayConfig;
 use crate::proxy::{Client, Proxy};
+use crate::shutdown::ShutdownSignal;
 
 /// Who answers the requests of a connection.
 #[derive(Clone)]

@@ -6,7 +6,7 @@
 
 pub mod conn;
 pub mod redirect;
-pub mod shutdown;
+pub use crate::shutdown;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -28,19 +28,18 @@ use crate::link::Link;
 use crate::login::Login;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
-use crate::proxy::upstream::Upstream;
+use crate::services::{Clocks, Services};
 use crate::store::SharedStore;
 use crate::tls::TlsError;
+use crate::upstream::Upstream;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
-    #[error("ESIA login: {0}")]
-    Login(#[from] crate::login::setup::SetupError),
-    #[error("linking: {0}")]
-    Link(#[from] crate::link::setup::LinkSetupError),
+    #[error("{0}")]
+    Services(#[from] crate::services::ServicesError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -120,34 +119,55 @@ impl Gateway {
         config: GatewayConfig,
         calendar_clock: SharedClock,
     ) -> Result<RunningGateway, StartError> {
-        let clock = Arc::new(SystemClock);
-        let (login, link) = crate::link::setup::login_and_link(&config, clock).await?;
-        let parts = Parts {
-            audit: audit_store(&config, login.is_some()).await,
-            login,
-            link,
-            calendar_clock: Some(calendar_clock),
+        let clocks = Clocks {
+            system: Arc::new(SystemClock),
+            calendar: calendar_clock,
         };
-        Self::start_parts(config, parts).await
+        let services = Services::build(&config, clocks).await?;
+        Self::start_services(config, services).await
     }
 
-    /// Starts the gateway with every optional part of the pipeline given explicitly.
+    /// Starts the gateway with every optional part of the pipeline given explicitly
+    /// (tests whose ESIA mock must know the gateway's port before the login service
+    /// exists).
     pub async fn start_parts(
         config: GatewayConfig,
         parts: Parts,
     ) -> Result<RunningGateway, StartError> {
-        let Parts {
+        let metrics = Arc::new(Metrics::new());
+        let services = Services {
+            upstream: Upstream::new(&config, metrics.clone())?,
+            metrics,
+            store: parts.audit,
+            login: parts.login,
+            link: parts.link,
+            clocks: Clocks {
+                system: Arc::new(SystemClock),
+                calendar: parts
+                    .calendar_clock
+                    .unwrap_or_else(|| Arc::new(SystemClock)),
+            },
+        };
+        Self::start_services(config, services).await
+    }
+
+    /// Binds the listeners and serves with `services` (see [`Services::build`]).
+    pub async fn start_services(
+        config: GatewayConfig,
+        services: Services,
+    ) -> Result<RunningGateway, StartError> {
+        let Services {
+            metrics,
+            upstream,
+            store,
             login,
             link,
-            calendar_clock,
-            audit,
-        } = parts;
+            clocks,
+        } = services;
         let config = Arc::new(config);
-        let metrics = Arc::new(Metrics::new());
         let shutdown = Shutdown::new();
         let certs = CertStore::load(&config.tls.cert, &config.tls.key)?;
         let acceptor = TlsAcceptor::from(tls::server_config(certs.clone())?);
-        let upstream = Upstream::new(&config, metrics.clone())?;
         let settings = Arc::new(ConnSettings::new(&config));
 
         let https = bind(config.listen.https).await?;
@@ -170,11 +190,11 @@ impl Gateway {
         if let Some(cutover) = &config.cutover {
             let c = Cutover::new(CutoverParts {
                 config: cutover.clone(),
-                clock: calendar_clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                clock: clocks.calendar.clone(),
                 prefix: config.login.prefix.clone(),
                 language: config.pages.language,
                 esia_login: login.is_some(),
-                audit,
+                audit: store.clone(),
                 metrics: metrics.clone(),
             });
             tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
@@ -381,19 +401,6 @@ impl Listener {
 
 /// The store refusals are audited in, when there is a policy and a store (`[esia]`).
 /// A second handle on the login's store: the login setup keeps its own to itself.
-async fn audit_store(config: &GatewayConfig, esia: bool) -> Option<SharedStore> {
-    if config.cutover.is_none() || !esia {
-        return None;
-    }
-    match crate::login::setup::open_store(&config.store).await {
-        Ok(store) => Some(store),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot open the store for audit events; refusals are only logged");
-            None
-        }
-    }
-}
-
 /// Accepts the next connection; transient errors (EMFILE, aborted handshakes) are
 /// logged and retried after a short pause instead of ending the listener.
 async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {

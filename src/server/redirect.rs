@@ -7,7 +7,7 @@ use http::header::{HOST, HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 
 use crate::body::{self, Body};
-use crate::config::Language;
+use crate::language::Language;
 
 #[derive(Debug)]
 pub struct Redirect {

@@ -18,8 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::ServerName;
 
-use super::body::{self, BoxError};
-use crate::config::GatewayConfig;
+use crate::body::{self, BoxError};
 use crate::metrics::Metrics;
 use crate::tls::TlsError;
 
@@ -56,6 +55,18 @@ impl UpstreamError {
     }
 }
 
+/// What the client is built from (the config layer fills it from `[upstream]`,
+/// `[timeouts]` and `[tls] outgoing_ca`).
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    pub url: url::Url,
+    pub outgoing_ca: Option<std::path::PathBuf>,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle: usize,
+}
+
 /// A cheap-to-clone handle on the pooled client.
 #[derive(Clone)]
 pub struct Upstream {
@@ -68,11 +79,15 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(config: &GatewayConfig, metrics: Arc<Metrics>) -> Result<Self, TlsError> {
-        let tls = crate::tls::client_config(config.tls.outgoing_ca.as_deref())?;
+    pub fn new(
+        settings: impl Into<UpstreamSettings>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, TlsError> {
+        let s: UpstreamSettings = settings.into();
+        let tls = crate::tls::client_config(s.outgoing_ca.as_deref())?;
         let mut http = HttpConnector::new();
         http.enforce_http(false); // the TLS layer above handles https URLs
-        http.set_connect_timeout(Some(config.timeouts.upstream_connect));
+        http.set_connect_timeout(Some(s.connect_timeout));
         http.set_nodelay(true);
         http.set_keepalive(Some(Duration::from_secs(60)));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
@@ -81,17 +96,17 @@ impl Upstream {
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.upstream.pool_idle_timeout)
-            .pool_max_idle_per_host(config.upstream.pool_max_idle)
+            .pool_idle_timeout(s.pool_idle_timeout)
+            .pool_max_idle_per_host(s.pool_max_idle)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
         Ok(Self {
             client,
-            base: config.upstream.url.clone(),
+            base: s.url,
             tls: Arc::new(tls),
-            connect_timeout: config.timeouts.upstream_connect,
-            response_timeout: config.timeouts.upstream_response,
+            connect_timeout: s.connect_timeout,
+            response_timeout: s.response_timeout,
             metrics,
         })
     }

@@ -1,0 +1,9 @@
+//! The language of the gateway's own pages (Russian by default, English available).
+//! At the bottom of the crate: every layer that renders words takes it.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    Ru,
+    En,
+}
