@@ -18,6 +18,7 @@
 pub mod config;
 mod decorate;
 pub mod pages;
+mod params;
 mod request;
 
 use std::net::IpAddr;
@@ -202,7 +203,7 @@ impl Cutover {
 
     async fn authorize_inner(
         &self,
-        mut req: Request<Body>,
+        req: Request<Body>,
         canonical: CanonicalRequest,
         session: Option<&ActiveSession>,
         legacy_login: bool,
@@ -210,7 +211,24 @@ impl Cutover {
     ) -> Outcome<(Request<Body>, Pending)> {
         let phase = self.phase();
         let view = view_of(session);
-        let verdict = decide(&self.policy, &canonical, &view, phase);
+        // Routing parameters the diary may also read from the body and the cookies.
+        let names = self.policy.protected_parameters(&canonical);
+        let (mut req, deciding) = if names.is_empty() {
+            (req, None)
+        } else {
+            match params::with_body_params(req, &canonical, &names).await {
+                Ok((req, deciding)) => (req, Some(deciding)),
+                Err(status) => {
+                    return Outcome::Answer(crate::pages::error_page(status, self.language));
+                }
+            }
+        };
+        let verdict = decide(
+            &self.policy,
+            deciding.as_ref().unwrap_or(&canonical),
+            &view,
+            phase,
+        );
         let legacy_form = phase == Phase::Cutover(LegacyLogin::Disabled)
             && canonical.method == Method::POST
             && (legacy_login || canonical.path == self.legacy_login_path);

@@ -84,6 +84,20 @@ impl Policy {
             .collect()
     }
 
+    /// The routing parameters some group's query condition reads at this request's path
+    /// (`module` for `/index.php`): the ones the diary may also take from the body and
+    /// the cookies, so the pipeline must read them there too. Empty for most requests.
+    pub fn protected_parameters(&self, req: &CanonicalRequest) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.matchers.iter().flat_map(|m| m.query_names_at(req)))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The calendar's phase at `at` (from the injected clock).
     pub fn phase_at(&self, at: chrono::DateTime<chrono::Utc>) -> Phase {
         self.calendar.phase_at(at)

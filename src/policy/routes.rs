@@ -165,6 +165,19 @@ impl Matcher {
         Some(ambiguous)
     }
 
+    /// The parameters this matcher's query conditions read, when its path matches the
+    /// request's (the pipeline reads those from the body and cookies too).
+    pub fn query_names_at(&self, req: &CanonicalRequest) -> Vec<&str> {
+        if self.query.is_empty() || req.path == "*" {
+            return Vec::new();
+        }
+        let path: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+        if !segs_match(&self.segs, &path) {
+            return Vec::new();
+        }
+        self.query.iter().map(|(name, _)| name.as_str()).collect()
+    }
+
     /// Could one request match both matchers? May say yes when the answer is no (two
     /// mid-segment wildcards), never the reverse.
     pub fn may_overlap(&self, other: &Matcher, value_case_insensitive: bool) -> bool {

@@ -59,7 +59,7 @@ use crate::clock::{SharedClock, SystemClock};
 pub use login::{BAD_LOGIN, NO_COOKIES_PATH};
 pub use php_form::parse_form;
 pub use php_query::{PhpParams, PhpValue};
-pub use routing::{Route, resolve};
+pub use routing::{Route, resolve, resolve_request};
 pub use school::{DEMO_PASSWORD, Role};
 pub use server::MAX_BODY;
 pub use session::COOKIE_NAME;

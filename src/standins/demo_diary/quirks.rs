@@ -78,6 +78,9 @@
 //!     `\n--boundary` anywhere, one CR before it dropped; without a final boundary the
 //!     last value runs to the end of the body (a trailing prefix of `\r\n--boundary` cut);
 //!     a part without name and filename ends the parse; 1000 fields at most.
+//! 25. `index.php` routes by `$_REQUEST['module']`: the query, then the form body, then
+//!     the cookies, the later winning (`request_order = "GPC"`): `POST
+//!     /index.php?module=homework` with the body `module=marks` serves marks.
 
 /// The raw path and raw query of a request target; `None` when it is neither
 /// origin-form (`/…`) nor absolute-form (`http://host/…`).

@@ -91,6 +91,20 @@ impl Route {
 /// Which page the diary serves for `method` and the raw request target (exactly the
 /// bytes of the request line: origin-form or absolute-form). Total: never panics.
 pub fn resolve(method: &str, raw_target: &[u8]) -> Route {
+    resolve_request(method, raw_target, None, None)
+}
+
+/// [`resolve`] with what PHP's `$_REQUEST` also holds (quirk 25): the routing
+/// parameter `module` is read from the query, then the form body, then the cookies,
+/// the later winning (`request_order = "GPC"`, as PHP without a php.ini reads
+/// `variables_order`). A diary reading `$_REQUEST['module']` serves the page a POST
+/// body or a cookie names, whatever the query says.
+pub fn resolve_request(
+    method: &str,
+    raw_target: &[u8],
+    form: Option<&PhpParams>,
+    cookies: Option<&PhpParams>,
+) -> Route {
     let Some((raw_path, raw_query)) = split_target(raw_target) else {
         return Route::BadRequest;
     };
@@ -101,7 +115,7 @@ pub fn resolve(method: &str, raw_target: &[u8]) -> Route {
     match names.as_slice() {
         [] => Route::Dashboard,
         // Quirk 9: PATH_INFO after a script is ignored by PHP.
-        [b"index.php", ..] => module_route(raw_query, post),
+        [b"index.php", ..] => module_route(raw_query, form, cookies, post),
         [b"login.php", ..] if post => Route::LoginSubmit,
         [b"login.php", ..] => Route::Login,
         [b"logout.php", ..] => Route::Logout,
@@ -113,9 +127,19 @@ pub fn resolve(method: &str, raw_target: &[u8]) -> Route {
 }
 
 /// `/index.php?module=…` (quirks 10–17).
-fn module_route(raw_query: &[u8], post: bool) -> Route {
+fn module_route(
+    raw_query: &[u8],
+    form: Option<&PhpParams>,
+    cookies: Option<&PhpParams>,
+    post: bool,
+) -> Route {
     let params = PhpParams::parse(raw_query);
-    match params.scalar("module") {
+    let module = [cookies, form]
+        .into_iter()
+        .flatten()
+        .find_map(|p| p.scalar("module"))
+        .or_else(|| params.scalar("module"));
+    match module {
         None | Some(b"") => Route::Dashboard,
         Some(module) => page(&module.to_ascii_lowercase(), post).unwrap_or(Route::UnknownModule),
     }
@@ -146,6 +170,24 @@ fn page(name: &[u8], post: bool) -> Option<Route> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_parameters_win_over_the_query() {
+        let form = PhpParams::parse(b"module=marks");
+        let cookie = PhpParams::parse_cookies(b"module=stats");
+        let t = b"/index.php?module=homework";
+        assert_eq!(resolve("POST", t), Route::Homework);
+        assert_eq!(resolve_request("POST", t, Some(&form), None), Route::Marks);
+        assert_eq!(resolve_request("GET", t, None, Some(&cookie)), Route::Stats);
+        assert_eq!(
+            resolve_request("POST", t, Some(&form), Some(&cookie)),
+            Route::Stats
+        );
+        assert_eq!(
+            resolve_request("POST", b"/marks", None, Some(&cookie)),
+            Route::Marks
+        );
+    }
 
     #[test]
     fn every_listed_spelling_of_the_grade_page_is_marks() {

@@ -25,7 +25,8 @@ use tokio::sync::watch;
 
 use super::handlers::{self, PageRequest};
 use super::login;
-use super::routing::{Route, resolve};
+use super::php_query::PhpParams;
+use super::routing::resolve_request;
 use super::school::{self, Account, Message, Registration};
 use super::session::{Sessions, session_id_from_cookies};
 use crate::clock::SharedClock;
@@ -152,11 +153,9 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
         (Some(_), None) => "/".to_owned(),
         (None, _) => parts.uri.to_string(),
     };
-    let route = resolve(parts.method.as_str(), target.as_bytes());
-    let body = if matches!(
-        route,
-        Route::LoginSubmit | Route::RegisterSubmit | Route::MessageSend
-    ) {
+    // Every POST body is read, as PHP fills $_POST before the script runs: the page a
+    // script serves may come from it ($_REQUEST, quirk 25).
+    let body = if parts.method == Method::POST {
         match read_body(&parts.headers, body).await {
             Ok(bytes) => bytes,
             Err(reply) => return reply,
@@ -164,6 +163,20 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
     } else {
         Bytes::new()
     };
+    let form = super::parse_form(
+        parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+        &body,
+    );
+    let cookies = parts
+        .headers
+        .get(COOKIE)
+        .map(|c| PhpParams::parse_cookies(c.as_bytes()));
+    let route = resolve_request(
+        parts.method.as_str(),
+        target.as_bytes(),
+        Some(&form),
+        cookies.as_ref(),
+    );
     let session_id = session_id_from_cookies(
         parts
             .headers
