@@ -31,6 +31,7 @@ on_both_stores!(
     flow_a_links_and_the_next_login_goes_straight_to_the_cabinet,
     flow_b_links_the_legacy_sessions_user_without_a_password,
     wrong_password_is_counted_and_rate_limited,
+    behind_a_trusted_proxy_the_limit_keys_on_each_client,
     double_linking_is_refused_both_ways,
     diary_session_expiry_is_healed_transparently,
     changed_diary_password_sends_the_user_back_to_the_link_page,
@@ -229,6 +230,46 @@ async fn flow_b_links_the_legacy_sessions_user_without_a_password(db: Db) {
             .is_none()
     );
     late.assert_only_gateway_cookies();
+}
+
+/// Behind the region's load balancer every client's TCP peer is the balancer: the
+/// link form's per-address limit must key on the forwarded client, not lock out a
+/// whole school because one person mistyped (issue 10).
+async fn behind_a_trusted_proxy_the_limit_keys_on_each_client(db: Db) {
+    let stand = Stand::start(Options {
+        db,
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..Options::default()
+    })
+    .await;
+    let typo = stand.browser_behind(Some("203.0.113.7"));
+    stand.esia_login(&typo, "/", "confirmed").await;
+    for i in 0..5 {
+        let resp = stand
+            .submit_link(&typo, "parent", &format!("guess-{i}"))
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(
+        stand.submit_link(&typo, "parent", "demo").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another person behind the same balancer links at the first try.
+    let other = stand.browser_behind(Some("198.51.100.20"));
+    stand.esia_login(&other, "/", "confirmed-2").await;
+    let resp = stand.submit_link(&other, "student", "demo").await;
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    let events = stand
+        .store
+        .list_audit(chrono::Utc::now() - TimeDelta::hours(1), 1000)
+        .await
+        .unwrap();
+    let addresses: Vec<String> = events.iter().filter_map(|e| e.client_ip.clone()).collect();
+    assert!(
+        addresses.iter().any(|a| a == "203.0.113.7"),
+        "{addresses:?}"
+    );
+    assert!(!addresses.iter().any(|a| a == "127.0.0.1"), "{addresses:?}");
 }
 
 async fn wrong_password_is_counted_and_rate_limited(db: Db) {

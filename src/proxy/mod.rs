@@ -35,7 +35,7 @@ pub mod upgrade;
 pub use crate::upstream;
 
 use std::any::Any;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -178,11 +178,18 @@ impl Proxy {
 
     /// Answers one request; never fails, never panics on client or diary input.
     pub async fn handle(&self, req: Request<Incoming>, client: Client) -> Response<Body> {
+        // Who the client is (the forwarded address behind a trusted proxy), once: rate
+        // limits, audit events and the access log all key on it.
+        let client_ip = forwarded::client_address(
+            req.headers(),
+            client.peer.ip(),
+            &self.config.forwarding.trusted_proxies,
+        );
         let mut record = finish::Record {
             method: req.method().clone(),
             path: req.uri().path().to_owned(),
             status: StatusCode::OK,
-            client_ip: client.peer.ip().to_canonical(),
+            client_ip,
             upstream_status: None,
             started: Instant::now(),
             bytes: 0,
@@ -190,7 +197,7 @@ impl Proxy {
             metrics: self.metrics.clone(),
             hold: client.hold,
         };
-        let response = match self.handle_inner(req, client.peer).await {
+        let response = match self.handle_inner(req, client.peer, client_ip).await {
             Ok(fwd) => {
                 record.upstream_status = fwd.upstream_status;
                 fwd.response
@@ -212,10 +219,10 @@ impl Proxy {
         &self,
         req: Request<Incoming>,
         peer: SocketAddr,
+        ip: IpAddr,
     ) -> Result<Forwarded, ProxyError> {
         // route: limits, Host, target; what kind of request this is.
         let route = self.route(&req)?;
-        let ip = peer.ip().to_canonical();
         // authenticate: the gateway's own pages answer; other requests carry their
         // session (resolved once, cache-backed) on, gateway cookies stripped.
         if let (Some(link), Some(login)) = (&self.link, &self.login)

@@ -84,6 +84,8 @@ pub struct Options {
     /// Reuse this database and vault key (restart after kill -9).
     pub location: Option<Location>,
     pub vault_key: Option<PathBuf>,
+    /// `[forwarding] trusted_proxies` (a load balancer in front of the gateway).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Options {
@@ -95,6 +97,7 @@ impl Default for Options {
             upstream: None,
             location: None,
             vault_key: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -160,7 +163,8 @@ impl Stand {
             clock.clone(),
             SessionPolicy::default(),
         ));
-        let config: GatewayConfig = support::config(&pki, &upstream_url);
+        let mut config: GatewayConfig = support::config(&pki, &upstream_url);
+        config.forwarding.trusted_proxies = opts.trusted_proxies.clone();
         let upstream = Upstream::new(&config, Arc::new(Metrics::new())).unwrap();
         let idp = Arc::new(LateIdp::default());
         let settings = LoginSettings {
@@ -229,6 +233,12 @@ impl Stand {
 
     /// A fresh browser that trusts the gateway's and the mock's CAs.
     pub fn browser(&self) -> Browser {
+        self.browser_behind(None)
+    }
+
+    /// A browser whose requests reach the gateway through a proxy that says the client
+    /// is `client` (`X-Forwarded-For`).
+    pub fn browser_behind(&self, client: Option<&str>) -> Browser {
         let mut b = reqwest::Client::builder()
             .add_root_certificate(
                 reqwest::Certificate::from_pem(self.pki.ca.cert_pem().as_bytes()).unwrap(),
@@ -237,6 +247,11 @@ impl Stand {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .resolve("localhost", self.gw.https_addr());
+        if let Some(ip) = client {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert("x-forwarded-for", ip.parse().unwrap());
+            b = b.default_headers(h);
+        }
         if let Some(ca) = self.mock.ca_pem() {
             b = b.add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap());
         }

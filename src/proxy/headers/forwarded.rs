@@ -19,6 +19,34 @@ pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-p
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 pub const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
+/// The client's address: the TCP peer, or — when the peer is a trusted proxy — the
+/// right-most address of its `X-Forwarded-For` that is not a trusted proxy. What rate
+/// limits, audit events and logs key on (behind the region's load balancer every
+/// client would otherwise share the balancer's address).
+pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
+    if !is_trusted(peer, trusted) {
+        return peer;
+    }
+    let mut chain: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all(&X_FORWARDED_FOR) {
+        for item in value.to_str().unwrap_or("").split(',') {
+            match item.trim().parse::<IpAddr>() {
+                Ok(ip) => chain.push(ip.to_canonical()),
+                Err(_) => chain.clear(),
+            }
+        }
+    }
+    chain.push(peer);
+    chain
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(**ip, trusted))
+        .or(chain.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
 /// Sets the forwarding headers for a request that arrived from `peer` for `host` over
 /// TLS. Returns the client address the diary is told about.
 pub fn apply(headers: &mut HeaderMap, peer: IpAddr, host: &str, trusted: &[IpNet]) -> IpAddr {
@@ -105,6 +133,30 @@ mod tests {
         h.insert(&X_REAL_IP, HeaderValue::from_static("1.2.3.4"));
         h.insert(FORWARDED, HeaderValue::from_static("for=1.2.3.4"));
         h
+    }
+
+    #[test]
+    fn the_client_address_is_believed_only_from_trusted_proxies() {
+        let lb: IpAddr = "10.0.0.1".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert(
+            &X_FORWARDED_FOR,
+            HeaderValue::from_static("1.2.3.4, 5.6.7.8"),
+        );
+        assert_eq!(
+            client_address(&h, lb, &trusted),
+            "5.6.7.8".parse::<IpAddr>().unwrap()
+        );
+        let stranger: IpAddr = "9.9.9.9".parse().unwrap();
+        assert_eq!(client_address(&h, stranger, &trusted), stranger);
+        h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("1.2.3.4, junk"));
+        assert_eq!(client_address(&h, lb, &trusted), lb);
+        h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.7"));
+        assert_eq!(
+            client_address(&h, lb, &trusted),
+            "10.0.0.7".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
