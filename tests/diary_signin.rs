@@ -206,8 +206,23 @@ async fn verifier(public_pem: String) -> url::Url {
                             }
                             _ => (StatusCode::BAD_REQUEST, "two assertions".to_owned()),
                         };
-                        let mut resp = Response::new(Full::new(Bytes::from(body)));
+                        // `/cookie` echoes the Cookie header the diary got; every
+                        // answer to an asserted user sets the diary's own session cookie.
+                        let body = if req.uri().path() == "/cookie" {
+                            req.headers()
+                                .get("cookie")
+                                .map(|c| c.to_str().unwrap_or("").to_owned())
+                                .unwrap_or_default()
+                        } else {
+                            body
+                        };
+                        let mut resp = Response::new(Full::new(Bytes::from(body.clone())));
                         *resp.status_mut() = status;
+                        if let Some(sub) = body.strip_prefix("sub=") {
+                            let sub = sub.split(' ').next().unwrap_or("");
+                            let v = format!("vsess={sub}; Path=/; HttpOnly");
+                            resp.headers_mut().insert("set-cookie", v.parse().unwrap());
+                        }
                         Ok::<_, Infallible>(resp)
                     }
                 });
@@ -274,6 +289,15 @@ async fn header_mode_assertion_is_verified_by_the_diary(db: Db) {
             "sub=parent role=parent amr=esia level=confirmed"
         );
     }
+    // The diary's own session cookie stays in the gateway's jar (issue 9): the browser
+    // never holds it, so a copied browser cookie cannot replay the diary session.
+    assert!(
+        !b.cookie_names().iter().any(|n| n == "vsess"),
+        "{:?}",
+        b.cookie_names()
+    );
+    let echoed = b.get(&stand.url("/cookie")).await.text().await.unwrap();
+    assert!(echoed.contains("vsess=parent"), "{echoed:?}");
     let used = stand
         .store
         .binding_by_oid(CONFIRMED_OID)

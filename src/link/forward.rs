@@ -14,8 +14,10 @@
 //!   gateway session ends. A legacy login becomes a session only when the probe names
 //!   the login the form did.
 //!
-//! Browser-held diary cookies never reach the diary in form mode except the `pass_cookies`
-//! names, and never a session cookie whatever that list says.
+//! Browser-held diary cookies never reach the diary except the `pass_cookies` names, and
+//! never a session cookie whatever that list says. In header mode too the diary's
+//! cookies live in the session's jar (in memory when there is no vault to seal them
+//! with): a copied browser cookie never replays a diary session without the gateway.
 
 use std::net::IpAddr;
 
@@ -59,8 +61,6 @@ enum Kind {
     Anonymous {
         pre: Option<super::prelogin::PreLogin>,
     },
-    /// Header mode: passed through, the assertion added for a diary identity.
-    Header { login: Option<SessionRecord> },
     /// A session with a diary identity and its jar (form mode).
     Jar {
         id: SessionId,
@@ -161,18 +161,14 @@ impl Link {
             return Outcome::Answer(page.map(body::boxed));
         }
         let Some((id, mut record)) = record else {
-            if self.form_mode() {
-                // Read the pre-login cookie before the browser's cookies are dropped.
-                let pre = if rules.login_endpoints.matches(canonical) {
-                    Some(self.prelogin.open(req.headers()).await)
-                } else {
-                    None
-                };
-                self.keep_browser_cookies(req.headers_mut(), None);
-                identified.kind = Kind::Anonymous { pre };
+            // Read the pre-login cookie before the browser's cookies are dropped.
+            let pre = if rules.login_endpoints.matches(canonical) {
+                Some(self.prelogin.open(req.headers()).await)
             } else {
-                identified.kind = Kind::Header { login: None };
-            }
+                None
+            };
+            self.keep_browser_cookies(req.headers_mut(), None);
+            identified.kind = Kind::Anonymous { pre };
             return Outcome::Continue((req, identified));
         };
         if record.diary_login.is_none() && record.auth_method == AuthMethod::Esia {
@@ -187,12 +183,6 @@ impl Link {
             };
         }
         identified.session = session.map(|s| with_identity(s, &record));
-        if !self.form_mode() {
-            identified.kind = Kind::Header {
-                login: record.diary_login.is_some().then_some(record),
-            };
-            return Outcome::Continue((req, identified));
-        }
         let jar = self.jar_of(&record);
         self.keep_browser_cookies(req.headers_mut(), Some(&jar));
         identified.kind = if record.diary_login.is_some() {
@@ -233,8 +223,13 @@ impl Link {
                     pre,
                 }
             }
-            Kind::Header { login } => {
-                if let (Some(record), Some(assertions)) = (login, &self.assertions) {
+            Kind::Jar { id, record } => {
+                let jar = self.jar_of(&record);
+                if let Some(cookies) = jar.header_for(&path, now) {
+                    append_cookie(req.headers_mut(), &cookies);
+                }
+                // Header mode: the signed assertion names the user besides the jar.
+                if let Some(assertions) = &self.assertions {
                     let login = record.diary_login.as_deref().unwrap_or_default();
                     let signed = assertions.sign(
                         login,
@@ -252,13 +247,6 @@ impl Link {
                             "cannot sign the diary assertion; forwarding without it"
                         ),
                     }
-                }
-                PlanKind::Untouched
-            }
-            Kind::Jar { id, record } => {
-                let jar = self.jar_of(&record);
-                if let Some(cookies) = jar.header_for(&path, now) {
-                    append_cookie(req.headers_mut(), &cookies);
                 }
                 PlanKind::Jar { id, record, jar }
             }
@@ -344,6 +332,14 @@ impl Link {
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
+                if !self.form_mode() {
+                    // Header mode: the assertion names the user on every request; the
+                    // jar only keeps the diary's cookies away from the browser.
+                    if !set.is_empty() {
+                        self.save_jar(&id, &jar).await;
+                    }
+                    return Finish::Done(resp);
+                }
                 let mut expired = rules.session_expired(resp.status(), location.as_deref());
                 if !expired && session_changed {
                     // Identity unknown: the diary session changed without our sign-in.
@@ -542,21 +538,41 @@ impl Link {
         super::identity::record_of(&self.sessions, cookie).await
     }
 
-    fn jar_of(&self, record: &SessionRecord) -> Jar {
+    /// The session's jar: sealed in the store with the vault key (form mode), else kept
+    /// in memory (header mode, where the assertion re-establishes a lost diary session).
+    pub(super) fn jar_of(&self, record: &SessionRecord) -> Jar {
         match &self.vault {
             Some(vault) => {
                 super::jar_store::open(vault, &record.key, record.diary_cookies.as_deref())
             }
-            None => Jar::new(),
+            None => self.memory_jars.get(&record.key.0).unwrap_or_default(),
         }
     }
 
     pub(super) async fn save_jar(&self, id: &SessionId, jar: &Jar) {
-        let Some(vault) = &self.vault else { return };
-        let key = id.key();
-        let sealed = super::jar_store::seal(vault, &key, jar);
-        if let Err(e) = self.sessions.set_diary_cookies(&key, sealed).await {
+        if let Err(e) = self.keep_jar(&id.key(), jar).await {
             tracing::warn!(error = %e, "cannot save the diary cookie jar");
+        }
+    }
+
+    /// Stores a session's jar where [`Link::jar_of`] finds it.
+    pub(super) async fn keep_jar(
+        &self,
+        key: &crate::store::SessionKey,
+        jar: &Jar,
+    ) -> Result<(), crate::store::StoreError> {
+        match &self.vault {
+            Some(vault) => {
+                let sealed = super::jar_store::seal(vault, key, jar);
+                self.sessions
+                    .set_diary_cookies(key, sealed)
+                    .await
+                    .map(|_| ())
+            }
+            None => {
+                self.memory_jars.insert(key.0, jar.clone());
+                Ok(())
+            }
         }
     }
 

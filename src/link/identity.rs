@@ -230,12 +230,11 @@ impl Link {
                 return Err(self.store_problem());
             }
         };
-        if let (Some(vault), Some(jar)) = (&self.vault, jar) {
-            let sealed = jar_store::seal(vault, &record.key, jar);
-            if let Err(e) = self.sessions.set_diary_cookies(&record.key, sealed).await {
-                tracing::error!(error = %e, "cannot save the diary cookie jar");
-                return Err(self.store_problem());
-            }
+        if let Some(jar) = jar
+            && let Err(e) = self.keep_jar(&record.key, jar).await
+        {
+            tracing::error!(error = %e, "cannot save the diary cookie jar");
+            return Err(self.store_problem());
         }
         let max_age = (!record.public_computer).then(|| {
             let left = (record.absolute_expiry - self.clock.now()).num_seconds();

@@ -73,14 +73,9 @@ impl Link {
             }
             Err(e) => return refuse(self.bad_form(&e.to_string())),
         };
-        let pre = if self.form_mode() {
-            // Read the pre-login cookie before the browser's cookies are dropped.
-            let pre = self.prelogin.open(&parts.headers).await;
-            self.keep_browser_cookies(&mut parts.headers, None);
-            Some(pre)
-        } else {
-            None
-        };
+        // Read the pre-login cookie before the browser's cookies are dropped.
+        let pre = Some(self.prelogin.open(&parts.headers).await);
+        self.keep_browser_cookies(&mut parts.headers, None);
         Outcome::Continue((Request::from_parts(parts, body::full(bytes)), login, pre))
     }
 
@@ -114,9 +109,7 @@ impl Link {
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
-        if self.form_mode() {
-            resp.headers_mut().remove(SET_COOKIE);
-        }
+        resp.headers_mut().remove(SET_COOKIE);
         let mut pre = pre;
         let mut jar = pre.as_ref().map(|p| p.jar.clone()).unwrap_or_default();
         for v in &set_cookies {
@@ -179,8 +172,7 @@ impl Link {
             diary_login: Some(user.login.clone()),
             diary_role: user.role.clone(),
         };
-        let jar = self.form_mode().then_some(&jar);
-        match self.start_session(previous.as_ref(), new, jar).await {
+        match self.start_session(previous.as_ref(), new, Some(&jar)).await {
             Ok(cookie) => {
                 resp.headers_mut().append(SET_COOKIE, cookie);
                 self.audit(
@@ -215,10 +207,8 @@ impl Link {
         if cross_site {
             return redirect(&format!("{}logout", self.prefix));
         }
-        if let Some(vault) = &self.vault {
-            let jar = super::jar_store::open(vault, &record.key, record.diary_cookies.as_deref());
-            self.forward_logout(&jar, &canonical.forward_target).await;
-        }
+        let jar = self.jar_of(record);
+        self.forward_logout(&jar, &canonical.forward_target).await;
         if let Err(e) = self.sessions.end(id).await {
             tracing::error!(error = %e, "diary logout: cannot end the session");
             return self.store_problem();

@@ -107,6 +107,8 @@ pub struct Link {
     pages: LinkPages,
     clock: SharedClock,
     prelogin: prelogin::PreLogins,
+    /// Session jars when there is no vault to seal them with (header mode).
+    memory_jars: moka::sync::Cache<[u8; 32], crate::diary::jar::Jar>,
 }
 
 impl std::fmt::Debug for Link {
@@ -152,6 +154,10 @@ impl Link {
             idp: p.idp,
             clock: p.clock,
             prelogin: prelogin::PreLogins::default(),
+            memory_jars: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(12 * 3600))
+                .build(),
         })
     }
 
