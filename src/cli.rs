@@ -242,7 +242,16 @@ fn explain(a: &ExplainArgs) -> ExitCode {
                 return ExitCode::from(EXIT_CONFIG);
             }
         };
-    match crate::policy::explain(policy, &policy.calendar, at, &session, &a.request) {
+    let login = &cfg.diary.rules.login_endpoints;
+    let is_login = |c: &crate::policy::CanonicalRequest| login.matches(c);
+    match crate::policy::explain::explain_with(
+        policy,
+        &policy.calendar,
+        at,
+        &session,
+        &a.request,
+        is_login,
+    ) {
         Ok(e) => {
             print!("{e}");
             if let Some(reason) = e.decision.reason() {

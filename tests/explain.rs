@@ -254,3 +254,48 @@ fn a_bad_policy_is_reported_with_file_line_and_key_and_exits_2() {
     }
     assert!(e.stdout.is_empty(), "no decision printed on a bad config");
 }
+
+/// Issue 9: the legacy form's refusal after a `disabled` cutover is a policy decision,
+/// shown by explain for every login endpoint the `[diary]` section names.
+#[test]
+fn explain_shows_the_legacy_login_refusal_on_every_login_endpoint() {
+    let probe = support::Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &probe.files.cert, &probe.files.key);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "legacy_login = \"restricted\"",
+        "legacy_login = \"disabled\"",
+    ) + "\n[diary]\nlogin_endpoints = [{ path = \"/login\" }, { path = \"/index.php\", query = { module = \"login\" } }]\n";
+    assert!(
+        text.contains("legacy_login = \"disabled\""),
+        "the shipped calendar moved"
+    );
+    std::fs::write(&config, text).unwrap();
+    for request in ["POST /login", "POST /INDEX.PHP?module=LOGIN"] {
+        for session in [&["anonymous"][..], &["legacy"][..]] {
+            let e = explain(&config, "2019-02-01", session, request);
+            assert_eq!(e.code, 1, "{request} {session:?}: {}{}", e.stdout, e.stderr);
+            assert!(
+                e.stdout
+                    .contains("decision:   deny (legacy-login-disabled)"),
+                "{request}: {}",
+                e.stdout
+            );
+        }
+        let e = explain(
+            &config,
+            "2019-02-01",
+            &["esia", "--level", "confirmed", "--role", "parent"],
+            request,
+        );
+        assert!(!e.stdout.contains("legacy-login-disabled"), "{}", e.stdout);
+    }
+    // Before the cutover the form is open.
+    let e = explain(
+        &config,
+        "2018-10-01",
+        &["anonymous"],
+        "POST /index.php?module=login",
+    );
+    assert!(!e.stdout.contains("legacy-login-disabled"), "{}", e.stdout);
+}

@@ -39,8 +39,8 @@ use crate::language::Language;
 use crate::login::ActiveSession;
 use crate::metrics::Metrics;
 use crate::policy::{
-    AccountLevel, CanonicalRequest, Decision, LegacyLogin, Phase, Policy, Reason, SessionView,
-    decide, strip_overrides,
+    AccountLevel, CanonicalRequest, Decision, Phase, Policy, Reason, SessionView, decide_login,
+    strip_overrides,
 };
 use crate::store::{AuditEvent, AuditKind, SharedStore};
 
@@ -223,32 +223,17 @@ impl Cutover {
                 }
             }
         };
-        let verdict = decide(
+        let legacy_login = legacy_login
+            || (canonical.method == Method::POST && canonical.path == self.legacy_login_path);
+        let verdict = decide_login(
             &self.policy,
             deciding.as_ref().unwrap_or(&canonical),
             &view,
             phase,
+            legacy_login,
         );
-        let legacy_form = phase == Phase::Cutover(LegacyLogin::Disabled)
-            && canonical.method == Method::POST
-            && (legacy_login || canonical.path == self.legacy_login_path);
         self.metrics.decision(verdict.decision.as_str());
         match verdict.decision {
-            _ if legacy_form => {
-                let reason = Reason::LegacyLoginDisabled;
-                return Outcome::Answer(
-                    self.refuse(
-                        reason,
-                        None,
-                        &canonical,
-                        &view,
-                        verdict.group,
-                        session,
-                        client_ip,
-                    )
-                    .await,
-                );
-            }
             Decision::Allow => {}
             Decision::NeedLogin => {
                 let back = return_path(&canonical);

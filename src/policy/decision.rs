@@ -213,6 +213,32 @@ pub fn decide<'p>(
     best.unwrap_or_else(|| decide_in(policy, None, session, phase))
 }
 
+/// [`decide`] for a request the pipeline recognised as a browser login on one of the
+/// diary's login endpoints (`legacy_login`): after a `disabled` cutover the password
+/// form is closed to anyone who is not already an ESIA session, whatever the route
+/// groups say. A policy decision, so `explain` shows it like any other.
+pub fn decide_login<'p>(
+    policy: &'p Policy,
+    req: &CanonicalRequest,
+    session: &SessionView,
+    phase: Phase,
+    legacy_login: bool,
+) -> Verdict<'p> {
+    let closed = legacy_login
+        && phase == Phase::Cutover(super::LegacyLogin::Disabled)
+        && matches!(session, SessionView::Anonymous | SessionView::Legacy { .. });
+    if closed {
+        return Verdict {
+            decision: Decision::Deny(Reason::LegacyLoginDisabled),
+            group: None,
+            matcher: Some("[diary] login_endpoints"),
+            ambiguous: false,
+            required_level: None,
+        };
+    }
+    decide(policy, req, session, phase)
+}
+
 /// The decision within one matched group (or the default access when `None`).
 fn decide_in<'p>(
     policy: &'p Policy,

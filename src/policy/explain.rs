@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::Policy;
 use super::calendar::{Calendar, Phase};
 use super::canonical::{CanonicalRequest, Reject};
-use super::decision::{AccountLevel, Decision, Role, SessionView, decide};
+use super::decision::{AccountLevel, Decision, Role, SessionView};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExplainError {
@@ -96,6 +96,19 @@ pub fn explain(
     session: &SessionView,
     method_and_target: &str,
 ) -> Result<Explanation, ExplainError> {
+    explain_with(policy, calendar, at, session, method_and_target, |_| false)
+}
+
+/// [`explain`] knowing which requests are browser logins on the diary's login
+/// endpoints (the config's `[diary] login_endpoints`), as the running gateway knows.
+pub fn explain_with(
+    policy: &Policy,
+    calendar: &Calendar,
+    at: DateTime<Utc>,
+    session: &SessionView,
+    method_and_target: &str,
+    is_login_endpoint: impl Fn(&CanonicalRequest) -> bool,
+) -> Result<Explanation, ExplainError> {
     let mut words = method_and_target.split_whitespace();
     let (Some(method), Some(target), None) = (words.next(), words.next(), words.next()) else {
         return Err(ExplainError::Syntax);
@@ -104,7 +117,8 @@ pub fn explain(
         .canonicalize(method, target)
         .map_err(ExplainError::Rejected)?;
     let phase = calendar.phase_at(at);
-    let verdict = decide(policy, &canonical, session, phase);
+    let legacy_login = canonical.method == http::Method::POST && is_login_endpoint(&canonical);
+    let verdict = super::decide_login(policy, &canonical, session, phase, legacy_login);
     Ok(Explanation {
         request: method_and_target.trim().to_string(),
         group: verdict.group.map(str::to_string),

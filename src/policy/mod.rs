@@ -45,7 +45,7 @@ pub mod routes;
 pub use calendar::{Calendar, LegacyLogin, Phase};
 pub use canonical::{CanonConfig, CanonicalRequest, Reject, canonicalize};
 pub use decision::{
-    AccountLevel, Decision, Reason, Role, RoleLevels, SessionView, Verdict, decide,
+    AccountLevel, Decision, Reason, Role, RoleLevels, SessionView, Verdict, decide, decide_login,
 };
 pub use explain::{ExplainError, Explanation, explain, parse_session};
 pub use overrides::strip_overrides;
