@@ -177,16 +177,23 @@ async fn flow_b_links_the_legacy_sessions_user_without_a_password(db: Db) {
         .unwrap()
         .unwrap();
     assert_eq!(binding.diary_login, "parent");
+    // The password typed on the diary's form was kept sealed with the legacy session
+    // and went to the vault with the binding (issue 15: typed once, never again).
     assert!(
         stand
             .store
             .get_vault_entry("parent")
             .await
             .unwrap()
-            .is_none()
+            .is_some()
     );
     assert!(audit_kinds(&stand).await.contains(&AuditKind::Link));
     b.assert_only_gateway_cookies();
+    // The next Госуслуги login, from another browser, goes straight to the grades.
+    let next = stand.browser();
+    let cb = stand.esia_login(&next, "/marks", "confirmed").await;
+    assert_eq!(location(&cb), "/marks");
+    assert_parents_grades(&stand, &next).await;
 
     // Without a legacy session there is nothing to link from.
     let stranger = stand.browser();

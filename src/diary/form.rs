@@ -30,10 +30,18 @@ pub enum FormRefusal {
     BadLogin,
 }
 
-/// What the gateway read from a login POST: the login the diary will see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the gateway read from a login POST: the login the diary will see, and the
+/// password (kept for linking without a second prompt).
+#[derive(Debug)]
 pub struct LoginPost {
     pub login: String,
+    pub password: Option<crate::secret::Secret>,
+}
+
+impl PartialEq for LoginPost {
+    fn eq(&self, other: &Self) -> bool {
+        self.login == other.login
+    }
 }
 
 /// Reads a browser's login POST as the diary will; `Ok(None)` when the body carries no
@@ -56,8 +64,13 @@ pub fn read_login_post(
     if login.is_empty() || login.chars().any(char::is_control) {
         return Err(FormRefusal::BadLogin);
     }
+    let password = params
+        .get_scalar(&rules.password_field)
+        .filter(|p| !p.is_empty())
+        .map(crate::secret::Secret::new);
     Ok(Some(LoginPost {
         login: login.to_owned(),
+        password,
     }))
 }
 
@@ -261,7 +274,8 @@ mod tests {
         assert_eq!(
             urlencoded("login=parent&password=demo").unwrap(),
             Some(LoginPost {
-                login: "parent".into()
+                login: "parent".into(),
+                password: None,
             })
         );
         assert_eq!(urlencoded("password=demo").unwrap(), None);

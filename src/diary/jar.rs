@@ -21,6 +21,21 @@ pub struct Jar {
     #[serde(rename = "v")]
     version: u8,
     cookies: Vec<StoredCookie>,
+    /// The password a legacy login through the gateway typed, kept (sealed with the jar)
+    /// until the session links to ESIA, so linking never asks for it again.
+    #[serde(default, rename = "c", skip_serializing_if = "Option::is_none")]
+    credential: Option<Credential>,
+}
+
+/// A password inside a jar: serialised only into the sealed blob, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct Credential(String);
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(***)")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +62,20 @@ impl Jar {
         Self {
             version: VERSION,
             cookies: Vec::new(),
+            credential: None,
         }
+    }
+
+    /// Keeps the password of the diary login this jar belongs to (see [`Jar`]'s field).
+    pub fn set_credential(&mut self, password: &crate::secret::Secret) {
+        self.credential = Some(Credential(password.expose().to_owned()));
+    }
+
+    /// Takes the kept password out (linking stores it in the vault).
+    pub fn take_credential(&mut self) -> Option<crate::secret::Secret> {
+        self.credential
+            .take()
+            .map(|c| crate::secret::Secret::new(c.0.clone()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -190,6 +218,19 @@ fn path_matches(cookie_path: &str, request_path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_password_is_never_printed_and_survives_the_round_trip() {
+        let mut jar = Jar::new();
+        jar.set_credential(&crate::secret::Secret::new("s3cret-pw"));
+        assert!(!format!("{jar:?}").contains("s3cret-pw"));
+        let mut back = Jar::from_bytes(&jar.to_bytes()).unwrap();
+        assert_eq!(back.take_credential().unwrap().expose(), "s3cret-pw");
+        assert!(back.take_credential().is_none());
+        // Jars written before the field existed still open.
+        let old = Jar::new().to_bytes();
+        assert!(Jar::from_bytes(&old).unwrap().take_credential().is_none());
+    }
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_546_300_800 + s, 0).unwrap()

@@ -153,10 +153,18 @@ impl Link {
         {
             return page;
         }
-        let jar = self
+        let mut jar = self
             .vault
             .as_ref()
             .map(|v| jar_store::open(v, &legacy, record.diary_cookies.as_deref()));
+        // The password the legacy login typed goes to the vault with the binding, so
+        // the next Госуслуги login signs in without asking for it (issue 15).
+        if let (Some(vault), Some(password)) =
+            (&self.vault, jar.as_mut().and_then(|j| j.take_credential()))
+            && let Err(e) = vault.put(&login, &password).await
+        {
+            tracing::error!(error = %e, "cannot store the diary password after linking");
+        }
         let new = esia_session(public_computer, oid, level.clone(), &login, role.clone());
         let cookie = match self.start_session(None, new, jar.as_ref()).await {
             Ok(c) => c,

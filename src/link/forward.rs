@@ -68,7 +68,7 @@ enum Kind {
     },
     /// A browser's login POST the gateway could attribute.
     LegacyLogin {
-        login: String,
+        post: crate::diary::form::LoginPost,
         previous: Option<SessionId>,
         pre: Option<super::prelogin::PreLogin>,
     },
@@ -98,7 +98,7 @@ enum PlanKind {
         jar: Jar,
     },
     LegacyLogin {
-        login: String,
+        post: crate::diary::form::LoginPost,
         previous: Option<SessionId>,
         pre: Option<super::prelogin::PreLogin>,
     },
@@ -138,11 +138,11 @@ impl Link {
         };
         if canonical.method == Method::POST && rules.login_endpoints.matches(canonical) {
             return match self.legacy_login(req, record.map(|(id, _)| id)).await {
-                Outcome::Continue((req, login, pre)) => {
+                Outcome::Continue((req, post, pre)) => {
                     identified.legacy_login = true;
                     identified.session = session;
                     identified.kind = Kind::LegacyLogin {
-                        login,
+                        post,
                         previous: identified_previous(&identified),
                         pre,
                     };
@@ -210,7 +210,7 @@ impl Link {
                 PlanKind::Anonymous { pre }
             }
             Kind::LegacyLogin {
-                login,
+                post,
                 previous,
                 pre,
             } => {
@@ -218,7 +218,7 @@ impl Link {
                     append_cookie(req.headers_mut(), &cookies);
                 }
                 PlanKind::LegacyLogin {
-                    login,
+                    post,
                     previous,
                     pre,
                 }
@@ -305,11 +305,11 @@ impl Link {
                 Finish::Done(resp)
             }
             PlanKind::LegacyLogin {
-                login,
+                post,
                 previous,
                 pre,
             } => Finish::Done(
-                self.legacy_answer(resp, login, previous, pre, plan.client_ip)
+                self.legacy_answer(resp, post, previous, pre, plan.client_ip)
                     .await,
             ),
             PlanKind::Jar {

@@ -24,7 +24,7 @@ use url::Url;
 use super::Link;
 use super::prelogin::PreLogin;
 use crate::body::{self, Body, Outcome};
-use crate::diary::form::read_login_post;
+use crate::diary::form::{LoginPost, read_login_post};
 use crate::diary::jar::Jar;
 use crate::diary::probe::Probed;
 use crate::diary::signin::DiaryHttp;
@@ -45,7 +45,7 @@ impl Link {
         &self,
         req: Request<Body>,
         _previous: Option<SessionId>,
-    ) -> Outcome<(Request<Body>, String, Option<PreLogin>)> {
+    ) -> Outcome<(Request<Body>, LoginPost, Option<PreLogin>)> {
         let t = self.pages.texts();
         let refuse = |p: PageResponse| Outcome::Answer(p.map(body::boxed));
         if !self.settings.legacy_login {
@@ -66,7 +66,7 @@ impl Link {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let login = match read_login_post(content_type.as_deref(), &bytes, &self.diary.rules) {
-            Ok(Some(post)) => post.login,
+            Ok(Some(post)) => post,
             Ok(None) => {
                 // No login field at all: not a sign-in the diary can make either.
                 return refuse(self.bad_form("legacy login form without a login field"));
@@ -95,11 +95,12 @@ impl Link {
     pub(super) async fn legacy_answer(
         &self,
         mut resp: Response<Body>,
-        login: String,
+        post: LoginPost,
         previous: Option<SessionId>,
         pre: Option<PreLogin>,
         client_ip: IpAddr,
     ) -> Response<Body> {
+        let LoginPost { login, password } = post;
         let rules = &self.diary.rules;
         let now = self.clock.now();
         // Every cookie a login answer sets is the diary's session: never the browser's.
@@ -164,6 +165,11 @@ impl Link {
             self.prelogin.consumed(p).await;
         }
         self.prelogin.learn(&jar);
+        // Kept sealed with the session's jar (form mode): linking from this session
+        // stores it with the binding, so the password is typed only once.
+        if let (Some(password), Some(_)) = (&password, &self.vault) {
+            jar.set_credential(password);
+        }
         let new = NewSession {
             auth_method: AuthMethod::Legacy,
             public_computer: false,
