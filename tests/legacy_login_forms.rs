@@ -209,3 +209,47 @@ async fn every_fixture_body_through_the_gateway_records_the_diarys_user_or_nobod
     }
     assert!(sessions > 0, "no row made a session at all");
 }
+
+/// Issue 15: the diary's own login form through the gateway is a password oracle too.
+/// Failures are limited per login (5 in 15 minutes) and, ten times as generously, per
+/// address; successes never count, so the rest of a school behind one address still
+/// signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_on_the_diary_form_are_limited_per_login_not_per_school() {
+    let stand = Stand::start(seed_004(), at("2018-10-01T12:00:00+03:00")).await;
+    let b = stand.browser();
+    for i in 0..5 {
+        let resp = b
+            .post(
+                &stand.url("/login"),
+                &[("login", "parent"), ("password", &format!("guess-{i}"))],
+            )
+            .await;
+        assert_ne!(
+            resp.status(),
+            reqwest::StatusCode::TOO_MANY_REQUESTS,
+            "try {i}"
+        );
+    }
+    let resp = b
+        .post(
+            &stand.url("/login"),
+            &[("login", "parent"), ("password", "demo")],
+        )
+        .await;
+    assert_eq!(resp.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    // Another pupil at the same address signs in, more than once.
+    for _ in 0..3 {
+        let other = stand.browser();
+        let resp = stand.legacy_login(&other, "student").await;
+        assert!(resp.status().is_redirection(), "{}", resp.status());
+    }
+    let audit = stand.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|(k, d)| *k == AuditKind::RateLimited && d["by"] == "account"),
+        "{audit:?}"
+    );
+}

@@ -306,20 +306,16 @@ async fn wrong_password_is_counted_and_rate_limited(db: Db) {
             .is_none()
     );
 
-    // The same address with another ESIA account is limited too.
+    // Another person at the same address (a school's one NAT address) is not locked
+    // out by these typos: only failures count, and an address may fail ten times as
+    // often as an account (issue 15).
     let b2 = stand.browser();
     let cb = stand.esia_login(&b2, "/marks", "confirmed-2").await;
     assert_eq!(location(&cb), "/marks");
     let resp = stand.submit_link(&b2, "student", "demo").await;
-    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.status().is_redirection(), "{}", resp.status());
     let kinds = audit_kinds(&stand).await;
-    assert!(
-        kinds
-            .iter()
-            .filter(|k| **k == AuditKind::RateLimited)
-            .count()
-            >= 2
-    );
+    assert!(kinds.contains(&AuditKind::RateLimited));
     assert_eq!(
         kinds
             .iter()
@@ -330,6 +326,9 @@ async fn wrong_password_is_counted_and_rate_limited(db: Db) {
     );
 
     // Bad forms are refused before anything is asked of the diary.
+    let b2 = stand.browser();
+    let cb = stand.esia_login(&b2, "/marks", "standard").await;
+    assert_eq!(location(&cb), "/marks");
     let (_, html) = stand.link_form(&b2, "/").await;
     let csrf = field_value(&html, "csrf").unwrap();
     let resp = b2

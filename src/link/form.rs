@@ -10,8 +10,7 @@
 
 use std::net::IpAddr;
 
-use chrono::TimeDelta;
-use http::{HeaderValue, Request, StatusCode, header};
+use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::json;
 
@@ -21,7 +20,7 @@ use super::pages::FormState;
 use crate::diary::jar::Jar;
 use crate::diary::signin::LoginOutcome;
 use crate::login::ActiveSession;
-use crate::login::pages::{PageResponse, Problem, redirect};
+use crate::login::pages::{PageResponse, redirect};
 use crate::login::return_path::safe_return_path;
 use crate::secret::Secret;
 use crate::session::tokens_equal;
@@ -150,7 +149,11 @@ impl Link {
             tracing::warn!(oid, "link form refused: bad or missing CSRF token");
             return form(StatusCode::FORBIDDEN, t.csrf_expired);
         }
-        if let Some(page) = self.rate_limited(oid, ip).await {
+        let limits = self.link_form_limits(oid, ip);
+        if let Some(page) = self
+            .over_limit(&limits, Some(oid), ip, "link-rate-limited")
+            .await
+        {
             return page;
         }
         let password = fields.single("password").unwrap_or("");
@@ -173,6 +176,9 @@ impl Link {
                 s.user.and_then(|u| u.role)
             }
             Ok(s) if s.outcome == LoginOutcome::WrongPassword => {
+                // Only failures count: a first-time user with the right password is
+                // never held back by the typos of others behind the same address.
+                self.count_failure(&limits).await;
                 self.audit(
                     AuditKind::LinkFailed,
                     Some(oid),
@@ -293,51 +299,6 @@ impl Link {
 
     /// 429 when this ESIA account or this address used up its attempts; otherwise the
     /// attempt is counted and `None` returned.
-    async fn rate_limited(&self, oid: i64, ip: IpAddr) -> Option<PageResponse> {
-        let now = self.clock.now();
-        let window = TimeDelta::from_std(self.settings.window).unwrap_or(TimeDelta::minutes(15));
-        let since = now - window;
-        let keys = [
-            format!("link:oid:{oid}"),
-            format!("link:ip:{}", ip.to_canonical()),
-        ];
-        for key in &keys {
-            match self.store.count_attempts(key, since).await {
-                Ok(n) if n >= self.settings.max_attempts => {
-                    let minutes = window.num_minutes().max(1);
-                    tracing::warn!(oid, %ip, key = %key, "link form rate limit reached");
-                    self.audit(AuditKind::RateLimited, Some(oid), None, Some(ip),
-                        json!({ "limit": self.settings.max_attempts, "window_minutes": minutes,
-                                "by": if key.starts_with("link:oid") { "account" } else { "address" } }))
-                        .await;
-                    let t = self.pages.texts();
-                    let text = t.rate_text.replace("{minutes}", &minutes.to_string());
-                    let mut page = self.pages.problem(
-                        &Problem::new(StatusCode::TOO_MANY_REQUESTS, t.rate_title, &text)
-                            .with_code("link-rate-limited"),
-                    );
-                    if let Ok(v) = HeaderValue::from_str(&window.num_seconds().to_string()) {
-                        page.headers_mut().insert(header::RETRY_AFTER, v);
-                    }
-                    return Some(page);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    // Fail closed: without a count the oracle would be unlimited.
-                    tracing::error!(error = %e, "cannot count link attempts");
-                    return Some(self.store_problem());
-                }
-            }
-        }
-        for key in &keys {
-            if let Err(e) = self.store.record_attempt(key, now).await {
-                tracing::error!(error = %e, "cannot record a link attempt");
-                return Some(self.store_problem());
-            }
-        }
-        None
-    }
-
     /// `<prefix>start?return=…`
     pub(super) fn start_url(&self, return_path: &str) -> String {
         let mut s = url::form_urlencoded::Serializer::new(String::new());

@@ -137,7 +137,7 @@ impl Link {
             None => None,
         };
         if canonical.method == Method::POST && rules.login_endpoints.matches(canonical) {
-            return match self.legacy_login(req, record.map(|(id, _)| id)).await {
+            return match self.legacy_login(req, client_ip).await {
                 Outcome::Continue((req, post, pre)) => {
                     identified.legacy_login = true;
                     identified.session = session;

@@ -44,7 +44,7 @@ impl Link {
     pub(super) async fn legacy_login(
         &self,
         req: Request<Body>,
-        _previous: Option<SessionId>,
+        client_ip: IpAddr,
     ) -> Outcome<(Request<Body>, LoginPost, Option<PreLogin>)> {
         let t = self.pages.texts();
         let refuse = |p: PageResponse| Outcome::Answer(p.map(body::boxed));
@@ -73,6 +73,15 @@ impl Link {
             }
             Err(e) => return refuse(self.bad_form(&e.to_string())),
         };
+        // The diary's form is a password oracle too: failures are limited like the
+        // link form's (per login and per address), before the diary is asked.
+        let limits = self.legacy_login_limits(&login.login, client_ip);
+        if let Some(page) = self
+            .over_limit(&limits, None, client_ip, "legacy-login-rate-limited")
+            .await
+        {
+            return refuse(page);
+        }
         // Read the pre-login cookie before the browser's cookies are dropped.
         let pre = Some(self.prelogin.open(&parts.headers).await);
         self.keep_browser_cookies(&mut parts.headers, None);
@@ -152,6 +161,8 @@ impl Link {
             // Not signed in (wrong password, or a form the diary did not accept): the
             // diary's own answer goes back; its cookies stay in the pre-login jar.
             Some(Probed::SignedOut) | None => {
+                self.count_failure(&self.legacy_login_limits(&login, client_ip))
+                    .await;
                 if let Some(mut p) = pre.take() {
                     p.jar = jar;
                     if let Some(cookie) = self.prelogin.keep(p).await {

@@ -33,6 +33,7 @@ pub mod http;
 mod identity;
 mod jar_store;
 mod legacy;
+mod limits;
 pub mod pages;
 mod prelogin;
 mod texts;
