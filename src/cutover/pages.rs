@@ -45,13 +45,7 @@ pub fn start_url(prefix: &str, return_path: &str) -> String {
 }
 
 pub fn redirect(location: &str) -> Response<Body> {
-    let mut resp = Response::new(body::empty());
-    *resp.status_mut() = StatusCode::FOUND;
-    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
-    resp.headers_mut().insert(header::LOCATION, value);
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    crate::pages::into_body(crate::pages::redirect(location))
 }
 
 /// The reason in words, for the page.

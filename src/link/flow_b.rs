@@ -18,9 +18,9 @@ use super::identity::{esia_session, record_of, with_cookie};
 use super::{Link, jar_store};
 use crate::login::ActiveSession;
 use crate::login::cookies::{FLOW_COOKIE_PREFIX, set_cookie};
-use crate::login::pages::{PageResponse, redirect};
 use crate::login::ports::{EsiaIdentity, LinkCallback};
 use crate::login::return_path::safe_return_path;
+use crate::pages::{PageResponse, redirect};
 use crate::session::random_token;
 use crate::store::{AuditKind, AuthMethod, FlowPurpose, LoginFlow, SessionKey};
 

@@ -14,7 +14,7 @@ use super::{Link, jar_store, link_url};
 use crate::diary::jar::Jar;
 use crate::diary::signin::{self, DiaryError, LoginOutcome};
 use crate::login::cookies;
-use crate::login::pages::{PageResponse, redirect};
+use crate::pages::{PageResponse, redirect};
 use crate::session::{NewSession, SessionId};
 use crate::store::{AuditKind, AuthMethod, SessionRecord};
 

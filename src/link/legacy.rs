@@ -29,7 +29,7 @@ use crate::diary::jar::Jar;
 use crate::diary::probe::Probed;
 use crate::diary::signin::DiaryHttp;
 use crate::login::cookies::clear_cookie;
-use crate::login::pages::{PageResponse, redirect};
+use crate::pages::{PageResponse, redirect};
 use crate::policy::CanonicalRequest;
 use crate::session::{NewSession, SessionId};
 use crate::store::{AuditKind, AuthMethod, SessionRecord};

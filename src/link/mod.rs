@@ -53,7 +53,7 @@ use crate::diary::config::{DiaryConfig, SignInMode};
 use crate::diary::vault::Vault;
 use crate::login::ActiveSession;
 use crate::login::IdentityProvider;
-use crate::login::pages::PageResponse;
+use crate::pages::PageResponse;
 use crate::session::Sessions;
 use crate::store::SharedStore;
 

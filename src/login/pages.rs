@@ -4,19 +4,14 @@
 //! forbids scripts and framing: these pages hold CSRF tokens and decide where a
 //! signed-in browser goes next.
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
+use http::StatusCode;
 use minijinja::{Environment, context};
 
 use super::texts::{Texts, texts};
 use crate::language::Language;
 
-/// What every login handler answers with.
-pub type PageResponse = Response<Full<Bytes>>;
-
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
-                   frame-ancestors 'none'; base-uri 'none'";
+/// What every login handler answers with, through the page kit.
+pub use crate::pages::kit::{PageResponse, html_response, redirect};
 
 /// A refusal or failure shown to the user: status, what happened, what to do.
 #[derive(Debug, Clone)]
@@ -158,51 +153,10 @@ impl Pages {
     }
 }
 
-/// A page answer with the headers every login page carries.
-pub fn html_response(status: StatusCode, body: String) -> PageResponse {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    no_store(h);
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    resp
-}
-
-/// A redirect (302) with no body; `location` must already be safe.
-pub fn redirect(location: &str) -> PageResponse {
-    let mut resp = Response::new(Full::new(Bytes::new()));
-    *resp.status_mut() = StatusCode::FOUND;
-    let value = HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
-    resp.headers_mut().insert(header::LOCATION, value);
-    no_store(resp.headers_mut());
-    // The callback URL carries the code and state; never leak it to the next page.
-    resp.headers_mut().insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    resp
-}
-
-fn no_store(h: &mut http::HeaderMap) {
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
     use http_body_util::BodyExt;
 
     async fn body(resp: PageResponse) -> String {

@@ -1,20 +1,22 @@
-//! User-facing pages rendered by the gateway itself (never by the diary): for now the
-//! error page every refusal and failure ends in.
+//! User-facing pages rendered by the gateway itself (never by the diary): the page kit
+//! every page leaves through ([`kit`]) and the error page every failure ends in.
 //!
 //! Templates are embedded with `include_str!` and compiled once into a minijinja
 //! environment; autoescaping is on (`.html`), no external assets, inline CSS, readable on
 //! a phone. Texts are Russian by default, English when `pages.language = "en"`.
 //! Pages never carry internal details (addresses, error chains): those go to the log.
 
+pub mod kit;
 mod texts;
+
+pub use kit::{PageResponse, html_response, into_body, redirect};
 
 use std::sync::LazyLock;
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use minijinja::{Environment, context};
 
-use crate::body::{self, Body};
+use crate::body::Body;
 use crate::language::Language;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -28,20 +30,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 /// Renders the error page for `status` as a complete response.
 pub fn error_page(status: StatusCode, language: Language) -> Response<Body> {
-    let html = render_error(status, language);
-    let mut resp = Response::new(body::full(Bytes::from(html)));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    resp
+    into_body(html_response(status, render_error(status, language)))
 }
 
 /// The HTML of the error page; falls back to a bare page if rendering ever fails.

@@ -60,7 +60,7 @@ use crate::shutdown::ShutdownSignal;
 use crate::upstream::Upstream;
 
 /// A page the gateway answered itself.
-fn answered(page: crate::login::pages::PageResponse) -> Forwarded {
+fn answered(page: crate::pages::PageResponse) -> Forwarded {
     Forwarded {
         response: page.map(body::boxed),
         upstream_status: None,
