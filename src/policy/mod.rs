@@ -34,6 +34,7 @@
 
 pub mod calendar;
 pub mod canonical;
+pub mod conditions;
 pub mod config;
 pub mod decision;
 mod decode;
@@ -44,8 +45,9 @@ pub mod routes;
 
 pub use calendar::{Calendar, LegacyLogin, Phase};
 pub use canonical::{CanonConfig, CanonicalRequest, Reject, canonicalize};
+pub use conditions::{QueryCondition, ValuePattern};
 pub use decision::{
-    AccountLevel, Decision, Reason, Role, RoleLevels, SessionView, Verdict, decide,
+    AccountLevel, Decision, DenyText, Reason, Role, RoleLevels, SessionView, Verdict, decide,
 };
 pub use explain::{ExplainError, Explanation, explain, parse_session};
 pub use overrides::strip_overrides;
