@@ -25,7 +25,8 @@
 //! let now = policy.calendar.parse_instant("2019-02-01").unwrap(); // clock.now() in the proxy
 //! // 400 with `reject.as_str()` on Err; on Ok, forward `forward_target`, not the raw target.
 //! let req = policy.canonicalize("get", "/x/../Marks;jsessionid=1/").unwrap();
-//! assert_eq!(req.forward_target, "/marks");
+//! assert_eq!(req.path, "/marks"); // matched ignoring case…
+//! assert_eq!(req.forward_target, "/Marks"); // …forwarded in the case the browser sent
 //! let legacy = SessionView::Legacy { role: None };
 //! let verdict = decide(&policy, &req, &legacy, policy.phase_at(now));
 //! assert_eq!(verdict.group, Some("grades"));
