@@ -4,6 +4,11 @@
 //!
 //! Access-log lines use the target [`ACCESS_TARGET`]; `access_log = false` silences that
 //! target in the filter, so the proxy never has to check the flag itself.
+//!
+//! `pretty` writes colour codes only when stdout is a terminal: redirected to a file or a
+//! journal, escape sequences are noise in every line.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -25,6 +30,11 @@ pub fn filter_directives(cfg: &LogConfig, env: Option<&str>) -> String {
     }
 }
 
+/// Whether log lines carry ANSI colour codes: `pretty` on a terminal only.
+pub fn colours(format: LogFormat, stdout_is_terminal: bool) -> bool {
+    matches!(format, LogFormat::Pretty) && stdout_is_terminal
+}
+
 /// Installs the global subscriber. Idempotent: a second call (tests, a reload) keeps the
 /// first subscriber and returns `false`.
 pub fn init(cfg: &LogConfig) -> bool {
@@ -36,7 +46,10 @@ pub fn init(cfg: &LogConfig) -> bool {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = match cfg.format {
-        LogFormat::Pretty => builder.with_target(true).try_init(),
+        LogFormat::Pretty => builder
+            .with_target(true)
+            .with_ansi(colours(cfg.format, std::io::stdout().is_terminal()))
+            .try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
@@ -66,6 +79,18 @@ mod tests {
             ..LogConfig::default()
         };
         assert_eq!(filter_directives(&cfg, None), "info,access=off");
+    }
+
+    #[test]
+    fn colours_only_for_pretty_on_a_terminal() {
+        for (format, terminal, want) in [
+            (LogFormat::Pretty, true, true),
+            (LogFormat::Pretty, false, false),
+            (LogFormat::Json, true, false),
+            (LogFormat::Json, false, false),
+        ] {
+            assert_eq!(colours(format, terminal), want, "{format:?} {terminal}");
+        }
     }
 
     #[test]

@@ -181,7 +181,8 @@ fn explain_prints_every_step_and_refuses_bad_input_with_2() {
     );
     assert_eq!(e.code, 1, "{}", e.stdout);
     for line in [
-        "canonical:  GET /index.php?module=marks",
+        "canonical:  GET /INDEX.php?module=marks",
+        "matched as: /index.php\n",
         "group:      grades",
         "phase:      cutover-restricted",
         "decision:   deny (legacy-session-after-cutover)",
@@ -196,6 +197,21 @@ fn explain_prints_every_step_and_refuses_bad_input_with_2() {
         "GET /index.php?module=marks",
     );
     assert_eq!(e.code, 0, "{}", e.stdout);
+    // PHP mode: PATH_INFO after the script is not what is matched, and explain says so.
+    let e = explain(
+        &config,
+        "2019-02-01",
+        &["legacy"],
+        "GET /Index.php/x.css?module=marks",
+    );
+    assert_eq!(e.code, 1, "{}", e.stdout);
+    for line in [
+        "canonical:  GET /Index.php/x.css?module=marks",
+        "matched as: /index.php (PHP script; PATH_INFO /x.css is not matched)",
+        "group:      grades",
+    ] {
+        assert!(e.stdout.contains(line), "{line}\n{}", e.stdout);
+    }
     // Bad input of every kind: exit 2.
     for (at, session, request) in [
         ("2019-02-30", &["legacy"][..], "GET /marks"),
@@ -208,6 +224,16 @@ fn explain_prints_every_step_and_refuses_bad_input_with_2() {
         ),
         ("2019-02-01", &["legacy"][..], "GET"),
         ("2019-02-01", &["legacy"][..], "GET /marks%00"),
+        (
+            "2019-02-01",
+            &["legacy"][..],
+            "GET /INDEX~1.PHP?module=marks",
+        ),
+        (
+            "2019-02-01",
+            &["legacy"][..],
+            "GET /index.php::$DATA?module=marks",
+        ),
         (
             "2019-02-01",
             &["legacy"][..],

@@ -9,6 +9,11 @@
 //!   below: decode once with `%2F`/`\` as `/`, ignore case, resolve dots clamping at the
 //!   root, drop `;params`, PHP query rules) would serve the grade page, the gateway's
 //!   decision for a legacy session after the cutover is a 400 or not Allow.
+//! - `path_valued_grade_pages_never_reach_a_legacy_session`: a `Modules.php?modname=`
+//!   diary opens the file its value names; every spelling of a grade file (`//`, `./`,
+//!   `x/../`, `\`, case, climbing above the root) is refused, never Allowed.
+//! - `path_info_never_changes_the_decision`: in PHP mode `/Modules.php/<anything>` runs
+//!   Modules.php, so it is decided exactly as `/Modules.php`.
 
 use esia_gateway::policy::{
     Decision, LegacyLogin, Phase, Role, SessionView, canonicalize, decide, default_policy,
@@ -256,4 +261,118 @@ proptest! {
             }
         }
     }
+}
+
+/// A `Modules.php?modname=` school system (issue 14), PHP mode on.
+static PHP_SCHOOL: LazyLock<Policy> = LazyLock::new(|| {
+    let text = r#"
+[calendar]
+esia_only_from = 2019-01-01
+legacy_login = "restricted"
+[canonical]
+case_insensitive = true
+php = true
+[[route_group]]
+name = "public"
+public = true
+match = [{ glob = "/**/*.css" }, { prefix = "/assets" }]
+[[route_group]]
+name = "grades"
+match = [{ path = "/Modules.php", query_any = { modname = { prefix = "Grades/" }, include = { prefix = "Grades/" } } }]
+before_transition = "any"
+transition = "any"
+after_cutover = "esia_linked"
+"#;
+    let file: esia_gateway::policy::config::PolicyFile = toml::from_str(text).unwrap();
+    esia_gateway::policy::config::validate(&file).unwrap()
+});
+
+/// `Grades/<page>` spelled the ways a file lookup still reads as the grade file.
+fn grade_value() -> impl Strategy<Value = String> {
+    let lead = prop_oneof![
+        Just(""),
+        Just("/"),
+        Just("./"),
+        Just("x/../"),
+        Just("Users/../"),
+        Just("../"),
+        Just("%2E/"),
+        Just("%5C"),
+    ];
+    let sep = prop_oneof![
+        Just("/"),
+        Just("//"),
+        Just("/./"),
+        Just("\\"),
+        Just("%5C"),
+        Just("%2F"),
+        Just("/x/../"),
+        Just("/%2e%2e/Grades/"),
+    ];
+    let grades = prop_oneof![
+        Just("Grades"),
+        Just("grades"),
+        Just("GRADES"),
+        Just("Gr%61des")
+    ];
+    let page = prop_oneof![
+        Just("StudentGrades.php"),
+        Just("FinalGrades.php"),
+        Just("reportcards.PHP"),
+        Just("X.php%20"),
+    ];
+    (lead, grades, sep, page).prop_map(|(l, g, s, p)| format!("{l}{g}{s}{p}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn path_valued_grade_pages_never_reach_a_legacy_session(
+        value in grade_value(),
+        name in prop_oneof![Just("modname"), Just("include")],
+        info in prop_oneof![Just(""), Just("/x.css"), Just("/.anything"), Just("/a/b.css")],
+    ) {
+        let p = &*PHP_SCHOOL;
+        let target = format!("/Modules.php{info}?modname=Users/X.php&{name}={value}");
+        if let Ok(c) = p.canonicalize("GET", &target) {
+            let v = decide(p, &c, &LEGACY, AFTER);
+            prop_assert_ne!(v.decision, Decision::Allow, "{} → {:?}", target, v);
+            prop_assert_eq!(v.group, Some("grades"), "{}", target);
+        }
+    }
+
+    #[test]
+    fn path_info_never_changes_the_decision(
+        info in "(/[a-zA-Z0-9._~-]{1,8}){1,3}",
+        query in prop_oneof![Just("modname=Grades/X.php"), Just("modname=Users/X.php"), Just("")],
+    ) {
+        let p = &*PHP_SCHOOL;
+        let plain = p.canonicalize("GET", &format!("/Modules.php?{query}")).unwrap();
+        if let Ok(c) = p.canonicalize("GET", &format!("/Modules.php{info}?{query}")) {
+            // `/Modules.php/..` is another page, not PATH_INFO.
+            prop_assume!(c.path.starts_with("/modules.php/"));
+            let a = decide(p, &plain, &LEGACY, AFTER);
+            let b = decide(p, &c, &LEGACY, AFTER);
+            prop_assert_eq!(a.decision, b.decision, "{}", info);
+            prop_assert_eq!(a.group, b.group, "{}", info);
+        }
+    }
+}
+
+/// The grade-value generator must produce targets the gateway accepts (and judges),
+/// or the property above would hold vacuously.
+#[test]
+fn grade_value_generator_reaches_the_decision() {
+    let mut runner = TestRunner::deterministic();
+    let strategy = grade_value();
+    let accepted = (0..300)
+        .filter(|_| {
+            let v = strategy.new_tree(&mut runner).unwrap().current();
+            PHP_SCHOOL
+                .canonicalize("GET", &format!("/Modules.php?modname={v}"))
+                .is_ok()
+        })
+        .count();
+    assert!(accepted > 200, "{accepted} of 300 accepted");
 }

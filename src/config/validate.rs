@@ -106,6 +106,23 @@ impl Ctx {
     }
 }
 
+/// The signer's program and key must exist (their paths are resolved by then).
+fn signer_files(
+    esia: crate::esia::EsiaConfig,
+) -> Result<crate::esia::EsiaConfig, Vec<(String, String, Option<String>)>> {
+    let problems = crate::esia::config::check_signer_files(&esia.signer);
+    if problems.is_empty() {
+        return Ok(esia);
+    }
+    Err(problems
+        .into_iter()
+        .map(|(k, m, h)| {
+            let key = k.strip_prefix("esia.").map(str::to_owned).unwrap_or(k);
+            (key, m, Some(h))
+        })
+        .collect())
+}
+
 /// Parses `a.b[2].c` into segments (our keys never contain `.` or `[`).
 pub fn parse_path(path: &str) -> Vec<Segment> {
     let mut out = Vec::new();
@@ -136,7 +153,9 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
     let log = sections::log(&file.log, cx);
     let base = cx.base_dir().to_path_buf();
     let esia = match &file.esia {
-        Some(f) => cx.section("esia", auth::validate_esia(f, &base)).map(Some),
+        Some(f) => cx
+            .section("esia", auth::validate_esia(f, &base).and_then(signer_files))
+            .map(Some),
         None => Some(None),
     };
     let login = cx.section("login", auth::validate_login(&file.login));

@@ -4,7 +4,9 @@
 //! is disabled, and the redirect to the ESIA start page.
 //!
 //! Every refusal carries the reason's stable name (`data-reason`, and in the text) so
-//! the person who calls the help desk can read it out. No external assets.
+//! the person who calls the help desk can read it out. A group's own `deny_reason` text
+//! ([`Reason::Custom`]) replaces the built-in words and the grades title. No external
+//! assets.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -53,6 +55,8 @@ pub fn reason_text(reason: Reason, required: Option<AccountLevel>, lang: Languag
     let ru = lang == Language::Ru;
     let level = required.map(|l| level_name(l, lang));
     match (reason, ru) {
+        (Reason::Custom(t), true) => t.ru.clone(),
+        (Reason::Custom(t), false) => t.en.clone(),
         (Reason::LegacySessionAfterCutover, true) => "Вы вошли по логину и паролю интернет-дневника. После перехода на вход через ЕСИА текущая успеваемость показывается только после привязки учётной записи Госуслуг.".into(),
         (Reason::LegacySessionAfterCutover, false) => "You signed in with the diary password. Since the switch to ESIA, grades are shown only after you link your Gosuslugi account.".into(),
         (Reason::LegacyLoginDisabled, true) => "Вход по логину и паролю интернет-дневника отключён. Вход в интернет-дневник возможен только через Госуслуги (ЕСИА).".into(),
@@ -97,6 +101,8 @@ pub fn denied(
         (Reason::LegacyLoginDisabled, false) => "Password sign-in is disabled",
         (Reason::RegistrationClosed, true) => "Регистрация только через Госуслуги",
         (Reason::RegistrationClosed, false) => "Registration only through Gosuslugi",
+        (Reason::Custom(_), true) => "Доступ к разделу закрыт",
+        (Reason::Custom(_), false) => "Access to this section is closed",
         (_, true) => "Доступ к текущей успеваемости закрыт",
         (_, false) => "Access to current grades is closed",
     };
@@ -127,7 +133,7 @@ pub fn denied(
         lang = if ru { "ru" } else { "en" },
         text = escape(&reason_text(reason, required, lang)),
         href = escape(&href),
-        reason = reason.as_str(),
+        reason = escape(reason.as_str()),
     );
     let mut resp = Response::new(body::full(Bytes::from(html)));
     *resp.status_mut() = StatusCode::FORBIDDEN;
@@ -142,7 +148,9 @@ pub fn denied(
         HeaderValue::from_static("nosniff"),
     );
     // The stable name for scripts and for HEAD, whose answer has no page.
-    h.insert(REASON_HEADER, HeaderValue::from_static(reason.as_str()));
+    if let Ok(name) = HeaderValue::from_str(reason.as_str()) {
+        h.insert(REASON_HEADER, name);
+    }
     resp
 }
 
@@ -159,6 +167,54 @@ mod tests {
             start_url("/esia/", "/index.php?module=marks&x=1"),
             "/esia/start?return=/index.php%3Fmodule%3Dmarks%26x%3D1"
         );
+    }
+
+    #[test]
+    fn a_groups_own_text_is_the_page_text() {
+        use crate::policy::DenyText;
+        let t = DenyText::intern(
+            "group-posts",
+            "Только через Госуслуги <b>",
+            "Gosuslugi only",
+        );
+        let reason = Reason::Custom(t);
+        assert_eq!(
+            reason_text(reason, None, Language::Ru),
+            "Только через Госуслуги <b>"
+        );
+        assert_eq!(reason_text(reason, None, Language::En), "Gosuslugi only");
+        for (lang, title, text) in [
+            (
+                Language::Ru,
+                "Доступ к разделу закрыт",
+                "Только через Госуслуги &lt;b&gt;",
+            ),
+            (
+                Language::En,
+                "Access to this section is closed",
+                "Gosuslugi only",
+            ),
+        ] {
+            let resp = denied(reason, None, Action::Link, "/esia/", "/x", lang);
+            assert_eq!(resp.headers()[REASON_HEADER], "group-posts");
+            let body = futures_body(resp);
+            assert!(body.contains(title), "{body}");
+            assert!(body.contains(text), "{body}");
+            assert!(body.contains("data-reason=\"group-posts\""), "{body}");
+            assert!(!body.contains("текущей успеваемости"), "{body}");
+        }
+    }
+
+    fn futures_body(resp: Response<Body>) -> String {
+        use http_body_util::BodyExt;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = rt
+            .block_on(resp.into_body().collect())
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     #[test]

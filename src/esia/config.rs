@@ -445,3 +445,7 @@ fn validate_algorithms(errs: &mut Vec<ConfigProblem>, list: Option<Vec<String>>)
     }
     out
 }
+
+#[path = "config_files.rs"]
+mod files;
+pub use files::{check_signer_files, check_signer_files_in};

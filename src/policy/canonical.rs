@@ -16,7 +16,16 @@
 //! - Decoding that yields a new escape (`%252F`, `%25%32%46` → `%2F`) is refused as
 //!   double encoding; any other `%25` is a literal `%` (`100%25` → `100%`).
 //! - When the diary is case-insensitive (Windows/IIS), a segment ending in `.` or a
-//!   space is refused: Windows would drop it (`marks.` is `marks`).
+//!   space is refused: Windows would drop it (`marks.` is `marks`). So are 8.3 short
+//!   names (`INDEX~1.PHP` is `index.php` on NTFS: `short-name`) and `:` stream suffixes
+//!   (`index.php::$DATA` runs `index.php`: `stream-suffix`).
+//! - Case-insensitivity is for matching only: [`CanonicalRequest::path`] is lowercased,
+//!   [`CanonicalRequest::forward_target`] keeps the case the browser sent (after decoding
+//!   and dot-segment resolution), so a case-sensitive diary gets `/Modules.php` as sent
+//!   and a lenient one serves the page the policy already judged in lower case.
+//! - PHP mode ([`CanonConfig::php`]): `/Modules.php/x.css` runs `Modules.php` with
+//!   PATH_INFO `/x.css` on any PHP server, so matchers see the script
+//!   ([`CanonicalRequest::match_path`]); the target is forwarded unchanged.
 //! - `%2F`, `%5C` and raw `\` in the path are refused: the diary reads them as `/`;
 //!   `%3F` and `%23` too: a diary that decodes before splitting sees `?` or `#`.
 //! - NUL and control bytes (raw or encoded) are refused in path and query alike.
@@ -68,11 +77,16 @@ pub struct CanonConfig {
     pub max_target_bytes: usize,
     pub max_segments: usize,
     pub max_query_params: usize,
+    /// PHP mode: a segment ending in `.php` followed by more segments is the script
+    /// itself (PATH_INFO); matchers see only the script path. On by default: it can only
+    /// make a route group match more of what PHP would run.
+    pub php: bool,
 }
 
 impl Default for CanonConfig {
     fn default() -> Self {
         Self {
+            php: true,
             case_insensitive: false,
             value_case_insensitive: true,
             own_hosts: Vec::new(),
@@ -130,6 +144,12 @@ pub enum Reject {
     AboveRoot,
     #[error("trailing-dot-or-space")]
     TrailingDotOrSpace,
+    /// An 8.3 short name (`INDEX~1.PHP`) on a case-insensitive (Windows) diary.
+    #[error("short-name")]
+    ShortName,
+    /// A `:` in a segment (`index.php::$DATA`, `index.php:x`) on a Windows diary.
+    #[error("stream-suffix")]
+    StreamSuffix,
 }
 
 impl Reject {
@@ -158,6 +178,8 @@ impl Reject {
             Reject::ConfusableCharacter => "confusable-character",
             Reject::AboveRoot => "above-root",
             Reject::TrailingDotOrSpace => "trailing-dot-or-space",
+            Reject::ShortName => "short-name",
+            Reject::StreamSuffix => "stream-suffix",
         }
     }
 }
@@ -167,12 +189,48 @@ impl Reject {
 pub struct CanonicalRequest {
     /// Uppercased: lowercase methods are the same method to the diary.
     pub method: Method,
-    /// Decoded, normalised (lowercased when case-insensitive); `/` for the root, `*`
-    /// for `OPTIONS *`. Never ends with `/` except the root.
+    /// The path for MATCHING: decoded, normalised, and lowercased when the diary is
+    /// case-insensitive; `/` for the root, `*` for `OPTIONS *`. Never ends with `/`
+    /// except the root. Not what is forwarded (see `forward_target`).
     pub path: String,
     pub query: PhpQuery,
-    /// Exactly what is sent upstream: re-encoded `path` + `?` + canonical query.
+    /// Exactly what is sent upstream: the same normalised path in the case the browser
+    /// sent it (re-encoded) + `?` + canonical query.
     pub forward_target: String,
+}
+
+impl CanonicalRequest {
+    /// In PHP mode, the script a path runs when more segments follow it
+    /// (`/modules.php/x.css` → `/modules.php`); `None` when the path has no PATH_INFO.
+    pub fn php_script(&self) -> Option<&str> {
+        php_script(&self.path)
+    }
+
+    /// The path matchers compare: the PHP script when `cfg.php` and PATH_INFO follows
+    /// it, the whole path otherwise.
+    pub fn match_path(&self, cfg: &CanonConfig) -> &str {
+        match cfg.php.then(|| self.php_script()).flatten() {
+            Some(script) => script,
+            None => &self.path,
+        }
+    }
+}
+
+/// The first segment ending in `.php` (any case: servers differ) that is followed by
+/// more segments, as the path up to it.
+pub fn php_script(path: &str) -> Option<&str> {
+    let mut end = 0;
+    for seg in path.split('/').skip(1) {
+        end += 1 + seg.len();
+        let is_php = seg.len() > 4
+            && seg
+                .get(seg.len() - 4..)
+                .is_some_and(|ext| ext.eq_ignore_ascii_case(".php"));
+        if is_php {
+            return (end < path.len()).then(|| path.get(..end)).flatten();
+        }
+    }
+    None
 }
 
 /// Canonicalises `method` + request-target as received (origin-, absolute- or
@@ -214,9 +272,9 @@ pub fn canonicalize(
     }
     let origin = origin_form(target, cfg)?;
     let (raw_path, raw_query) = origin.split_once('?').unwrap_or((origin, ""));
-    let path = canonical_path(raw_path, cfg)?;
+    let (path, sent_path) = canonical_path(raw_path, cfg)?;
     let query = PhpQuery::parse(raw_query, cfg.max_query_params)?;
-    let mut forward_target = encode_path(&path);
+    let mut forward_target = encode_path(&sent_path);
     if !query.is_empty() {
         forward_target.push('?');
         forward_target.push_str(&query.to_query_string());
@@ -269,8 +327,9 @@ fn origin_form<'a>(target: &'a str, cfg: &CanonConfig) -> Result<&'a str, Reject
     Ok(if origin.is_empty() { "/" } else { origin })
 }
 
-/// Decodes and normalises the path; see the module doc.
-fn canonical_path(raw: &str, cfg: &CanonConfig) -> Result<String, Reject> {
+/// Decodes and normalises the path; see the module doc. Returns the path for matching
+/// and the same path in the case it was sent.
+fn canonical_path(raw: &str, cfg: &CanonConfig) -> Result<(String, String), Reject> {
     if raw.contains('\\') {
         return Err(Reject::Backslash);
     }
@@ -279,8 +338,11 @@ fn canonical_path(raw: &str, cfg: &CanonConfig) -> Result<String, Reject> {
         return Err(Reject::TooDeep);
     }
     let mut out: Vec<String> = Vec::new();
-    for raw_seg in raw_segments {
-        let seg = decode_component(raw_seg, Component::Path)?;
+    let mut sent: Vec<&str> = Vec::new();
+    let decoded: Vec<String> = raw_segments
+        .map(|s| decode_component(s, Component::Path))
+        .collect::<Result<_, _>>()?;
+    for seg in &decoded {
         // `;params` are dropped by the diary, before or after decoding: drop both.
         let seg = seg.split(';').next().unwrap_or("");
         match seg {
@@ -289,16 +351,43 @@ fn canonical_path(raw: &str, cfg: &CanonConfig) -> Result<String, Reject> {
                 if out.pop().is_none() {
                     return Err(Reject::AboveRoot);
                 }
+                sent.pop();
             }
-            // Windows drops trailing dots and spaces (`marks.` is `marks`): refuse them.
-            s if cfg.case_insensitive && s.ends_with(['.', ' ']) => {
-                return Err(Reject::TrailingDotOrSpace);
+            s if cfg.case_insensitive => {
+                windows_segment(s)?;
+                out.push(s.to_lowercase());
+                sent.push(s);
             }
-            s if cfg.case_insensitive => out.push(s.to_lowercase()),
-            s => out.push(s.to_string()),
+            s => {
+                out.push(s.to_string());
+                sent.push(s);
+            }
         }
     }
-    Ok(format!("/{}", out.join("/")))
+    Ok((
+        format!("/{}", out.join("/")),
+        format!("/{}", sent.join("/")),
+    ))
+}
+
+/// Spellings a Windows (IIS) diary reads as another name: refuse them.
+pub(crate) fn windows_segment(s: &str) -> Result<(), Reject> {
+    // Windows drops trailing dots and spaces (`marks.` is `marks`).
+    if s.ends_with(['.', ' ']) {
+        return Err(Reject::TrailingDotOrSpace);
+    }
+    // `name::$DATA`, `name:stream`: the file's data stream, i.e. the file itself.
+    if s.contains(':') {
+        return Err(Reject::StreamSuffix);
+    }
+    // 8.3 short names: `INDEX~1.PHP` is `index.php`.
+    if s.as_bytes()
+        .windows(2)
+        .any(|w| matches!(w, [b'~', d] if d.is_ascii_digit()))
+    {
+        return Err(Reject::ShortName);
+    }
+    Ok(())
 }
 
 fn encode_path(path: &str) -> String {

@@ -15,7 +15,7 @@ fn accepted_spellings_and_their_canonical_form() {
     let table = [
         ("GET", "/", "GET", "/", "/"),
         ("get", "/marks", "GET", "/marks", "/marks"),
-        ("Get", "/MARKS/", "GET", "/marks", "/marks"),
+        ("Get", "/MARKS/", "GET", "/marks", "/MARKS"),
         ("GET", "//marks", "GET", "/marks", "/marks"),
         ("GET", "/./marks/.", "GET", "/marks", "/marks"),
         ("GET", "/x/../marks", "GET", "/marks", "/marks"),
@@ -24,9 +24,9 @@ fn accepted_spellings_and_their_canonical_form() {
         ("GET", "/marks;jsessionid=1", "GET", "/marks", "/marks"),
         ("GET", "/marks%3Bx", "GET", "/marks", "/marks"),
         ("GET", "/%6Darks", "GET", "/marks", "/marks"),
-        ("GET", "/%4D%41%52%4B%53", "GET", "/marks", "/marks"),
+        ("GET", "/%4D%41%52%4B%53", "GET", "/marks", "/MARKS"),
         ("HEAD", "/marks?", "HEAD", "/marks", "/marks"),
-        ("PROPFIND", "/Marks", "PROPFIND", "/marks", "/marks"),
+        ("PROPFIND", "/Marks", "PROPFIND", "/marks", "/Marks"),
         (
             "GET",
             "/index.php?mod%75le=marks",
@@ -49,7 +49,7 @@ fn accepted_spellings_and_their_canonical_form() {
             "/files/отчёт",
             "/files/%D0%BE%D1%82%D1%87%D1%91%D1%82",
         ),
-        ("GET", "/files/%D0%9E", "GET", "/files/о", "/files/%D0%BE"),
+        ("GET", "/files/%D0%9E", "GET", "/files/о", "/files/%D0%9E"),
         ("GET", "/100%25zz", "GET", "/100%zz", "/100%25zz"),
         (
             "GET",
@@ -63,7 +63,7 @@ fn accepted_spellings_and_their_canonical_form() {
             "HTTP://DNEVNIK.example.ru:443/Marks?x=1",
             "GET",
             "/marks",
-            "/marks?x=1",
+            "/Marks?x=1",
         ),
         ("GET", "https://dnevnik.example.ru", "GET", "/", "/"),
         (
@@ -84,6 +84,66 @@ fn accepted_spellings_and_their_canonical_form() {
         assert_eq!(c.forward_target, want_forward, "{target}");
         let again = canonicalize(c.method.as_str(), &c.forward_target, &ci()).unwrap();
         assert_eq!(again, c, "not idempotent: {target}");
+    }
+}
+
+#[test]
+fn case_insensitivity_is_for_matching_only() {
+    // (target, path for matching, forwarded as sent after decoding and dot segments)
+    for (target, path, forward) in [
+        (
+            "/Modules.PHP/Some/Path",
+            "/modules.php/some/path",
+            "/Modules.PHP/Some/Path",
+        ),
+        ("/Modules.php/x/../Y", "/modules.php/y", "/Modules.php/Y"),
+        ("/A/%42/./c//", "/a/b/c", "/A/B/c"),
+        ("/%D0%9E%D0%A6", "/оц", "/%D0%9E%D0%A6"),
+        ("/MARKS?Module=MARKS", "/marks", "/MARKS?Module=MARKS"),
+    ] {
+        let c = canonicalize("GET", target, &ci()).unwrap();
+        assert_eq!(
+            (c.path.as_str(), c.forward_target.as_str()),
+            (path, forward)
+        );
+        let strict = canonicalize("GET", target, &CanonConfig::default()).unwrap();
+        assert_eq!(strict.forward_target, forward, "{target}");
+    }
+}
+
+#[test]
+fn php_scripts_and_their_path_info() {
+    let php = CanonConfig::default();
+    let off = CanonConfig {
+        php: false,
+        ..CanonConfig::default()
+    };
+    for (target, script) in [
+        ("/Modules.php/x.css", Some("/Modules.php")),
+        ("/Modules.php/.anything", Some("/Modules.php")),
+        ("/a/index.PHP/b/c.php/d", Some("/a/index.PHP")),
+        ("/Modules.php", None),
+        ("/Modules.php/", None),
+        ("/x.phpx/y", None),
+        ("/.php/y", None),
+        ("/", None),
+    ] {
+        let c = canonicalize("GET", target, &php).unwrap();
+        assert_eq!(c.php_script(), script, "{target}");
+        assert_eq!(c.match_path(&php), script.unwrap_or(&c.path), "{target}");
+        assert_eq!(c.match_path(&off), c.path, "{target}");
+        // Forwarded whole: PHP itself reads PATH_INFO.
+        assert!(c.forward_target.starts_with(&c.path), "{target}");
+    }
+}
+
+#[test]
+fn windows_spellings_are_plain_names_on_a_case_sensitive_diary() {
+    for target in ["/INDEX~1.PHP", "/a:b", "/marks."] {
+        assert!(
+            canonicalize("GET", target, &CanonConfig::default()).is_ok(),
+            "{target}"
+        );
     }
 }
 
@@ -175,6 +235,14 @@ fn rejected_spellings_with_stable_names() {
         ("GET", "/marks%20", "trailing-dot-or-space"),
         ("GET", "/index.php.?module=marks", "trailing-dot-or-space"),
         ("GET", "/.../marks", "trailing-dot-or-space"),
+        ("GET", "/INDEX~1.PHP?module=marks", "short-name"),
+        ("GET", "/index~1.php", "short-name"),
+        ("GET", "/MODULE~2/x", "short-name"),
+        ("GET", "/%7E1/marks", "short-name"),
+        ("GET", "/index.php::$DATA?module=marks", "stream-suffix"),
+        ("GET", "/index.php:stream?module=marks", "stream-suffix"),
+        ("GET", "/index.php%3A%3A$DATA", "stream-suffix"),
+        ("GET", "/Modules.php/x:y", "stream-suffix"),
         ("GET", "/index.php?module=mar%00ks", "nul-byte"),
         (
             "GET",
@@ -197,6 +265,8 @@ fn reject_names_match_display() {
         Reject::DoubleEncoding,
         Reject::AboveRoot,
         Reject::ConfusableCharacter,
+        Reject::ShortName,
+        Reject::StreamSuffix,
     ] {
         assert_eq!(r.to_string(), r.as_str());
     }

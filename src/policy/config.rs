@@ -54,6 +54,8 @@ pub struct CanonicalFile {
     pub max_target_bytes: Option<usize>,
     pub max_segments: Option<usize>,
     pub max_query_params: Option<usize>,
+    /// PHP mode: `/x.php/more` is matched as `/x.php` (PATH_INFO). Default true.
+    pub php: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -82,7 +84,28 @@ pub struct RouteGroupFile {
     pub before_transition: Option<String>,
     pub transition: Option<String>,
     pub after_cutover: Option<String>,
-    pub deny_reason: Option<String>,
+    pub deny_reason: Option<DenyReasonFile>,
+}
+
+/// `deny_reason`: a built-in reason code (`"registration-closed"`), free text shown on
+/// the refusal page, or a text per language (`{ ru = "…", en = "…" }`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DenyReasonFile {
+    Text(String),
+    PerLanguage(BTreeMap<String, toml::Value>),
+}
+
+impl<'de> Deserialize<'de> for DenyReasonFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(DenyReasonFile::Text(s)),
+            toml::Value::Table(t) => Ok(DenyReasonFile::PerLanguage(t.into_iter().collect())),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a reason code, a text, or {{ ru = \"…\", en = \"…\" }}, found a {}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -91,7 +114,38 @@ pub struct MatcherFile {
     pub path: Option<String>,
     pub prefix: Option<String>,
     pub glob: Option<String>,
-    pub query: Option<BTreeMap<String, String>>,
+    /// Every condition must hold.
+    pub query: Option<BTreeMap<String, QueryValueFile>>,
+    /// At least one condition must hold (several parameters may name the page).
+    pub query_any: Option<BTreeMap<String, QueryValueFile>>,
+}
+
+/// One query condition's value: `"marks"` (exact) or `{ prefix = "Grades/" }` /
+/// `{ glob = "Grades/*.php" }` (path patterns); the table's keys are checked by
+/// validation, so a typo is one collected error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryValueFile {
+    Exact(String),
+    Pattern(BTreeMap<String, toml::Value>),
+}
+
+impl From<&str> for QueryValueFile {
+    fn from(s: &str) -> Self {
+        QueryValueFile::Exact(s.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for QueryValueFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(QueryValueFile::Exact(s)),
+            toml::Value::Table(t) => Ok(QueryValueFile::Pattern(t.into_iter().collect())),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a value like \"marks\" or {{ prefix = \"Grades/\" }}, found a {}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 /// A date written either as a TOML local date (`2019-01-01`) or a string.
@@ -210,6 +264,7 @@ fn canon_config(f: Option<&CanonicalFile>, errs: &mut Errors) -> CanonConfig {
     let Some(f) = f else { return c };
     c.case_insensitive = f.case_insensitive.unwrap_or(c.case_insensitive);
     c.value_case_insensitive = f.value_case_insensitive.unwrap_or(c.value_case_insensitive);
+    c.php = f.php.unwrap_or(c.php);
     c.own_hosts = f
         .own_hosts
         .iter()
@@ -399,3 +454,7 @@ mod groups;
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "config_patterns_tests.rs"]
+mod pattern_tests;

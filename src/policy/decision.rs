@@ -93,6 +93,40 @@ pub enum Reason {
     RouteClosed,
     /// A protected parameter was sent twice / as an array / in another spelling.
     AmbiguousProtectedParameter,
+    /// A group's own text (`deny_reason = "…"`), in place of the generic legacy/closed
+    /// reasons; its stable name is `group-<group name>`.
+    Custom(&'static DenyText),
+}
+
+/// An operator's words for a group's refusals. Interned for the life of the process so
+/// that [`Reason`] stays `Copy`: loading the same config again allocates nothing new.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DenyText {
+    /// `group-<name>`: the stable name in logs, metrics, audit and the page.
+    pub code: String,
+    pub ru: String,
+    pub en: String,
+}
+
+impl DenyText {
+    /// The one shared copy of this text.
+    pub fn intern(code: &str, ru: &str, en: &str) -> &'static DenyText {
+        static TEXTS: std::sync::Mutex<Vec<&'static DenyText>> = std::sync::Mutex::new(Vec::new());
+        let wanted = DenyText {
+            code: code.to_string(),
+            ru: ru.to_string(),
+            en: en.to_string(),
+        };
+        let mut texts = TEXTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(t) = texts.iter().find(|t| ***t == wanted) {
+            return t;
+        }
+        let leaked: &'static DenyText = Box::leak(Box::new(wanted));
+        texts.push(leaked);
+        leaked
+    }
 }
 
 impl Reason {
@@ -117,9 +151,11 @@ impl Reason {
             Reason::RegistrationClosed => "registration-closed",
             Reason::RouteClosed => "route-closed",
             Reason::AmbiguousProtectedParameter => "ambiguous-protected-parameter",
+            Reason::Custom(t) => t.code.as_str(),
         }
     }
 
+    /// A built-in reason by its name (never a [`Reason::Custom`]).
     pub fn parse(s: &str) -> Option<Self> {
         Reason::ALL.into_iter().find(|r| r.as_str() == s)
     }

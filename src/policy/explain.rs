@@ -67,6 +67,11 @@ pub struct Explanation {
     /// The input as typed.
     pub request: String,
     pub canonical: CanonicalRequest,
+    /// The path the matchers compared: lowercased when case-insensitive, and only the
+    /// script in PHP mode when PATH_INFO follows it.
+    pub matched_path: String,
+    /// PHP mode cut PATH_INFO off for matching.
+    pub php_script: bool,
     pub group: Option<String>,
     pub matcher: Option<String>,
     pub ambiguous: bool,
@@ -119,7 +124,10 @@ pub fn explain_with(
     let phase = calendar.phase_at(at);
     let legacy_login = canonical.method == http::Method::POST && is_login_endpoint(&canonical);
     let verdict = super::decide_login(policy, &canonical, session, phase, legacy_login);
+    let matched_path = canonical.match_path(&policy.canon).to_string();
     Ok(Explanation {
+        php_script: matched_path != canonical.path,
+        matched_path,
         request: method_and_target.trim().to_string(),
         group: verdict.group.map(str::to_string),
         matcher: verdict.matcher.map(str::to_string),
@@ -147,6 +155,20 @@ impl fmt::Display for Explanation {
             "canonical:  {} {}",
             self.canonical.method, self.canonical.forward_target
         )?;
+        if self.php_script {
+            let info = self
+                .canonical
+                .path
+                .get(self.matched_path.len()..)
+                .unwrap_or("");
+            writeln!(
+                f,
+                "matched as: {} (PHP script; PATH_INFO {info} is not matched)",
+                self.matched_path
+            )?;
+        } else if self.canonical.forward_target.split('?').next() != Some(&self.matched_path) {
+            writeln!(f, "matched as: {}", self.matched_path)?;
+        }
         match (&self.group, &self.matcher) {
             (Some(g), Some(m)) => writeln!(f, "group:      {g} (matched by {m})")?,
             (Some(g), None) => writeln!(f, "group:      {g}")?,
@@ -204,14 +226,44 @@ mod tests {
         assert_eq!(e.exit_code(), 1);
         let text = e.to_string();
         assert!(
-            text.contains("canonical:  GET /index.php?module=marks"),
+            text.contains("canonical:  GET /INDEX.php?module=marks"),
             "{text}"
         );
+        assert!(text.contains("matched as: /index.php\n"), "{text}");
         assert!(text.contains("phase:      cutover-restricted"), "{text}");
         assert!(
             text.contains("deny (legacy-session-after-cutover)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn explains_php_path_info() {
+        let p = default_policy();
+        let legacy = SessionView::Legacy { role: None };
+        let now = at("2019-02-01T12:00:00+03:00");
+        let e = explain(
+            &p,
+            &p.calendar,
+            now,
+            &legacy,
+            "GET /Index.php/x.css?module=marks",
+        )
+        .unwrap();
+        assert!(e.php_script);
+        assert_eq!(e.matched_path, "/index.php");
+        assert_eq!(e.group.as_deref(), Some("grades"));
+        let text = e.to_string();
+        assert!(
+            text.contains("canonical:  GET /Index.php/x.css?module=marks"),
+            "{text}"
+        );
+        assert!(
+            text.contains("matched as: /index.php (PHP script; PATH_INFO /x.css is not matched)"),
+            "{text}"
+        );
+        let plain = explain(&p, &p.calendar, now, &legacy, "GET /marks").unwrap();
+        assert!(!plain.to_string().contains("matched as"), "{plain}");
     }
 
     #[test]

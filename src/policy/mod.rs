@@ -25,7 +25,8 @@
 //! let now = policy.calendar.parse_instant("2019-02-01").unwrap(); // clock.now() in the proxy
 //! // 400 with `reject.as_str()` on Err; on Ok, forward `forward_target`, not the raw target.
 //! let req = policy.canonicalize("get", "/x/../Marks;jsessionid=1/").unwrap();
-//! assert_eq!(req.forward_target, "/marks");
+//! assert_eq!(req.path, "/marks"); // matched ignoring case…
+//! assert_eq!(req.forward_target, "/Marks"); // …forwarded in the case the browser sent
 //! let legacy = SessionView::Legacy { role: None };
 //! let verdict = decide(&policy, &req, &legacy, policy.phase_at(now));
 //! assert_eq!(verdict.group, Some("grades"));
@@ -34,6 +35,7 @@
 
 pub mod calendar;
 pub mod canonical;
+pub mod conditions;
 pub mod config;
 pub mod decision;
 mod decode;
@@ -44,8 +46,10 @@ pub mod routes;
 
 pub use calendar::{Calendar, LegacyLogin, Phase};
 pub use canonical::{CanonConfig, CanonicalRequest, Reject, canonicalize};
+pub use conditions::{QueryCondition, ValuePattern};
 pub use decision::{
-    AccountLevel, Decision, Reason, Role, RoleLevels, SessionView, Verdict, decide, decide_login,
+    AccountLevel, Decision, DenyText, Reason, Role, RoleLevels, SessionView, Verdict, decide,
+    decide_login,
 };
 pub use explain::{ExplainError, Explanation, explain, parse_session};
 pub use overrides::strip_overrides;
@@ -91,7 +95,11 @@ impl Policy {
         let mut names: Vec<&str> = self
             .groups
             .iter()
-            .flat_map(|g| g.matchers.iter().flat_map(|m| m.query_names_at(req)))
+            .flat_map(|g| {
+                g.matchers
+                    .iter()
+                    .flat_map(|m| m.query_names_at(req, &self.canon))
+            })
             .collect();
         names.sort_unstable();
         names.dedup();

@@ -10,7 +10,14 @@
 //! - `query = { module = "marks" }`: the PHP parameter must read as that value (value
 //!   case ignored when the diary ignores it; surrounding spaces ignored). If the
 //!   parameter is sent ambiguously (twice, as an array, in another spelling), the
-//!   condition counts as met — fail closed.
+//!   condition counts as met — fail closed. `{ prefix = "Grades/" }` and
+//!   `{ glob = "Grades/*.php" }` compare path-valued parameters segment-wise (see
+//!   [`super::conditions`]); every condition in `query` must hold;
+//! - `query_any = { modname = …, include = … }`: at least one of these must hold (a
+//!   page named by any of several parameters).
+//!
+//! In PHP mode ([`CanonConfig::php`]) every kind compares the script a path runs
+//! (`/modules.php/x.css` is `/modules.php`), see [`CanonicalRequest::match_path`].
 //!
 //! Patterns are canonicalised like requests (decoded, lowercased when case-insensitive),
 //! so config and requests are compared in one form. Overlap between groups is found by
@@ -22,6 +29,7 @@ use std::fmt;
 use http::Method;
 
 use super::canonical::{CanonConfig, CanonicalRequest};
+use super::conditions::QueryCondition;
 use super::decision::Reason;
 
 /// Who may pass a group in one phase.
@@ -80,7 +88,7 @@ impl PhaseAccess {
 
 /// One compiled path segment pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Seg {
+pub(super) enum Seg {
     Lit(String),
     /// Parts between `*`s inside one segment (`*` alone is `["", ""]`).
     Wild(Vec<String>),
@@ -93,7 +101,10 @@ pub struct Matcher {
     /// As written in the config (`prefix=/marks module=marks`), for errors and explain.
     pub source: String,
     segs: Vec<Seg>,
-    query: Vec<(String, String)>,
+    /// Every one must hold.
+    query: Vec<QueryCondition>,
+    /// When not empty, at least one must hold.
+    any_query: Vec<QueryCondition>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +115,24 @@ pub enum PatternKind {
 }
 
 impl Matcher {
-    /// `pattern` must already be a canonical path (see config validation).
+    /// `pattern` must already be a canonical path (see config validation); `query` are
+    /// exact conditions.
     pub fn compile(kind: PatternKind, pattern: &str, query: Vec<(String, String)>) -> Self {
+        let query = query
+            .iter()
+            .map(|(k, v)| QueryCondition::exact(k, v))
+            .collect();
+        Self::with_conditions(kind, pattern, query, Vec::new())
+    }
+
+    /// Like [`Matcher::compile`], with conditions of any kind: all of `query`, and at
+    /// least one of `any_query` when it is not empty.
+    pub fn with_conditions(
+        kind: PatternKind,
+        pattern: &str,
+        query: Vec<QueryCondition>,
+        any_query: Vec<QueryCondition>,
+    ) -> Self {
         let mut segs: Vec<Seg> = pattern
             .split('/')
             .filter(|s| !s.is_empty())
@@ -126,13 +153,18 @@ impl Matcher {
             PatternKind::Glob => "glob",
         };
         let mut source = format!("{kind_name}={pattern}");
-        for (k, v) in &query {
-            source.push_str(&format!(" {k}={v}"));
+        for c in &query {
+            source.push_str(&format!(" {c}"));
+        }
+        if !any_query.is_empty() {
+            let any: Vec<String> = any_query.iter().map(ToString::to_string).collect();
+            source.push_str(&format!(" any({})", any.join(" | ")));
         }
         Self {
             source,
             segs,
             query,
+            any_query,
         }
     }
 
@@ -142,57 +174,63 @@ impl Matcher {
         if req.path == "*" {
             return None;
         }
-        let path: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+        let path: Vec<&str> = req
+            .match_path(cfg)
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         if !segs_match(&self.segs, &path) {
             return None;
         }
         let mut ambiguous = false;
-        for (name, want) in &self.query {
-            if req.query.is_ambiguous(name) {
-                ambiguous = true;
-                continue;
-            }
-            let got = req.query.get_scalar(name)?.trim();
-            let same = if cfg.value_case_insensitive {
-                got.to_lowercase() == want.to_lowercase()
-            } else {
-                got == want
-            };
-            if !same {
+        for c in &self.query {
+            ambiguous |= c.test(&req.query, cfg)?;
+        }
+        if !self.any_query.is_empty() {
+            let met: Vec<bool> = self
+                .any_query
+                .iter()
+                .filter_map(|c| c.test(&req.query, cfg))
+                .collect();
+            if met.is_empty() {
                 return None;
             }
+            // Ambiguous only when no condition was met plainly.
+            ambiguous |= met.iter().all(|amb| *amb);
         }
         Some(ambiguous)
     }
 
     /// The parameters this matcher's query conditions read, when its path matches the
     /// request's (the pipeline reads those from the body and cookies too).
-    pub fn query_names_at(&self, req: &CanonicalRequest) -> Vec<&str> {
-        if self.query.is_empty() || req.path == "*" {
+    pub fn query_names_at(&self, req: &CanonicalRequest, cfg: &CanonConfig) -> Vec<&str> {
+        if (self.query.is_empty() && self.any_query.is_empty()) || req.path == "*" {
             return Vec::new();
         }
-        let path: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+        let path: Vec<&str> = req
+            .match_path(cfg)
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         if !segs_match(&self.segs, &path) {
             return Vec::new();
         }
-        self.query.iter().map(|(name, _)| name.as_str()).collect()
+        self.query
+            .iter()
+            .chain(&self.any_query)
+            .map(|c| c.name.as_str())
+            .collect()
     }
 
     /// Could one request match both matchers? May say yes when the answer is no (two
     /// mid-segment wildcards), never the reverse.
+    /// (`query_any` is not considered: it can only make the answer too cautious.)
     pub fn may_overlap(&self, other: &Matcher, value_case_insensitive: bool) -> bool {
-        let fold = |v: &str| {
-            if value_case_insensitive {
-                v.trim().to_lowercase()
-            } else {
-                v.trim().to_string()
-            }
-        };
-        let query_conflict = self.query.iter().any(|(k, v)| {
+        let query_conflict = self.query.iter().any(|a| {
             other
                 .query
                 .iter()
-                .any(|(k2, v2)| k == k2 && fold(v) != fold(v2))
+                .any(|b| a.disjoint(b, value_case_insensitive))
         });
         !query_conflict && segs_intersect(&self.segs, &other.segs)
     }
@@ -206,7 +244,7 @@ impl fmt::Display for Matcher {
 
 /// Dynamic programming over (pattern, path) suffixes: linear in both, whatever the
 /// number of `**` (the path is client-controlled, so no backtracking).
-fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
+pub(super) fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
     // row[j]: does pat[i..] match path[j..]? Computed from the last pattern segment up.
     let mut row: Vec<bool> = (0..=path.len()).map(|j| j == path.len()).collect();
     for seg in pat.iter().rev() {
@@ -266,7 +304,7 @@ fn wild_matches(parts: &[String], s: &str) -> bool {
     true
 }
 
-fn segs_intersect(a: &[Seg], b: &[Seg]) -> bool {
+pub(super) fn segs_intersect(a: &[Seg], b: &[Seg]) -> bool {
     match (a.split_first(), b.split_first()) {
         (None, None) => true,
         (Some((Seg::Any, ar)), _) => {

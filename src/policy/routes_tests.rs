@@ -220,3 +220,89 @@ fn many_double_stars_on_a_deep_path() {
     let miss = format!("{}/d/c/b/a", "/x".repeat(60));
     assert!(g.matches(&req(&miss), &cfg()).is_none());
 }
+
+#[test]
+fn php_mode_matches_the_script_for_every_matcher_kind() {
+    let php = cfg();
+    let off = CanonConfig {
+        php: false,
+        ..cfg()
+    };
+    let any = |k: &str, v: &str| {
+        QueryCondition::new(k, super::super::ValuePattern::Prefix(v.into())).unwrap()
+    };
+    let matchers = [
+        m(PatternKind::Path, "/modules.php"),
+        m(PatternKind::Prefix, "/modules.php"),
+        m(PatternKind::Glob, "/*.php"),
+        mq(PatternKind::Path, "/modules.php", "modname", "grades/x.php"),
+        Matcher::with_conditions(
+            PatternKind::Path,
+            "/modules.php",
+            Vec::new(),
+            vec![any("modname", "Grades/"), any("include", "Grades/")],
+        ),
+    ];
+    // (target, matched with php on, matched with php off)
+    let table = [
+        ("/Modules.php/x.css?modname=Grades/X.php", true, false),
+        ("/Modules.php/.anything?modname=Grades/X.php", true, false),
+        ("/MODULES.PHP/a/b/c?modname=grades//x.php", true, false),
+        ("/Modules.php?modname=Grades/X.php", true, true),
+        ("/x/Modules.php/y?modname=Grades/X.php", false, false),
+    ];
+    for matcher in &matchers {
+        for (target, on, off_hit) in table {
+            let r = req(target);
+            // A prefix matcher also matches PATH_INFO without PHP mode.
+            let off_want = off_hit || (matcher.source.starts_with("prefix") && on);
+            assert_eq!(
+                matcher.matches(&r, &php).is_some(),
+                on,
+                "{matcher} {target}"
+            );
+            assert_eq!(
+                matcher.matches(&r, &off).is_some(),
+                off_want,
+                "{matcher} off {target}"
+            );
+        }
+    }
+}
+
+#[test]
+fn query_any_needs_one_condition_and_is_ambiguous_only_without_a_plain_one() {
+    let any = |k: &str| {
+        QueryCondition::new(k, super::super::ValuePattern::Prefix("Grades/".into())).unwrap()
+    };
+    let matcher = Matcher::with_conditions(
+        PatternKind::Path,
+        "/modules.php",
+        vec![QueryCondition::exact("a", "1")],
+        vec![any("modname"), any("include")],
+    );
+    assert_eq!(
+        matcher.source,
+        "path=/modules.php a=1 any(modname={prefix=Grades/} | include={prefix=Grades/})"
+    );
+    for (target, want) in [
+        ("/modules.php?a=1&modname=Grades/X.php", Some(false)),
+        ("/modules.php?a=1&include=Grades/X.php", Some(false)),
+        (
+            "/modules.php?a=1&modname=Users/X&include=Grades/X.php",
+            Some(false),
+        ),
+        (
+            "/modules.php?a=1&modname=../x&include=Grades/X.php",
+            Some(false),
+        ),
+        ("/modules.php?a=1&modname=../x", Some(true)),
+        ("/modules.php?a=1&modname[]=x", Some(true)),
+        ("/modules.php?a=1&modname=Users/X", None),
+        ("/modules.php?a=1", None),
+        ("/modules.php?modname=Grades/X.php", None),
+        ("/modules.php?a=1&a=1&modname=Grades/X.php", Some(true)),
+    ] {
+        assert_eq!(matcher.matches(&req(target), &cfg()), want, "{target}");
+    }
+}

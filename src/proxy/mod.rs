@@ -136,10 +136,9 @@ impl Proxy {
             login: None,
             link: None,
             cutover: None,
-            canon: crate::policy::CanonConfig {
-                case_insensitive: true,
-                ..crate::policy::CanonConfig::default()
-            },
+            // The diary's login/logout endpoints compare case-insensitively by
+            // themselves; paths are forwarded as sent.
+            canon: crate::policy::CanonConfig::default(),
         }
     }
 
