@@ -201,6 +201,9 @@ fn check_config(path: &Path) -> ExitCode {
         Ok(cfg) => {
             println!("OK: {}", path.display());
             print!("{}", summary(&cfg));
+            for w in config::warnings::warnings(&cfg, chrono::Utc::now()) {
+                println!("warning: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => report(path, &errors),

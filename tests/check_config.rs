@@ -543,3 +543,32 @@ fn fixture_corpus_each_refused_with_its_expected_message() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// Issue 10: the shipped file switches the calendar on with `[esia]` commented out;
+/// check-config says OK (it is valid) but warns that grades would be closed with no way
+/// in, and that unmatched routes are open to everyone after the cutover.
+#[test]
+fn the_shipped_file_is_valid_and_warned_about() {
+    let site = Site::new();
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml"))
+            .unwrap();
+    site.write(&shipped);
+    let out = site.check(&[]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.starts_with("OK: gateway.toml\n"),
+        "{}",
+        out.stdout
+    );
+    for start in [
+        "warning: calendar: ",
+        "warning: default_route.after_cutover: ",
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l.starts_with(start)),
+            "{start}\n{}",
+            out.stdout
+        );
+    }
+}

@@ -24,6 +24,7 @@ pub mod source;
 mod tls_files;
 pub use crate::units;
 pub mod validate;
+pub mod warnings;
 
 pub use env::ENV_PREFIX;
 pub use errors::{ConfigError, ConfigErrors, Location};
