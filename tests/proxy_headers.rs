@@ -192,3 +192,26 @@ async fn hop_by_hop_headers_of_the_diary_do_not_reach_the_browser() {
     );
     assert_eq!(h["x-kept"], "yes");
 }
+
+/// Issue 10: every HTTPS answer carries HSTS (the diary's and the gateway's own error
+/// pages alike), unless `[tls] hsts = false`.
+#[tokio::test]
+async fn every_https_answer_carries_hsts_unless_switched_off() {
+    let pki = Pki::new();
+    let up = TestUpstream::start().await;
+    let gw = start(config(&pki, &up.url())).await;
+    for path in ["/", "/%zz"] {
+        let resp = client(&pki, &gw).get(url(&gw, path)).send().await.unwrap();
+        assert_eq!(
+            resp.headers()["strict-transport-security"],
+            "max-age=31536000",
+            "{path} ({})",
+            resp.status()
+        );
+    }
+    let mut off = config(&pki, &up.url());
+    off.tls.hsts = false;
+    let gw = start(off).await;
+    let resp = client(&pki, &gw).get(url(&gw, "/")).send().await.unwrap();
+    assert!(!resp.headers().contains_key("strict-transport-security"));
+}

@@ -76,6 +76,8 @@ pub struct TlsFile {
     /// Required: PEM private key.
     pub key: Option<String>,
     pub outgoing_ca: Option<String>,
+    /// `Strict-Transport-Security` on every HTTPS answer (default true, one year).
+    pub hsts: Option<bool>,
 }
 
 /// `[upstream]`

@@ -81,6 +81,8 @@ pub struct TlsConfig {
     /// Extra CA bundle (PEM) trusted for outgoing TLS (an https diary, ESIA), in addition
     /// to the system roots — e.g. the Минцифры root.
     pub outgoing_ca: Option<PathBuf>,
+    /// Send `Strict-Transport-Security: max-age=31536000` on every HTTPS answer.
+    pub hsts: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +204,7 @@ impl GatewayConfig {
                 cert,
                 key,
                 outgoing_ca: None,
+                hsts: true,
             },
             upstream: UpstreamConfig {
                 url: upstream,

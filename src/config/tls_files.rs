@@ -77,6 +77,7 @@ pub fn tls(f: &TlsFile, cx: &mut Ctx) -> Option<TlsConfig> {
         cert: cert?,
         key: key?,
         outgoing_ca,
+        hsts: f.hsts.unwrap_or(true),
     })
 }
 

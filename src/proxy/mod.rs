@@ -59,6 +59,9 @@ use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignal;
 use crate::upstream::Upstream;
 
+/// One year, as browsers and the HSTS preload list expect.
+const HSTS: &str = "max-age=31536000";
+
 /// A page the gateway answered itself.
 fn answered(page: crate::pages::PageResponse) -> Forwarded {
     Forwarded {
@@ -211,6 +214,19 @@ impl Proxy {
                 crate::pages::error_page(status, self.language())
             }
         };
+        let mut response = response;
+        if self.config.tls.hsts
+            && !response
+                .headers()
+                .contains_key(http::header::STRICT_TRANSPORT_SECURITY)
+        {
+            // Every answer on the HTTPS listener, the gateway's own pages included: a
+            // browser that saw it never tries plain HTTP for this host again.
+            response.headers_mut().insert(
+                http::header::STRICT_TRANSPORT_SECURITY,
+                http::HeaderValue::from_static(HSTS),
+            );
+        }
         finish::attach(response, record)
     }
 

@@ -83,6 +83,9 @@ pub fn server_config(store: Arc<CertStore>) -> Result<Arc<rustls::ServerConfig>,
         .with_no_client_auth()
         .with_cert_resolver(store);
     cfg.alpn_protocols = ALPN_H2_HTTP11.iter().map(|p| p.to_vec()).collect();
+    // The server's cipher order (the provider's: AEAD, forward secrecy, strongest
+    // first) wins over a client's, so an old client cannot steer to a weaker suite.
+    cfg.ignore_client_order = true;
     // Resumption spares phones a full handshake on every reconnect: stateful cache for
     // TLS 1.2, rotating tickets for 1.3. No 0-RTT (replayable requests).
     cfg.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
