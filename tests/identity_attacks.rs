@@ -328,3 +328,47 @@ async fn a_redirect_is_not_a_sign_in_and_a_strict_diary_still_works() {
     let html = legacy.get(&stand.url("/")).await.text().await.unwrap();
     assert_eq!(served_as(&html).as_deref(), Some("student"), "{html}");
 }
+
+/// The gateway's own logout (`POST /esia/logout`) ends the diary session too (DESIGN
+/// §3.5), and a password session is not sent to Госуслуги's logout it never signed in to.
+#[tokio::test]
+async fn the_gateways_logout_ends_the_diary_session_too() {
+    let stand = after_cutover().await;
+    let b = stand.browser();
+    esia_linked(&stand, &b, "confirmed", "parent").await;
+    assert!(stand.diary.signed_in().contains(&"parent".to_owned()));
+    let confirm = b
+        .get(&stand.url("/esia/logout"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = cutover_support::field_value(&confirm, "csrf").expect("csrf on the logout form");
+    let resp = b
+        .post(&stand.url("/esia/logout"), &[("csrf", csrf.as_str())])
+        .await;
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    assert!(
+        !stand.diary.signed_in().contains(&"parent".to_owned()),
+        "the diary session outlived the gateway's: {:?}",
+        stand.diary.signed_in()
+    );
+    let resp = b.get(&stand.url("/marks")).await;
+    assert!(location(&resp).starts_with("/esia/start"));
+
+    // A legacy session's logout stays on the gateway's start page.
+    let legacy = stand.browser();
+    let _ = stand.legacy_login(&legacy, "student").await;
+    let confirm = legacy
+        .get(&stand.url("/esia/logout"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = cutover_support::field_value(&confirm, "csrf").unwrap();
+    let resp = legacy
+        .post(&stand.url("/esia/logout"), &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(location(&resp), "/esia/start");
+    assert!(!stand.diary.signed_in().contains(&"student".to_owned()));
+}

@@ -198,4 +198,8 @@ impl LinkCallback for Link {
     ) -> BoxFuture<'a, PageResponse> {
         Box::pin(self.finish_flow_b(identity, legacy_session, public_computer, return_path))
     }
+
+    fn end_diary_session<'a>(&'a self, session_cookie: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(self.logout_diary(session_cookie))
+    }
 }

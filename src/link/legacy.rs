@@ -253,6 +253,21 @@ impl Link {
         resp
     }
 
+    /// The gateway's own logout (`POST <prefix>logout`): the diary's logout with the
+    /// session's jar, so the diary session does not outlive the gateway's.
+    pub(super) async fn logout_diary(&self, session_cookie: &str) {
+        let Some((_, record)) = super::identity::record_of(&self.sessions, session_cookie).await
+        else {
+            return;
+        };
+        if record.diary_login.is_none() {
+            return;
+        }
+        let jar = self.jar_of(&record);
+        let target = self.diary.rules.logout_path.clone();
+        self.forward_logout(&jar, &target).await;
+    }
+
     /// Best effort: the diary's own logout with the session's cookies.
     async fn forward_logout(&self, jar: &Jar, target: &str) {
         let mut builder = Request::get(target).header(http::header::HOST, self.http.host());

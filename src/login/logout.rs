@@ -53,16 +53,24 @@ impl Login {
             problem.retry = false;
             return self.pages.problem(&problem);
         }
+        // The diary session ends with the gateway's (DESIGN §3.5).
+        if let Some(link) = &self.link {
+            link.end_diary_session(&session.cookie).await;
+        }
         if let Err(err) = self.backend.end(&session.cookie).await {
             tracing::error!(error = %err, "logout: cannot end the session");
             return self.store_problem();
         }
         tracing::info!(oid = ?session.esia_oid, "logout");
-        let target = self
-            .start_url(&parts)
-            .and_then(|start| self.idp.logout_url(&start))
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| format!("{}start", self.settings.prefix));
+        let start = format!("{}start", self.settings.prefix);
+        // A password session never signed in to Госуслуги: no ESIA logout for it.
+        let target = if session.auth_method == "esia" {
+            self.start_url(&parts)
+                .and_then(|start| self.idp.logout_url(&start))
+                .map_or(start, |u| u.to_string())
+        } else {
+            start
+        };
         let mut resp = redirect(&target);
         clear_session_cookie(&mut resp, &self.settings.cookies.session);
         resp

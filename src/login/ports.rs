@@ -141,6 +141,10 @@ pub trait LinkCallback: Send + Sync {
         public_computer: bool,
         return_path: &'a str,
     ) -> BoxFuture<'a, super::pages::PageResponse>;
+
+    /// The gateway's logout ends the diary session too: the diary's own logout, sent
+    /// with the session's jar (best effort; the gateway session ends regardless).
+    fn end_diary_session<'a>(&'a self, session_cookie: &'a str) -> BoxFuture<'a, ()>;
 }
 
 /// Login flows and sessions.

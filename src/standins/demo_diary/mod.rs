@@ -109,12 +109,19 @@ pub struct RunningDiary {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    state: Arc<server::State>,
 }
 
 impl RunningDiary {
     /// The bound address (the real port when `listen` had port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The logins with a live signed-in diary session now (tests: did a logout reach
+    /// the diary?).
+    pub fn signed_in(&self) -> Vec<String> {
+        self.state.sessions.signed_in()
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
@@ -156,11 +163,12 @@ pub async fn start(config: DiaryConfig) -> Result<RunningDiary, DiaryError> {
         config.session_idle,
     ));
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(server::serve(listener, state, stopped));
+    let task = tokio::spawn(server::serve(listener, state.clone(), stopped));
     Ok(RunningDiary {
         addr,
         stop,
         task: Some(task),
+        state,
     })
 }
 

@@ -121,6 +121,19 @@ impl Sessions {
     }
 
     /// Ends the session (logout); unknown ids are ignored.
+    /// The logins of the live signed-in sessions (idle ones are not counted).
+    pub fn signed_in(&self) -> Vec<String> {
+        let now = self.clock.now();
+        let mut out: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|e| now - e.last_seen <= self.idle)
+            .filter_map(|e| e.login.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     pub fn end(&self, id: &str) {
         self.lock().remove(id);
     }
