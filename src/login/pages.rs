@@ -182,6 +182,35 @@ mod tests {
         assert!(!html.contains("<script"));
     }
 
+    /// Issue 15: no dead ends, no machine codes in the text a parent reads.
+    #[tokio::test]
+    async fn every_refusal_has_a_way_out_and_its_code_only_in_the_support_line() {
+        let pages = Pages::new(Language::Ru, "/esia/").unwrap();
+        let html = body(
+            pages.problem(
+                &Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Слишком много попыток",
+                    "Подождите.",
+                )
+                .with_code("link-rate-limited"),
+            ),
+        )
+        .await;
+        assert!(
+            html.contains("<a href=\"/\">Вернуться в электронный дневник</a>"),
+            "{html}"
+        );
+        let support = html
+            .find("Код для службы поддержки:")
+            .expect("support line");
+        let code = html.find("link-rate-limited").unwrap();
+        assert!(
+            code > support,
+            "the code stands only in the support line: {html}"
+        );
+    }
+
     #[tokio::test]
     async fn english_pages_and_problem_pages() {
         let pages = Pages::new(Language::En, "/auth/").unwrap();

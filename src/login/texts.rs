@@ -25,6 +25,10 @@ pub struct Texts {
     pub logout_button: &'static str,
     pub logout_cancel: &'static str,
     pub status_label: &'static str,
+    /// The line with the machine code, for the support desk (never in the text itself).
+    pub support_code: &'static str,
+    /// The way out of every refusal page.
+    pub back_home: &'static str,
     pub retry: &'static str,
     /// Titles and bodies of the refusal pages, one pair per [`super::Problem`].
     pub flow_invalid_title: &'static str,
@@ -74,6 +78,8 @@ static RU: Texts = Texts {
     logout_button: "Выйти",
     logout_cancel: "Остаться в дневнике",
     status_label: "Код ответа:",
+    support_code: "Код для службы поддержки:",
+    back_home: "Вернуться в электронный дневник",
     retry: "Войти через Госуслуги ещё раз",
     flow_invalid_title: "Вход не выполнен",
     flow_invalid_text: "Ссылка для входа устарела, уже была использована или открыта в \
@@ -118,6 +124,8 @@ static EN: Texts = Texts {
     logout_button: "Sign out",
     logout_cancel: "Stay signed in",
     status_label: "Status:",
+    support_code: "Code for the support desk:",
+    back_home: "Back to the e-diary",
     retry: "Sign in with Gosuslugi again",
     flow_invalid_title: "Sign-in failed",
     flow_invalid_text: "The sign-in link has expired, was already used, or was opened in \
