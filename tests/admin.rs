@@ -125,5 +125,55 @@ async fn readyz_follows_the_upstream() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(last, (503, "not ready: upstream\n".into()));
+    assert_eq!(last.0, 503);
+    assert!(last.1.starts_with("not ready: upstream: "), "{}", last.1);
+}
+
+/// Issue 13: readiness checks the store and ESIA's host too, with one line per failure.
+#[tokio::test]
+async fn readyz_names_every_failed_check() {
+    use esia_gateway::admin::Admin;
+    use esia_gateway::metrics::Metrics;
+    use esia_gateway::upstream::Upstream;
+    use std::sync::Arc;
+
+    let pki = Pki::new();
+    let up = TestUpstream::start().await;
+    let cfg = config(&pki, &up.url());
+    let metrics = Arc::new(Metrics::new());
+    let upstream = Upstream::new(&cfg, metrics.clone()).unwrap();
+    let shutdown = esia_gateway::shutdown::Shutdown::new();
+    let dir = tempfile::tempdir().unwrap();
+    let store: esia_gateway::store::SharedStore = Arc::new(
+        esia_gateway::store::sqlite::SqliteStore::open(&dir.path().join("s.db"))
+            .await
+            .unwrap(),
+    );
+    let dead = dead_url().await;
+    let dead = format!("{}:{}", dead.host_str().unwrap(), dead.port().unwrap());
+    let req = |p: &str| http::Request::get(p).body(()).unwrap();
+    let body = |r: http::Response<esia_gateway::body::Body>| async move {
+        use http_body_util::BodyExt;
+        let status = r.status().as_u16();
+        let b = r.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(b.to_vec()).unwrap())
+    };
+
+    let ready = Admin::new(metrics.clone(), upstream.clone(), shutdown.signal())
+        .with_checks(Some(store.clone()), Some(up.url().authority().to_owned()));
+    ready.set_listeners_bound();
+    assert_eq!(
+        body(ready.handle(&req("/readyz")).await).await,
+        (200, "ready\n".into())
+    );
+
+    let esia_down = Admin::new(metrics, upstream, shutdown.signal())
+        .with_checks(Some(store), Some(dead.clone()));
+    esia_down.set_listeners_bound();
+    let (status, text) = body(esia_down.handle(&req("/readyz")).await).await;
+    assert_eq!(status, 503);
+    assert!(
+        text.starts_with(&format!("not ready: esia: {dead}: ")),
+        "{text}"
+    );
 }

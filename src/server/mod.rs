@@ -239,7 +239,18 @@ impl Gateway {
         let mut admin_addr = None;
         if let Some(listener) = admin_listener {
             admin_addr = Some(local_addr(&listener, https_addr)?);
-            let admin = Arc::new(Admin::new(metrics.clone(), upstream, shutdown.signal()));
+            let esia = config.esia.as_ref().and_then(|e| {
+                let url = &e.base_url;
+                Some(format!(
+                    "{}:{}",
+                    url.host_str()?,
+                    url.port_or_known_default()?
+                ))
+            });
+            let admin = Arc::new(
+                Admin::new(metrics.clone(), upstream, shutdown.signal())
+                    .with_checks(store.clone(), esia),
+            );
             admin.set_listeners_bound();
             // Not tracked: admin answers until the grace period ends.
             tokio::spawn(listeners.accept_plain(listener, Handler::Admin(admin), None));
