@@ -89,6 +89,17 @@ mod tests {
                 .iter()
                 .any(|w| w.starts_with("calendar.esia_only_from"))
         );
+        // Shipped default-deny: no warning; `any` on unmatched routes is warned about.
+        assert!(!w.iter().any(|w| w.starts_with("default_route")), "{w:?}");
+        let mut open = cfg.clone();
+        if let Some(c) = open.cutover.as_mut() {
+            c.policy.default_access.after_cutover = Access::Any;
+        }
+        assert!(
+            warnings(&open, now)
+                .iter()
+                .any(|w| w.starts_with("default_route"))
+        );
         // No calendar, nothing to warn about.
         let mut plain = cfg.clone();
         plain.cutover = None;

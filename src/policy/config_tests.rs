@@ -25,7 +25,10 @@ fn the_shipped_example_is_the_default_policy() {
     let p = validate(&parse(EXAMPLE_TOML)).unwrap();
     assert_eq!(p, default_policy());
     let names: Vec<&str> = p.groups.iter().map(|g| g.name.as_str()).collect();
-    assert_eq!(names, ["public", "grades", "stats", "registration"]);
+    assert_eq!(
+        names,
+        ["public", "login", "grades", "stats", "registration"]
+    );
     assert!(p.canon.case_insensitive);
 }
 

@@ -86,8 +86,13 @@ fn other_pages_stay_open_to_legacy_sessions_when_restricted() {
         "/messages",
     ] {
         assert_eq!(d(t, LEGACY, RESTRICTED), Decision::Allow, "{t}");
-        assert_eq!(d(t, ANON, RESTRICTED), Decision::Allow, "{t}");
+        // Default-deny as shipped: pages no group names need a session (issue 10).
+        assert_eq!(d(t, ANON, RESTRICTED), Decision::NeedLogin, "{t}");
         assert_eq!(run(t, LEGACY, RESTRICTED).1, None, "{t}");
+    }
+    // The diary's login form stays reachable while legacy logins are.
+    for t in ["/login", "/index.php?module=login", "/LOGIN.php"] {
+        assert_eq!(d(t, ANON, RESTRICTED), Decision::Allow, "{t}");
     }
 }
 
@@ -96,7 +101,11 @@ fn disabled_legacy_login_needs_esia_everywhere_but_public_routes() {
     assert_eq!(d("/homework", ANON, DISABLED), Decision::NeedLogin);
     assert_eq!(d("/", LEGACY, DISABLED), deny(Reason::LegacyLoginDisabled));
     assert_eq!(d("/homework", LINKED, DISABLED), Decision::Allow);
-    assert_eq!(d("/homework", UNLINKED, DISABLED), Decision::Allow); // default access is any
+    // The default access is `session`: an unlinked ESIA session is sent to link first.
+    assert_eq!(
+        d("/homework", UNLINKED, DISABLED),
+        deny(Reason::EsiaNotLinked)
+    );
     for t in ["/static/app.css", "/favicon.ico", "/robots.txt"] {
         assert_eq!(d(t, ANON, DISABLED), Decision::Allow, "{t}");
         assert_eq!(d(t, LEGACY, DISABLED), Decision::Allow, "{t}");
