@@ -16,7 +16,7 @@
 //! login_form_get = true            # GET the form first (cookies, hidden fields)
 //! session_cookies = []             # the diary's session cookies; [] = all the sign-in set
 //! login_case_insensitive = false
-//! expired_body_markers = []        # text in a 200 page meaning "session over"
+//! expired_body_markers = []        # in a 200 probe answer: "session over"
 //! case_insensitive_paths = true
 //! pass_cookies = []                # browser cookies still passed (never session ones)
 //! [diary.probe]                    # who is signed in

@@ -30,8 +30,9 @@ pub struct DiaryRules {
     pub failure_text: String,
     /// Redirect targets (paths) that mean "your diary session is over".
     pub expired_redirect_paths: Vec<String>,
-    /// Text in a 200 answer that means "your diary session is over" (diaries that answer
-    /// a dead session with a page, not a redirect).
+    /// Text in a 200 answer of the identity probe's page that means "your diary session
+    /// is over" (diaries that answer a dead session with a page, not a redirect). Only
+    /// the probe's answer is read for it, not proxied pages.
     pub expired_body_markers: Vec<String>,
     /// Where the gateway's own logout request goes.
     pub logout_path: String,
