@@ -372,3 +372,40 @@ async fn the_gateways_logout_ends_the_diary_session_too() {
     assert_eq!(location(&resp), "/esia/start");
     assert!(!stand.diary.signed_in().contains(&"student".to_owned()));
 }
+
+/// The residual of attack 2: a diary that keeps its session id when someone signs in
+/// (strict mode: no new Set-Cookie) and a login endpoint the operator's config does not
+/// name. The form post itself makes the gateway ask the diary who is signed in.
+#[tokio::test]
+async fn a_login_that_keeps_the_session_id_on_an_unlisted_endpoint_is_caught() {
+    let mut diary = DiaryConfig::default();
+    diary.rules.login_endpoints = esia_gateway::diary::endpoints::Endpoints::paths(&["/login"]);
+    let stand = Stand::start_with(seed_004(), at("2019-02-01T12:00:00+03:00"), diary, |d| {
+        d.strict_login = true
+    })
+    .await;
+    let b = stand.browser();
+    esia_linked(&stand, &b, "simplified", "student").await;
+    // The strict diary's form token, as the attacker's page would read it.
+    let form = b.get(&stand.url("/index.php?module=login")).await;
+    let html = form.text().await.unwrap();
+    let token = cutover_support::field_value(&html, "_token").unwrap_or_default();
+    let _ = b
+        .post(
+            &stand.url("/index.php?module=login"),
+            &[
+                ("_token", token.as_str()),
+                ("login", "teacher"),
+                ("password", DEMO_PASSWORD),
+            ],
+        )
+        .await;
+    for path in ["/marks", "/", "/messages"] {
+        let html = b.get(&stand.url(path)).await.text().await.unwrap();
+        assert_ne!(
+            served_as(&html).as_deref(),
+            Some("teacher"),
+            "{path} served teacher's page to student's ESIA session"
+        );
+    }
+}

@@ -81,6 +81,9 @@ pub struct Plan {
     path: String,
     /// The request head, to send a GET/HEAD once more after a transparent re-login.
     replay: Option<(Method, http::Uri, HeaderMap)>,
+    /// A method that may change state (a form posted anywhere could be a login on an
+    /// endpoint the config does not name, on a diary that keeps its session id).
+    changes_state: bool,
 }
 
 #[allow(
@@ -251,6 +254,7 @@ impl Link {
                 PlanKind::Jar { id, record, jar }
             }
         };
+        let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let replay = (matches!(kind, PlanKind::Jar { .. })
             && matches!(*req.method(), Method::GET | Method::HEAD))
         .then(|| {
@@ -265,6 +269,7 @@ impl Link {
                 client_ip,
                 path,
                 replay,
+                changes_state,
             },
         )
     }
@@ -341,8 +346,10 @@ impl Link {
                     return Finish::Done(resp);
                 }
                 let mut expired = rules.session_expired(resp.status(), location.as_deref());
-                if !expired && session_changed {
-                    // Identity unknown: the diary session changed without our sign-in.
+                // Identity unknown: the diary session changed without our sign-in, or a
+                // state-changing request may have signed someone else in on the same
+                // session id (a PHP diary that does not rotate it).
+                if !expired && (session_changed || plan.changes_state) {
                     match self.probe_user(&jar).await {
                         Some(Probed::User(u))
                             if record
@@ -357,9 +364,14 @@ impl Link {
                                     .map(body::boxed),
                             );
                         }
+                        // A probe that failed after a plain form post (no session
+                        // cookie change): the page goes on, the next change is checked.
+                        None if !session_changed => {
+                            tracing::warn!("identity probe after a form post failed");
+                        }
                         None => {
-                            // The probe failed: the gateway cannot vouch for the
-                            // identity, so it does not pass the page on.
+                            // The session cookie changed and the probe failed: the
+                            // gateway cannot vouch for the identity; no page goes on.
                             return Finish::Done(
                                 self.end_session(&id, &record, "probe-failed", plan.client_ip)
                                     .await
