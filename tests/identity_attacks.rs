@@ -409,3 +409,28 @@ async fn a_login_that_keeps_the_session_id_on_an_unlisted_endpoint_is_caught() {
         );
     }
 }
+
+/// Issue 15: a password session opening the start page is not told «Вы уже вошли через
+/// Госуслуги» (it did not); its button links the diary account to ESIA instead.
+#[tokio::test]
+async fn a_password_session_is_offered_the_link_not_told_it_signed_in_through_esia() {
+    let stand = Stand::start(seed_004(), at("2018-10-01T12:00:00+03:00")).await;
+    let b = stand.browser();
+    let _ = stand.legacy_login(&b, "parent").await;
+    let html = b.get(&stand.url("/esia/start")).await.text().await.unwrap();
+    assert!(!html.contains("Вы уже вошли через Госуслуги"), "{html}");
+    assert!(html.contains("action=\"/esia/link/start\""), "{html}");
+    // An ESIA session is told, and a visitor gets the plain login.
+    let e = stand.browser();
+    esia_linked(&stand, &e, "confirmed", "student").await;
+    let html = e.get(&stand.url("/esia/start")).await.text().await.unwrap();
+    assert!(html.contains("Вы уже вошли через Госуслуги"), "{html}");
+    let html = stand
+        .browser()
+        .get(&stand.url("/esia/start"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("action=\"/esia/login\""), "{html}");
+}

@@ -30,10 +30,15 @@ impl Login {
     /// `GET start?return=…`: the «Войти через Госуслуги» page.
     pub(super) async fn start_page<B>(&self, req: &Request<B>) -> PageResponse {
         let return_path = return_param(req);
-        let signed_in = self.session_of(req.headers()).await.is_some();
+        let session = self.session_of(req.headers()).await;
+        // Only an ESIA session is "signed in through Госуслуги"; a password session is
+        // offered the link to ESIA instead (issue 15).
+        let signed_in = session.as_ref().is_some_and(|s| s.auth_method == "esia");
+        let legacy = session.as_ref().is_some_and(|s| s.auth_method == "legacy");
         self.pages.start(
             &return_path,
             signed_in,
+            legacy && self.link.is_some(),
             self.settings.legacy_login_url.as_deref(),
         )
     }

@@ -103,14 +103,18 @@ impl Pages {
         &self,
         return_path: &str,
         signed_in: bool,
+        link_legacy: bool,
         legacy_login_url: Option<&str>,
     ) -> PageResponse {
         let t = self.texts();
+        // A password session links its diary account instead of starting a new login.
+        let action = if link_legacy { "link/start" } else { "login" };
+        let legacy_login_url = legacy_login_url.filter(|_| !link_legacy);
         self.render(
             StatusCode::OK,
             "start.html",
             context! { t, title => t.start_title, prefix => self.prefix_value(), return_path,
-            signed_in, legacy_login_url },
+            signed_in, legacy_login_url, action },
         )
     }
 
@@ -167,7 +171,7 @@ mod tests {
     #[tokio::test]
     async fn start_page_has_the_seed_words_and_escapes_the_return_path() {
         let pages = Pages::new(Language::Ru, "/esia/").unwrap();
-        let resp = pages.start("/marks?a=1&b=\"x\"", false, Some("/login"));
+        let resp = pages.start("/marks?a=1&b=\"x\"", false, false, Some("/login"));
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
         let html = body(resp).await;
