@@ -14,7 +14,7 @@
 //! non-UTF-8 charset) counts as naming every protected parameter.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, COOKIE};
+use http::header::CONTENT_TYPE;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 
@@ -98,17 +98,12 @@ pub async fn with_body_params(
 
 /// The cookies the diary will get, as PHP's `$_COOKIE` (values URL-decoded).
 fn cookie_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| {
-            let (n, v) = pair.split_once('=')?;
-            let v = percent_encoding::percent_decode_str(v.trim()).decode_utf8_lossy();
-            Some((n.trim().to_owned(), v.into_owned()))
+    crate::login::cookies::request_cookies(headers)
+        .into_iter()
+        .map(|(n, v)| {
+            let v = percent_encoding::percent_decode_str(&v).decode_utf8_lossy();
+            (n, v.into_owned())
         })
-        .filter(|(n, _)| !n.is_empty())
         .collect()
 }
 

@@ -13,30 +13,8 @@ use super::http::{EsiaHttp, HttpError};
 use super::verify::SbjClaims;
 use crate::secret::Secret;
 
-/// The account level the gateway enforces per role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccountLevel {
-    /// A child's account (`lvl` KD); its own level, not ranked against the others.
-    Child,
-    /// Упрощенная.
-    Simplified,
-    /// Стандартная: identity document verified.
-    Standard,
-    /// Подтвержденная.
-    Confirmed,
-}
-
-impl AccountLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Child => "child",
-            Self::Simplified => "simplified",
-            Self::Standard => "standard",
-            Self::Confirmed => "confirmed",
-        }
-    }
-}
+/// The account level the gateway enforces per role: the one identity vocabulary's.
+pub use crate::identity::AccountLevel;
 
 /// `/rs/prns/{oid}`, only what the gateway needs.
 #[derive(Debug, Clone, Default, Deserialize)]

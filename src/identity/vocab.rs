@@ -44,7 +44,10 @@ impl Role {
 }
 
 /// ESIA account levels, weakest first. `child` is ESIA's child account (`lvl: KD`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum AccountLevel {
     Child,
     Simplified,

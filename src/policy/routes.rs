@@ -168,18 +168,24 @@ impl Matcher {
         }
     }
 
-    /// `Some(ambiguous)` when the request matches; `ambiguous` says a query condition
-    /// was met only because the parameter was sent ambiguously.
-    pub fn matches(&self, req: &CanonicalRequest, cfg: &CanonConfig) -> Option<bool> {
+    /// Does the request's path (as matched: lowercased, the PHP script under PATH_INFO)
+    /// fit this matcher's pattern? `OPTIONS *` fits none.
+    fn path_matches(&self, req: &CanonicalRequest, cfg: &CanonConfig) -> bool {
         if req.path == "*" {
-            return None;
+            return false;
         }
         let path: Vec<&str> = req
             .match_path(cfg)
             .split('/')
             .filter(|s| !s.is_empty())
             .collect();
-        if !segs_match(&self.segs, &path) {
+        segs_match(&self.segs, &path)
+    }
+
+    /// `Some(ambiguous)` when the request matches; `ambiguous` says a query condition
+    /// was met only because the parameter was sent ambiguously.
+    pub fn matches(&self, req: &CanonicalRequest, cfg: &CanonConfig) -> Option<bool> {
+        if !self.path_matches(req, cfg) {
             return None;
         }
         let mut ambiguous = false;
@@ -204,15 +210,7 @@ impl Matcher {
     /// The parameters this matcher's query conditions read, when its path matches the
     /// request's (the pipeline reads those from the body and cookies too).
     pub fn query_names_at(&self, req: &CanonicalRequest, cfg: &CanonConfig) -> Vec<&str> {
-        if (self.query.is_empty() && self.any_query.is_empty()) || req.path == "*" {
-            return Vec::new();
-        }
-        let path: Vec<&str> = req
-            .match_path(cfg)
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        if !segs_match(&self.segs, &path) {
+        if (self.query.is_empty() && self.any_query.is_empty()) || !self.path_matches(req, cfg) {
             return Vec::new();
         }
         self.query
