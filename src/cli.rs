@@ -306,6 +306,40 @@ pub fn summary(cfg: &GatewayConfig) -> String {
             cal.phase_at(chrono::Utc::now())
         ));
     }
+    // Every section that changes what the gateway does, on or off, so an operator sees
+    // at a glance what this file turns on.
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    match &cfg.esia {
+        Some(e) => out.push_str(&format!(
+            "  esia      on ({}, client {})\n",
+            e.base_url, e.client_id
+        )),
+        None => out.push_str("  esia      off (no [esia]: plain proxy, no ESIA login)\n"),
+    }
+    let form = matches!(cfg.diary.mode, crate::diary::config::SignInMode::Form);
+    let linking = cfg.esia.is_some() && (cfg.vault.is_some() || !form);
+    out.push_str(&format!(
+        "  linking   {} (diary sign-in: {}; legacy login through the gateway: {})\n",
+        on_off(linking),
+        if form { "form" } else { "header" },
+        on_off(cfg.linking.legacy_login)
+    ));
+    out.push_str(&format!(
+        "  vault     {}\n",
+        match &cfg.vault {
+            Some(v) => format!("on ({})", v.active.display()),
+            None => "off".to_owned(),
+        }
+    ));
+    // The store is used with [esia] only; its URL may hold a password: never printed.
+    let store = match (&cfg.esia, &cfg.store) {
+        (None, _) => "off (used with [esia])".to_owned(),
+        (Some(_), crate::login::config::StoreConfig::Sqlite(p)) => {
+            format!("sqlite ({})", p.display())
+        }
+        (Some(_), crate::login::config::StoreConfig::Postgres(_)) => "postgres".to_owned(),
+    };
+    out.push_str(&format!("  store     {store}\n"));
     out
 }
 
@@ -374,5 +408,14 @@ mod tests {
             s.contains("upstream  http://127.0.0.1:8080/ (Host: keep)"),
             "{s}"
         );
+        // Issue 14: every section that changes behaviour says whether it is on.
+        for line in [
+            "esia      off",
+            "linking   off",
+            "vault     off",
+            "store     off",
+        ] {
+            assert!(s.contains(line), "{line}\n{s}");
+        }
     }
 }
