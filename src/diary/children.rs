@@ -434,10 +434,7 @@ mod tests {
         let p = read_pupils(&f, page.as_bytes()).unwrap();
         assert_eq!(
             names(&p),
-            [
-                "Иванов Дмитрий Алексеевич|12.04.2015",
-                "Петрова Анна|-"
-            ]
+            ["Иванов Дмитрий Алексеевич|12.04.2015", "Петрова Анна|-"]
         );
         let empty = "<ul class=\"children\"></ul><p>Нет сведений о детях</p>";
         assert_eq!(read_pupils(&f, empty.as_bytes()).unwrap(), []);

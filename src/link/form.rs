@@ -211,7 +211,11 @@ impl Link {
             .await
         {
             Ok(flagged) => flagged,
-            Err(page) => return page,
+            Err(page) => {
+                // The password was right, but it is not this person's: as a failure.
+                self.count_failure(&limits).await;
+                return page;
+            }
         };
         if let Err(page) = self
             .bind(oid, &login, role.as_deref(), level.as_deref(), Some(ip))
