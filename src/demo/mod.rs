@@ -171,7 +171,8 @@ fn gateway_toml(
 
 /// `[esia]` against the mock (demo signer), `[login]`, `[store]` in the data dir, and
 /// linking with the vault key next to it (issue 5): log in as `confirmed`, link to
-/// `parent`/`demo` once, and the next ESIA login goes straight to the cabinet.
+/// `parent`/`demo` once, and the next ESIA login goes straight to the cabinet. The
+/// identity check (issue 12) compares the persona's children with the diary's pupils.
 fn esia_and_linking_toml(
     opts: &DemoOptions,
     pki: &pki::DemoPki,
@@ -185,10 +186,12 @@ fn esia_and_linking_toml(
          redirect_uri = \"{redirect_uri}\"\n\
          scope = \"openid fullname birthdate gender snils id_doc\"\n\
          certificate_hash = \"{hash}\"\ntoken_keys = [{token}]\nca_bundle = {ca}\n\
-         signer = {{ kind = \"demo\", key = {rp_key} }}\n\n\
+         signer = {{ kind = \"demo\", key = {rp_key} }}\nchildren = true\n\n\
          [login]\nlegacy_login_url = \"/login\"\n\n\
          [store]\nbackend = \"sqlite\"\npath = {db}\n\n\
-         [vault]\nkey = {vault}\n",
+         [vault]\nkey = {vault}\n\n\
+         [diary.children_probe]\npath = \"/api/children\"\n\n\
+         [linking]\nidentity_check = \"warn\"\n",
         rp_cert = pki.rp_cert.display(),
         hash = pki.rp_cert_hash,
         token = toml_str(token_cert),

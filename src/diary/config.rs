@@ -25,6 +25,9 @@
 //! login = "/login"
 //! role = "/role"
 //! name = "/name"
+//! birth_date = "/birth_date"       # the account's own, where the diary shows it
+//! [diary.children_probe]           # a parent's pupils (see `children.rs`)
+//! path = "/api/children"
 //! [diary.roles]                    # diary role string → canonical role
 //! student = "student"
 //! [diary.header]                   # sign_in = "header" only
@@ -65,6 +68,8 @@ pub struct DiaryFile {
     pub login_case_insensitive: Option<bool>,
     pub expired_body_markers: Vec<String>,
     pub probe: Option<ProbeFile>,
+    /// `[diary.children_probe]`: a parent's pupils, for the identity check at linking.
+    pub children_probe: Option<super::children::ChildrenProbeFile>,
     pub case_insensitive_paths: Option<bool>,
     pub pass_cookies: Vec<String>,
     pub roles: Option<BTreeMap<String, String>>,
@@ -81,6 +86,7 @@ pub struct ProbeFile {
     pub login: Option<String>,
     pub role: Option<String>,
     pub name: Option<String>,
+    pub birth_date: Option<String>,
     /// format = "html": the element whose text is read (optional) and the regex with
     /// named groups `login` (required), `role`, `name`.
     pub selector: Option<String>,
@@ -183,6 +189,14 @@ pub fn validate(file: &DiaryFile, base_dir: &Path) -> Result<DiaryConfig, Vec<Is
     if let Some(p) = &file.probe {
         match probe_rules(p) {
             Ok(r) => rules.probe = r,
+            Err(mut e) => issues.append(&mut e),
+        }
+    }
+    // Only where configured: a diary without such a page is not asked for one.
+    rules.children = None;
+    if let Some(c) = &file.children_probe {
+        match super::children::children_rules(c) {
+            Ok(r) => rules.children = Some(r),
             Err(mut e) => issues.append(&mut e),
         }
     }
@@ -349,6 +363,8 @@ fn probe_rules(p: &ProbeFile) -> Result<ProbeRules, Vec<Issue>> {
                 login,
                 role: pointer("role", &p.role, &mut issues).or(Some("/role".into())),
                 name: pointer("name", &p.name, &mut issues).or(Some("/name".into())),
+                birth_date: pointer("birth_date", &p.birth_date, &mut issues)
+                    .or(Some("/birth_date".into())),
             };
         }
         "html" => {
@@ -356,6 +372,7 @@ fn probe_rules(p: &ProbeFile) -> Result<ProbeRules, Vec<Issue>> {
                 ("login", p.login.is_some()),
                 ("role", p.role.is_some()),
                 ("name", p.name.is_some()),
+                ("birth_date", p.birth_date.is_some()),
             ] {
                 if set {
                     issues.push((

@@ -1,11 +1,13 @@
 //! Signing users into the unmodified legacy diary: its cookies kept server-side
 //! ([`jar`]), its login form driven by configurable rules ([`signin`]), its login and
 //! logout endpoints ([`endpoints`]), browser login forms read as the diary reads them
-//! ([`form`]), who the diary says is signed in ([`probe`]), the stored passwords
+//! ([`form`]), who the diary says is signed in ([`probe`]) and which children it lists
+//! for a parent ([`children`]), the stored passwords
 //! ([`vault`]), or a signed assertion header for diaries that trust the gateway
 //! ([`assertion`]).
 
 pub mod assertion;
+pub mod children;
 pub mod config;
 pub mod endpoints;
 pub mod form;

@@ -33,9 +33,12 @@ pub enum ProbeFormat {
         login: String,
         role: Option<String>,
         name: Option<String>,
+        /// The account's own birth date, where the diary shows it (a pupil's).
+        birth_date: Option<String>,
     },
     /// The text of the first element matching `selector` (the whole page without
-    /// one), searched with `regex`; its named groups `login` (required), `role`, `name`.
+    /// one), searched with `regex`; its named groups `login` (required), `role`, `name`,
+    /// `birth` (the account's own birth date).
     Html {
         selector: Option<String>,
         regex: Regex,
@@ -51,6 +54,7 @@ impl ProbeRules {
                 login: "/login".into(),
                 role: Some("/role".into()),
                 name: Some("/name".into()),
+                birth_date: Some("/birth_date".into()),
             },
         }
     }
@@ -73,6 +77,8 @@ pub struct DiaryUser {
     pub role: Option<String>,
     /// The display name as the diary shows it («Иванова Мария Ивановна»).
     pub name: Option<String>,
+    /// The account's own birth date as the diary writes it, where it shows one.
+    pub birth_date: Option<String>,
 }
 
 /// Asks the diary who the jar's session is.
@@ -126,8 +132,13 @@ pub fn read_user(
     body: &[u8],
     rules: &DiaryRules,
 ) -> Result<Option<DiaryUser>, DiaryError> {
-    let (login, role, name) = match format {
-        ProbeFormat::Json { login, role, name } => {
+    let (login, role, name, birth_date) = match format {
+        ProbeFormat::Json {
+            login,
+            role,
+            name,
+            birth_date,
+        } => {
             let json: serde_json::Value = serde_json::from_slice(body)
                 .map_err(|e| DiaryError::BadAnswer(format!("identity probe: {e}")))?;
             let text = |ptr: &Option<String>| {
@@ -139,6 +150,7 @@ pub fn read_user(
                 json.pointer(login).and_then(scalar_text),
                 text(role),
                 text(name),
+                text(birth_date),
             )
         }
         ProbeFormat::Html { selector, regex } => {
@@ -154,7 +166,7 @@ pub fn read_user(
                 return Ok(None);
             };
             let group = |n: &str| caps.name(n).map(|m| html_unescape(m.as_str().trim()));
-            (group("login"), group("role"), group("name"))
+            (group("login"), group("role"), group("name"), group("birth"))
         }
     };
     let Some(login) = login.filter(|l| !l.trim().is_empty()) else {
@@ -165,10 +177,11 @@ pub fn read_user(
         login: login.trim().to_owned(),
         role,
         name: name.filter(|n| !n.is_empty()),
+        birth_date: birth_date.filter(|b| !b.is_empty()),
     }))
 }
 
-fn scalar_text(v: &serde_json::Value) -> Option<String> {
+pub(super) fn scalar_text(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::String(s) => Some(s.trim().to_owned()),
         serde_json::Value::Number(n) => Some(n.to_string()),
@@ -177,7 +190,7 @@ fn scalar_text(v: &serde_json::Value) -> Option<String> {
 }
 
 /// UTF-8 when valid, else windows-1251 (old PHP diaries).
-fn decode_page(body: &[u8]) -> String {
+pub(super) fn decode_page(body: &[u8]) -> String {
     match std::str::from_utf8(body) {
         Ok(s) => s.to_owned(),
         Err(_) => encoding_rs::WINDOWS_1251.decode(body).0.into_owned(),

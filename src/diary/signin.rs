@@ -49,6 +49,9 @@ pub struct DiaryRules {
     pub login_case_insensitive: bool,
     /// Who is signed in: asked after every sign-in and every diary session change.
     pub probe: ProbeRules,
+    /// Which pupils a parent account lists (identity check at linking); `None` when
+    /// `[diary.children_probe]` is not configured.
+    pub children: Option<super::children::ChildrenRules>,
     /// Diary role string → canonical role name (student, parent, teacher, class_teacher,
     /// head_teacher, director, admin).
     pub role_map: Vec<(String, String)>,
@@ -91,6 +94,7 @@ impl DiaryRules {
             session_cookies: Vec::new(),
             login_case_insensitive: false,
             probe: ProbeRules::demo(),
+            children: Some(super::children::ChildrenRules::demo()),
             role_map: roles
                 .iter()
                 .map(|r| (r.to_string(), r.to_string()))

@@ -7,6 +7,8 @@
 //! max_attempts = 5                 # link-form tries per ESIA account and per client address
 //! attempt_window_minutes = 15
 //! legacy_login = true              # the diary's own login form through the gateway
+//! identity_check = "warn"          # off | warn | require: ESIA person vs diary account
+//! identity_mismatch_contact = "классному руководителю или в службу поддержки"
 //! # role → weakest ESIA level: one table for the policy and linking, [roles.min_level]
 //!
 //! [vault]
@@ -31,6 +33,8 @@ pub struct LinkingFile {
     pub legacy_login: Option<bool>,
     /// Moved to `[roles.min_level]`; kept only to say so.
     pub min_level: BTreeMap<String, String>,
+    pub identity_check: Option<String>,
+    pub identity_mismatch_contact: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,6 +62,31 @@ pub struct LinkSettings {
     pub legacy_login: bool,
     /// `[roles.min_level]` (the policy's table; set by the config loader).
     pub levels: RoleLevels,
+    /// What a mismatch between the ESIA person and the diary account does (issue 12).
+    pub identity_check: IdentityCheck,
+    /// Whom to contact, as the refusal page says it; `None`: the page's own words.
+    pub identity_mismatch_contact: Option<String>,
+}
+
+/// `[linking] identity_check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityCheck {
+    /// Not compared.
+    Off,
+    /// Compared; a mismatch is audited and the binding made and flagged.
+    Warn,
+    /// Compared; a mismatch refuses the binding.
+    Require,
+}
+
+impl IdentityCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Warn => "warn",
+            Self::Require => "require",
+        }
+    }
 }
 
 impl Default for LinkSettings {
@@ -67,6 +96,8 @@ impl Default for LinkSettings {
             window: Duration::from_secs(15 * 60),
             legacy_login: true,
             levels: RoleLevels::default(),
+            identity_check: IdentityCheck::Warn,
+            identity_mismatch_contact: None,
         }
     }
 }
@@ -94,6 +125,26 @@ pub fn validate_linking(file: &LinkingFile) -> Result<LinkSettings, Vec<Issue>> 
     }
     if let Some(b) = file.legacy_login {
         s.legacy_login = b;
+    }
+    match file.identity_check.as_deref() {
+        None | Some("warn") => {}
+        Some("off") => s.identity_check = IdentityCheck::Off,
+        Some("require") => s.identity_check = IdentityCheck::Require,
+        Some(other) => issues.push((
+            "identity_check".into(),
+            format!("unknown value {other:?}"),
+            Some("\"off\", \"warn\" or \"require\"".into()),
+        )),
+    }
+    match file.identity_mismatch_contact.as_deref().map(str::trim) {
+        Some(c) if c.is_empty() || c.len() > 1000 || c.chars().any(char::is_control) => issues
+            .push((
+                "identity_mismatch_contact".into(),
+                "must be one line of text (at most 1000 bytes)".into(),
+                Some("e.g. \"классному руководителю или по телефону 8-800-…\"".into()),
+            )),
+        Some(c) => s.identity_mismatch_contact = Some(c.to_owned()),
+        None => {}
     }
     if !file.min_level.is_empty() {
         issues.push((
@@ -189,6 +240,34 @@ mod tests {
         assert_eq!(s.window, Duration::from_secs(900));
         assert!(s.legacy_login);
         assert!(s.levels.allows(Some("student"), Some("simplified")));
+        assert_eq!(s.identity_check, IdentityCheck::Warn);
+        assert_eq!(s.identity_mismatch_contact, None);
+    }
+
+    #[test]
+    fn identity_check_keys() {
+        let f: LinkingFile = toml::from_str(
+            "identity_check = \"require\"\nidentity_mismatch_contact = \" в школу \"",
+        )
+        .unwrap();
+        let s = validate_linking(&f).unwrap();
+        assert_eq!(s.identity_check, IdentityCheck::Require);
+        assert_eq!(s.identity_mismatch_contact.as_deref(), Some("в школу"));
+        let off: LinkingFile = toml::from_str("identity_check = \"off\"").unwrap();
+        assert_eq!(
+            validate_linking(&off).unwrap().identity_check,
+            IdentityCheck::Off
+        );
+        for bad in [
+            "identity_check = \"strict\"",
+            "identity_check = \"\"",
+            "identity_mismatch_contact = \"  \"",
+            "identity_mismatch_contact = \"a\\nb\"",
+        ] {
+            let f: LinkingFile = toml::from_str(bad).unwrap();
+            let issues = validate_linking(&f).unwrap_err();
+            assert_eq!(issues.len(), 1, "{bad}");
+        }
     }
 
     #[test]

@@ -147,12 +147,24 @@ impl Link {
             .await;
             return self.pages.level(role.as_deref(), level.as_deref(), &needed);
         }
+        // Issue 12: the ESIA person must be the legacy session's diary person.
+        let diary = self
+            .diary_side(None, role.as_deref(), &self.jar_of(&record))
+            .await;
+        let flagged = match self
+            .check_person(oid, &login, identity.person.as_ref(), &diary, "legacy", ip)
+            .await
+        {
+            Ok(flagged) => flagged,
+            Err(page) => return page,
+        };
         if let Err(page) = self
             .bind(oid, &login, role.as_deref(), level.as_deref(), ip)
             .await
         {
             return page;
         }
+        self.flag_binding(oid, flagged).await;
         let mut jar = self
             .vault
             .as_ref()
@@ -180,7 +192,7 @@ impl Link {
             Some(oid),
             Some(&login),
             ip,
-            json!({ "flow": "legacy", "role": role, "level": level }),
+            json!({ "flow": "legacy", "role": role, "level": level, "flagged": flagged }),
         )
         .await;
         tracing::info!(oid, login = %login, "ESIA account linked from a legacy session");

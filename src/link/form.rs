@@ -170,10 +170,10 @@ impl Link {
         let login = self.diary.rules.login_key(&login);
         let mut jar = Jar::new();
         // Positive evidence only: the diary, asked afterwards, serves this login.
-        let role = match self.diary_sign_in(&login, &password, &mut jar).await {
+        let (role, user) = match self.diary_sign_in(&login, &password, &mut jar).await {
             Ok(s) if s.outcome == LoginOutcome::SignedIn => {
                 self.prelogin.learn(&jar);
-                s.user.and_then(|u| u.role)
+                (s.user.as_ref().and_then(|u| u.role.clone()), s.user)
             }
             Ok(s) if s.outcome == LoginOutcome::WrongPassword => {
                 // Only failures count: a first-time user with the right password is
@@ -199,12 +199,31 @@ impl Link {
         {
             return page;
         }
+        // Issue 12: the ESIA person must be the diary account's person.
+        let previous = record_of(&self.sessions, &s.cookie).await;
+        let esia = match &previous {
+            Some((_, record)) => self.esia_person_of(&record.key).await,
+            None => None,
+        };
+        let diary = self.diary_side(user, role.as_deref(), &jar).await;
+        let flagged = match self
+            .check_person(oid, &login, esia.as_ref(), &diary, "form", Some(ip))
+            .await
+        {
+            Ok(flagged) => flagged,
+            Err(page) => {
+                // The password was right, but it is not this person's: as a failure.
+                self.count_failure(&limits).await;
+                return page;
+            }
+        };
         if let Err(page) = self
             .bind(oid, &login, role.as_deref(), level.as_deref(), Some(ip))
             .await
         {
             return page;
         }
+        self.flag_binding(oid, flagged).await;
         if let Some(vault) = &self.vault
             && self.form_mode()
             && let Err(e) = vault.put(&login, &password).await
@@ -212,7 +231,7 @@ impl Link {
             tracing::error!(error = %e, "cannot store the diary password");
             return self.store_problem();
         }
-        let previous = record_of(&self.sessions, &s.cookie).await.map(|(id, _)| id);
+        let previous = previous.map(|(id, _)| id);
         let new = esia_session(s.public_computer, oid, level.clone(), &login, role.clone());
         let cookie = match self.start_session(previous.as_ref(), new, Some(&jar)).await {
             Ok(c) => c,
@@ -223,7 +242,7 @@ impl Link {
             Some(oid),
             Some(&login),
             Some(ip),
-            json!({ "flow": "form", "role": role, "level": level }),
+            json!({ "flow": "form", "role": role, "level": level, "flagged": flagged }),
         )
         .await;
         tracing::info!(oid, login = %login, role = ?role, "ESIA account linked");

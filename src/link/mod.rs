@@ -35,6 +35,7 @@ mod jar_store;
 mod legacy;
 mod limits;
 pub mod pages;
+mod person_check;
 mod prelogin;
 mod texts;
 

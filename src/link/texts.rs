@@ -47,6 +47,11 @@ pub struct Texts {
     pub diary_refused_text: &'static str,
     pub method_title: &'static str,
     pub method_text: &'static str,
+    /// The identity check refused the binding (issue 12).
+    pub identity_title: &'static str,
+    pub identity_text: &'static str,
+    /// Whom to contact, unless `[linking] identity_mismatch_contact` says it.
+    pub identity_contact: &'static str,
 }
 
 pub fn texts(language: Language) -> &'static Texts {
@@ -154,6 +159,13 @@ static RU: Texts = Texts {
         обратитесь к администратору дневника.",
     method_title: "Действие не поддерживается",
     method_text: "Эту страницу нельзя открыть таким способом.",
+    identity_title: "Данные не совпадают",
+    identity_text: "Фамилия, имя и отчество в Вашей учетной записи Госуслуг не совпадают \
+        с данными пользователя электронного дневника, чей логин и пароль были введены, \
+        поэтому привязка не выполнена. Если это ошибка (например, в дневнике указана \
+        прежняя фамилия), данные можно исправить.",
+    identity_contact: "Обратитесь к классному руководителю или администратору \
+        электронного дневника.",
 };
 
 static EN: Texts = Texts {
@@ -208,4 +220,10 @@ static EN: Texts = Texts {
         diary's administrator.",
     method_title: "Not supported",
     method_text: "This page cannot be opened this way.",
+    identity_title: "The names do not match",
+    identity_text: "The surname, name and patronymic of your Gosuslugi account do not \
+        match the e-diary user whose login and password were entered, so the accounts \
+        were not linked. If this is a mistake (for example, the diary has an old \
+        surname), the data can be corrected.",
+    identity_contact: "Contact your class teacher or the e-diary's administrator.",
 };

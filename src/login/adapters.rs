@@ -17,7 +17,8 @@ use super::ports::{
     NewSession, PendingFlow, SessionBackend,
 };
 use crate::clock::SharedClock;
-use crate::esia::{EsiaClient, EsiaError};
+use crate::esia::{EsiaClient, EsiaError, KidsError, VerifiedLogin};
+use crate::identity::person::{ChildFacts, Children, EsiaPerson, NameParts};
 use crate::session::{self, SessionId, Sessions};
 use crate::store::{
     AuditEvent, AuditKind, AuthMethod, FlowPurpose, LoginFlow, SessionRecord, SharedStore,
@@ -32,6 +33,36 @@ pub struct EsiaProvider {
 impl EsiaProvider {
     pub fn new(client: Arc<EsiaClient>) -> Self {
         Self { client }
+    }
+}
+
+impl EsiaProvider {
+    /// The person's children for the identity check at linking. Never fails the login:
+    /// ESIA refusing or failing `/kids` only leaves the children unknown, with the reason.
+    async fn children(&self, login: &VerifiedLogin) -> Children {
+        match self
+            .client
+            .children(login.oid, &login.tokens.access_token)
+            .await
+        {
+            Ok(kids) => Children::Listed {
+                children: kids
+                    .iter()
+                    .map(|k| ChildFacts {
+                        name: k.name().ok().as_ref().map(NameParts::from),
+                        birth_date: k.birth_date().map(|d| d.to_string()),
+                    })
+                    .collect(),
+            },
+            Err(e) => {
+                if !matches!(e, KidsError::NotRequested) {
+                    tracing::warn!(kind = e.kind(), error = %e, "ESIA children unknown");
+                }
+                Children::Unknown {
+                    reason: e.kind().to_owned(),
+                }
+            }
+        }
     }
 }
 
@@ -73,9 +104,15 @@ impl IdentityProvider for EsiaProvider {
                     login.oid
                 )))
             })?;
+            let children = self.children(&login).await;
             Ok(EsiaIdentity {
                 oid,
                 level: login.level.as_str().to_owned(),
+                person: Some(EsiaPerson::new(
+                    login.person_name.as_ref(),
+                    login.birth_date,
+                    children,
+                )),
             })
         })
     }
@@ -206,6 +243,15 @@ impl SessionBackend for StoreBackend {
                 )
                 .await
                 .map_err(unavailable)?;
+            // Kept with the session for the identity check at the link form.
+            if let Some(person) = &new.identity.person
+                && let Err(e) = self
+                    .store
+                    .set_session_person(&record.key, Some(&person.to_json()))
+                    .await
+            {
+                tracing::warn!(error = %e, "cannot keep the ESIA person for linking");
+            }
             let mut event = AuditEvent::new(self.clock.now(), AuditKind::Login);
             event.esia_oid = record.esia_oid;
             event.detail = serde_json::json!({

@@ -18,6 +18,9 @@ pub struct EsiaIdentity {
     pub oid: i64,
     /// Stable name: `confirmed`, `standard`, `simplified` or `child`.
     pub level: String,
+    /// What ESIA said about the person, for the identity check at linking (issue 12);
+    /// `None` from identity providers that do not say.
+    pub person: Option<crate::identity::person::EsiaPerson>,
 }
 
 /// Why ESIA did not give us a verified person; already classified for the page.

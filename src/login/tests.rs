@@ -91,6 +91,7 @@ impl IdentityProvider for FakeEsia {
                 _ => Ok(EsiaIdentity {
                     oid: 1000299681,
                     level: "confirmed".into(),
+                    person: None,
                 }),
             }
         })

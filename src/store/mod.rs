@@ -13,6 +13,7 @@
 //! Errors never carry SQL text into their `Display`: pages show the message, logs get
 //! the source chain.
 
+mod identity_check;
 pub mod postgres;
 pub mod records;
 mod shared_impl;
@@ -187,4 +188,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         since: DateTime<Utc>,
     ) -> BoxFuture<'a, StoreResult<u64>>;
     fn prune_attempts(&self, before: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>>;
+
+    // --- identity check at linking (issue 12) ---
+    /// What ESIA said about the session's person (JSON, see
+    /// [`crate::identity::person::EsiaPerson`]); false if the session is gone.
+    fn set_session_person<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        person: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    fn session_person<'a>(
+        &'a self,
+        key: &'a SessionKey,
+    ) -> BoxFuture<'a, StoreResult<Option<String>>>;
+    /// Marks (or clears) a binding made although the identity check found a mismatch.
+    fn set_binding_flagged(&self, oid: i64, flagged: bool) -> BoxFuture<'_, StoreResult<bool>>;
+    /// Flagged bindings ordered by OID.
+    fn list_flagged_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>>;
 }

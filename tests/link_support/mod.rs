@@ -86,6 +86,8 @@ pub struct Options {
     pub vault_key: Option<PathBuf>,
     /// `[forwarding] trusted_proxies` (a load balancer in front of the gateway).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `[esia] children = true`: the login asks ESIA for the person's children.
+    pub esia_children: bool,
 }
 
 impl Default for Options {
@@ -98,6 +100,7 @@ impl Default for Options {
             location: None,
             vault_key: None,
             trusted_proxies: Vec::new(),
+            esia_children: false,
         }
     }
 }
@@ -210,7 +213,7 @@ impl Stand {
             require_confirmed: false,
         }];
         let mock = esia_mock::start(mock_cfg).await.unwrap();
-        let provider = esia_provider(&mock, dir.path(), &rp, &callback);
+        let provider = esia_provider(&mock, dir.path(), &rp, &callback, opts.esia_children);
         assert!(idp.0.set(provider).is_ok());
         Self {
             pki,
@@ -363,6 +366,7 @@ fn esia_provider(
     dir: &Path,
     rp: &RpKey,
     callback: &str,
+    children: bool,
 ) -> Arc<dyn IdentityProvider> {
     let token_cert = dir.join("esia-token.pem");
     std::fs::write(&token_cert, mock.token_cert_pem()).unwrap();
@@ -373,6 +377,7 @@ fn esia_provider(
         timeouts = { connect_secs = 2, request_secs = 5 }
     };
     t.insert("base_url".into(), mock.base_url().into());
+    t.insert("children".into(), children.into());
     t.insert("client_id".into(), CLIENT_ID.into());
     t.insert("redirect_uri".into(), callback.into());
     t.insert(

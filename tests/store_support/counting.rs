@@ -200,4 +200,30 @@ impl Store for CountingStore {
     fn prune_attempts(&self, before: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
         self.count("prune_attempts", self.inner.prune_attempts(before))
     }
+
+    fn set_session_person<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        person: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count(
+            "set_session_person",
+            self.inner.set_session_person(key, person),
+        )
+    }
+    fn session_person<'a>(
+        &'a self,
+        key: &'a SessionKey,
+    ) -> BoxFuture<'a, StoreResult<Option<String>>> {
+        self.count("session_person", self.inner.session_person(key))
+    }
+    fn set_binding_flagged(&self, oid: i64, flagged: bool) -> BoxFuture<'_, StoreResult<bool>> {
+        self.count(
+            "set_binding_flagged",
+            self.inner.set_binding_flagged(oid, flagged),
+        )
+    }
+    fn list_flagged_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>> {
+        self.count("list_flagged_bindings", self.inner.list_flagged_bindings())
+    }
 }

@@ -9,6 +9,7 @@
 //! rs_status = { status = 503 }            # /rs always answers 503
 //! wrong_state = { times = 2 }             # /te echoes a wrong state twice
 //! alg_none = {}                           # tokens with `alg: none`, always
+//! kids_forbidden = { times = 1 }          # /kids answers 403 (kid_* not granted), once
 //! ```
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -120,6 +121,9 @@ pub struct Faults {
     pub wrong_aud: Option<Switch>,
     /// Tokens have `alg: none` and no signature.
     pub alg_none: Option<Switch>,
+    /// `/rs/prns/{oid}/kids` answers 403, as when the person did not grant the `kid_*`
+    /// scopes.
+    pub kids_forbidden: Option<Switch>,
 }
 
 /// Fires the fault in `slot` if it is on, counting it down; returns a copy when it fired.

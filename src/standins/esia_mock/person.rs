@@ -37,7 +37,14 @@ pub async fn serve(shared: &Shared, path: &str, query: &str, headers: &HeaderMap
         let code = StatusCode::from_u16(s.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return text(code, "Service Temporarily Unavailable");
     }
-    let answer = answer(shared, path, query, headers);
+    // The person declined the kid_* scopes on ESIA's consent page: /kids is refused.
+    let kids_refused = path.trim_end_matches('/').ends_with("/kids")
+        && fire(&mut shared.faults().kids_forbidden).is_some();
+    let answer = if kids_refused {
+        Err(Refuse::Forbidden)
+    } else {
+        answer(shared, path, query, headers)
+    };
     // Counted only on answers that would have been good JSON.
     let (malformed, wrong_shape) = if answer.is_ok() {
         let mut f = shared.faults();
