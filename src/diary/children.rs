@@ -204,8 +204,9 @@ fn elements(
     use lol_html::{HtmlRewriter, Settings, element, text};
     use std::cell::RefCell;
     use std::rc::Rc;
-    // Nested matches would mix texts; each new match starts a new item.
-    let found: Rc<RefCell<Vec<(String, Option<String>)>>> = Rc::default();
+    // Nested matches would mix texts; each new match starts a new item: (text, attribute).
+    type Item = (String, Option<String>);
+    let found: Rc<RefCell<Vec<Item>>> = Rc::default();
     let (f1, f2) = (found.clone(), found.clone());
     let attribute = attribute.map(str::to_owned);
     let mut rewriter = HtmlRewriter::new(

@@ -60,7 +60,15 @@ const DIMA: (&str, &str) = ("Иванов Дмитрий Алексеевич", 
 #[test]
 fn every_case_gets_its_verdict_and_note() {
     let maria_kids = kids(&[DIMA]);
-    let cases: Vec<(&str, Option<EsiaPerson>, DiarySide, Option<&str>, Vec<&str>)> = vec![
+    // (role, ESIA person, diary side, expected verdict, expected notes)
+    type Case<'a> = (
+        &'a str,
+        Option<EsiaPerson>,
+        DiarySide,
+        Option<&'a str>,
+        Vec<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "parent whose ESIA child is the diary's pupil",
             Some(esia(MARIA, None, maria_kids.clone())),
