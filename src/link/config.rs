@@ -224,7 +224,7 @@ pub fn validate_vault(file: &VaultFile, base_dir: &Path) -> Result<VaultPaths, V
         None => Err(vec![(
             "key".into(),
             "required key is missing".into(),
-            Some("create one with `esia-gateway keys generate PATH` (mode 0600)".into()),
+            Some("64 hex digits (32 random bytes), e.g. `openssl rand -hex 32 > keys/vault.key`, mode 0600".into()),
         )]),
     }
 }

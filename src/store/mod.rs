@@ -145,7 +145,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn set_binding_stale(&self, oid: i64, stale: bool) -> BoxFuture<'_, StoreResult<bool>>;
     /// Removes the binding and returns it.
     fn unbind(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>>;
-    /// All bindings ordered by OID (for `bindings list|export`).
+    /// All bindings ordered by OID.
     fn list_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>>;
 
     // --- vault entries ---

@@ -137,7 +137,7 @@ fn current_uid() -> std::io::Result<u32> {
 }
 
 /// Writes a new random key as hex to `path` (mode 0600, never overwriting an existing
-/// file, fsynced) and returns its id. Used by `esia-gateway keys generate PATH`.
+/// file, fsynced) and returns its id. Used by the demo and the tests.
 pub fn generate_key_file(path: &Path) -> Result<String, VaultError> {
     let io = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::AlreadyExists => VaultError::KeyFileExists(path.to_owned()),
