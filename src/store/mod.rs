@@ -14,8 +14,10 @@
 //! the source chain.
 
 pub mod postgres;
+pub mod ops_records;
 pub mod records;
 mod shared_impl;
+mod shared_ops;
 mod shared_records;
 mod sql;
 pub mod sqlite;
@@ -26,6 +28,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
+pub use ops_records::{AuditQuery, AuditRecord, SessionJar, Unbound};
 pub use records::{
     AuditEvent, AuditKind, AuthMethod, Binding, FlowPurpose, LoginFlow, SessionKey, SessionRecord,
     VaultEntry,
@@ -187,4 +190,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         since: DateTime<Utc>,
     ) -> BoxFuture<'a, StoreResult<u64>>;
     fn prune_attempts(&self, before: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>>;
+
+    // --- the operator's commands (`src/ops`) ---
+    /// Removes the binding of `oid`, its vault entry and every session of that user
+    /// (by login or OID; on PostgreSQL every replica is told at once), and appends
+    /// `audit` (its object `detail` gains `sessions_ended`) — one transaction.
+    fn unbind_user<'a>(
+        &'a self,
+        oid: i64,
+        audit: &'a AuditEvent,
+    ) -> BoxFuture<'a, StoreResult<Option<Unbound>>>;
+    /// Inserts every binding or none (one transaction); a taken OID or login is a
+    /// [`StoreError::Conflict`].
+    fn import_bindings<'a>(&'a self, all: &'a [Binding]) -> BoxFuture<'a, StoreResult<()>>;
+    /// Audit events matching `q`, in append order, with their sequence numbers.
+    fn query_audit<'a>(&'a self, q: &'a AuditQuery)
+    -> BoxFuture<'a, StoreResult<Vec<AuditRecord>>>;
+    /// Deletes audit events older than `before` (the `[audit] retention`).
+    fn purge_audit(&self, before: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>>;
+    /// Sessions holding a sealed diary jar, by id hash after `after`, at most `limit`.
+    fn session_jars_after<'a>(
+        &'a self,
+        after: Option<&'a SessionKey>,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<SessionJar>>>;
+    /// Compare-and-swap of a session's jar: replaced only if it is still `expected`,
+    /// so a jar the gateway wrote meanwhile is not overwritten.
+    fn replace_session_jar<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        expected: &'a [u8],
+        sealed: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<bool>>;
 }
