@@ -140,7 +140,10 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("365d"), Ok(Duration::from_secs(365 * 86_400)));
+        assert_eq!(
+            parse_duration("365d"),
+            Ok(Duration::from_secs(365 * 86_400))
+        );
         assert_eq!(parse_duration(" 10 s "), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
     }

@@ -57,7 +57,7 @@ async fn story(db: Db) -> (Stand, Browser, std::path::PathBuf) {
         .login_and_link(&b2, "simplified", "student", "demo")
         .await;
     assert_eq!(location(&r), "/marks");
-    let cfg = gateway_toml(stand.dir.path(), &stand, &location(&stand), None, "");
+    let cfg = gateway_toml(stand.dir.path(), &stand, &db_location(&stand), None, "");
     (stand, b, cfg)
 }
 
@@ -105,7 +105,10 @@ async fn a_real_story_is_queried_by_user_kind_and_time_without_any_secret(db: Db
 
     let parent = json_lines(&ok(&run(&["audit", "--login", "parent", "-c", c]).await));
     assert!(!parent.is_empty());
-    assert!(parent.iter().all(|e| e["diary_login"] == "parent"), "{parent:?}");
+    assert!(
+        parent.iter().all(|e| e["diary_login"] == "parent"),
+        "{parent:?}"
+    );
     let oid = SIMPLIFIED_OID.to_string();
     let student = json_lines(&ok(&run(&["audit", "--oid", &oid, "-c", c]).await));
     assert!(!student.is_empty());
@@ -137,11 +140,17 @@ async fn a_real_story_is_queried_by_user_kind_and_time_without_any_secret(db: Db
         }
     }
     for s in &secrets {
-        assert!(!all_text.contains(s.as_str()), "audit output holds {s:?}:\n{all_text}");
+        assert!(
+            !all_text.contains(s.as_str()),
+            "audit output holds {s:?}:\n{all_text}"
+        );
     }
     let jwt = regex::Regex::new(r"eyJ[A-Za-z0-9_-]{8,}").unwrap();
-    assert!(!jwt.is_match(&all_text), "a JWT in the audit output:\n{all_text}");
-    let csrf: Vec<String> = match &location(&stand) {
+    assert!(
+        !jwt.is_match(&all_text),
+        "a JWT in the audit output:\n{all_text}"
+    );
+    let csrf: Vec<String> = match &db_location(&stand) {
         store_support::Location::Sqlite(p) => {
             let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", p.display()))
                 .await
@@ -161,7 +170,10 @@ async fn a_real_story_is_queried_by_user_kind_and_time_without_any_secret(db: Db
     };
     assert!(!csrf.is_empty());
     for t in &csrf {
-        assert!(!all_text.contains(t.as_str()), "a CSRF token in the audit output");
+        assert!(
+            !all_text.contains(t.as_str()),
+            "a CSRF token in the audit output"
+        );
     }
 }
 
@@ -170,7 +182,14 @@ async fn follow_prints_a_login_as_it_happens(db: Db) {
     // Times are whole seconds: step past the story's last one.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut child = tokio::process::Command::new(BIN)
-        .args(["audit", "--follow", "--kind", "login", "-c", cfg.to_str().unwrap()])
+        .args([
+            "audit",
+            "--follow",
+            "--kind",
+            "login",
+            "-c",
+            cfg.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -199,7 +218,7 @@ async fn purge_deletes_only_events_past_retention(db: Db) {
     let cfg = gateway_toml(
         stand.dir.path(),
         &stand,
-        &location(&stand),
+        &db_location(&stand),
         None,
         "[audit]\nretention = \"30d\"\n",
     );
@@ -225,11 +244,15 @@ async fn purge_deletes_only_events_past_retention(db: Db) {
     let short = gateway_toml(
         stand.dir.path(),
         &stand,
-        &location(&stand),
+        &db_location(&stand),
         None,
         "[audit]\nretention = \"1h\"\n",
     );
     let refused = run(&["audit", "purge", "-c", short.to_str().unwrap()]).await;
     assert_eq!(refused.status.code(), Some(2));
-    assert!(stderr(&refused).contains("audit.retention"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("audit.retention"),
+        "{}",
+        stderr(&refused)
+    );
 }

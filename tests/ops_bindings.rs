@@ -43,14 +43,16 @@ async fn linked_stand(db: Db) -> (Stand, Browser, Browser, std::path::PathBuf) {
     })
     .await;
     let b = stand.browser();
-    let r = stand.login_and_link(&b, "confirmed", "parent", "demo").await;
+    let r = stand
+        .login_and_link(&b, "confirmed", "parent", "demo")
+        .await;
     assert_eq!(location(&r), "/marks");
     let b2 = stand.browser();
     let r = stand
         .login_and_link(&b2, "simplified", "student", "demo")
         .await;
     assert_eq!(location(&r), "/marks");
-    let cfg = gateway_toml(stand.dir.path(), &stand, &location(&stand), None, "");
+    let cfg = gateway_toml(stand.dir.path(), &stand, &db_location(&stand), None, "");
     (stand, b, b2, cfg)
 }
 
@@ -62,7 +64,10 @@ async fn list_and_show_find_real_bindings_by_login_and_oid(db: Db) {
     assert!(text.contains(&CONFIRMED_OID.to_string()) && text.contains("parent"));
     assert!(text.contains(&SIMPLIFIED_OID.to_string()) && text.contains("student"));
 
-    let json = ok(&run(&["bindings", "list", "--login", "PAR", "--format", "json", "-c", c]).await);
+    let json = ok(&run(&[
+        "bindings", "list", "--login", "PAR", "--format", "json", "-c", c,
+    ])
+    .await);
     let rows: Vec<serde_json::Value> = json
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -75,9 +80,15 @@ async fn list_and_show_find_real_bindings_by_login_and_oid(db: Db) {
     assert!(rows[0].get("password").is_none());
 
     let oid = SIMPLIFIED_OID.to_string();
-    let csv = ok(&run(&["bindings", "list", "--oid", &oid, "--format", "csv", "-c", c]).await);
+    let csv = ok(&run(&[
+        "bindings", "list", "--oid", &oid, "--format", "csv", "-c", c,
+    ])
+    .await);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "esia_oid,diary_login,diary_role,account_level,created_at,last_used_at,stale");
+    assert_eq!(
+        lines[0],
+        "esia_oid,diary_login,diary_role,account_level,created_at,last_used_at,stale"
+    );
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[1].starts_with(&format!("{oid},student,")), "{csv}");
 
@@ -85,7 +96,10 @@ async fn list_and_show_find_real_bindings_by_login_and_oid(db: Db) {
     assert_eq!(stale.lines().count(), 1, "header only: {stale}");
 
     let shown = ok(&run(&["bindings", "show", "--oid", &oid, "-c", c]).await);
-    assert!(shown.contains("student") && shown.contains("vault entry: sealed with key"), "{shown}");
+    assert!(
+        shown.contains("student") && shown.contains("vault entry: sealed with key"),
+        "{shown}"
+    );
     let missing = run(&["bindings", "show", "--login", "nobody", "-c", c]).await;
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("no binding for diary login \"nobody\""));
@@ -97,7 +111,7 @@ async fn list_and_show_find_real_bindings_by_login_and_oid(db: Db) {
 async fn unbind_ends_the_users_sessions_and_audits_the_reason(db: Db) {
     let (stand, b, b2, cfg) = linked_stand(db).await;
     let c = cfg.to_str().unwrap();
-    let loc = location(&stand);
+    let loc = db_location(&stand);
     assert!(sessions_of(&loc, "parent", CONFIRMED_OID).await > 0);
     let page = b.get(&stand.url("/marks")).await;
     assert_eq!(page.status(), StatusCode::OK);
@@ -105,18 +119,52 @@ async fn unbind_ends_the_users_sessions_and_audits_the_reason(db: Db) {
     // No reason, no unbind.
     let refused = run(&["bindings", "unbind", "--login", "parent", "-c", c]).await;
     assert_eq!(refused.status.code(), Some(2));
-    let blank = run(&["bindings", "unbind", "--login", "parent", "--reason", "  ", "-c", c]).await;
+    let blank = run(&[
+        "bindings", "unbind", "--login", "parent", "--reason", "  ", "-c", c,
+    ])
+    .await;
     assert_eq!(blank.status.code(), Some(2));
-    assert!(stand.store.binding_by_login("parent").await.unwrap().is_some());
+    assert!(
+        stand
+            .store
+            .binding_by_login("parent")
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let reason = "звонок из школы: чужой ребёнок";
-    let out = ok(&run(&["bindings", "unbind", "--login", "parent", "--reason", reason, "-c", c]).await);
+    let out = ok(&run(&[
+        "bindings", "unbind", "--login", "parent", "--reason", reason, "-c", c,
+    ])
+    .await);
     assert!(out.contains("vault entry removed"), "{out}");
-    assert!(stand.store.binding_by_login("parent").await.unwrap().is_none());
-    assert!(stand.store.get_vault_entry("parent").await.unwrap().is_none());
+    assert!(
+        stand
+            .store
+            .binding_by_login("parent")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        stand
+            .store
+            .get_vault_entry("parent")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(sessions_of(&loc, "parent", CONFIRMED_OID).await, 0);
     // The other user is untouched.
-    assert!(stand.store.binding_by_login("student").await.unwrap().is_some());
+    assert!(
+        stand
+            .store
+            .binding_by_login("student")
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(sessions_of(&loc, "student", SIMPLIFIED_OID).await > 0);
 
     // The running gateway drops the session within its cache bound.
@@ -144,7 +192,17 @@ async fn unbind_ends_the_users_sessions_and_audits_the_reason(db: Db) {
     assert_eq!(unlink.detail["by"], "operator");
     assert!(unlink.detail["sessions_ended"].as_u64().unwrap() >= 1);
 
-    let again = run(&["bindings", "unbind", "--oid", &CONFIRMED_OID.to_string(), "--reason", "x", "-c", c]).await;
+    let again = run(&[
+        "bindings",
+        "unbind",
+        "--oid",
+        &CONFIRMED_OID.to_string(),
+        "--reason",
+        "x",
+        "-c",
+        c,
+    ])
+    .await;
     assert_eq!(again.status.code(), Some(2));
 }
 
@@ -154,15 +212,41 @@ async fn export_then_import_into_the_other_backend_is_all_or_nothing(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let csv_file = dir.path().join("bindings.csv");
     let json_file = dir.path().join("bindings.json");
-    ok(&run(&["bindings", "export", "--out", csv_file.to_str().unwrap(), "-c", c]).await);
-    ok(&run(&["bindings", "export", "--format", "json", "--out", json_file.to_str().unwrap(), "-c", c]).await);
+    ok(&run(&[
+        "bindings",
+        "export",
+        "--out",
+        csv_file.to_str().unwrap(),
+        "-c",
+        c,
+    ])
+    .await);
+    ok(&run(&[
+        "bindings",
+        "export",
+        "--format",
+        "json",
+        "--out",
+        json_file.to_str().unwrap(),
+        "-c",
+        c,
+    ])
+    .await);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&csv_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let exists = run(&["bindings", "export", "--out", csv_file.to_str().unwrap(), "-c", c]).await;
+    let exists = run(&[
+        "bindings",
+        "export",
+        "--out",
+        csv_file.to_str().unwrap(),
+        "-c",
+        c,
+    ])
+    .await;
     assert_eq!(exists.status.code(), Some(2), "refuses to overwrite");
     let csv = std::fs::read_to_string(&csv_file).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
@@ -177,7 +261,15 @@ async fn export_then_import_into_the_other_backend_is_all_or_nothing(db: Db) {
     let tcfg = gateway_toml(tdir.path(), &stand, &target.location, None, "");
     let t = tcfg.to_str().unwrap();
 
-    let dry = ok(&run(&["bindings", "import", csv_file.to_str().unwrap(), "--dry-run", "-c", t]).await);
+    let dry = ok(&run(&[
+        "bindings",
+        "import",
+        csv_file.to_str().unwrap(),
+        "--dry-run",
+        "-c",
+        t,
+    ])
+    .await);
     assert!(dry.contains("2 binding(s)"), "{dry}");
     assert!(target.store.list_bindings().await.unwrap().is_empty());
 
@@ -193,7 +285,10 @@ async fn export_then_import_into_the_other_backend_is_all_or_nothing(db: Db) {
     let err = stderr(&out);
     assert!(err.contains("bad.csv:4: esia_oid"), "{err}");
     assert!(err.contains("bad.csv:5: diary_role \"wizard\""), "{err}");
-    assert!(err.contains("bad.csv:6: diary_login \"parent\" repeats line 2"), "{err}");
+    assert!(
+        err.contains("bad.csv:6: diary_login \"parent\" repeats line 2"),
+        "{err}"
+    );
     assert!(err.contains("nothing imported"), "{err}");
     assert!(target.store.list_bindings().await.unwrap().is_empty());
 

@@ -238,7 +238,9 @@ async fn show(store: &SharedStore, which: &Which, format: ListFormat) -> Result<
                     v.key_id,
                     v.updated_at.format("%Y-%m-%d %H:%M")
                 ),
-                None => println!("vault entry: none (the user signs in with the diary password again)"),
+                None => {
+                    println!("vault entry: none (the user signs in with the diary password again)")
+                }
             }
         }
         _ => print_bindings(std::slice::from_ref(&b), format)?,
@@ -400,7 +402,10 @@ async fn commit(
 ) -> Result<(), OpsError> {
     let all: Vec<Binding> = rows.into_iter().map(|(_, b)| b).collect();
     if dry_run {
-        println!("dry run: {} binding(s) in {name} would be imported", all.len());
+        println!(
+            "dry run: {} binding(s) in {name} would be imported",
+            all.len()
+        );
         return Ok(());
     }
     match store.import_bindings(&all).await {

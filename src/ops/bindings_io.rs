@@ -123,7 +123,9 @@ pub fn parse(
                     out.push((line, b));
                 }
             }
-            Err(messages) => bad.extend(messages.into_iter().map(|message| BadRow { line, message })),
+            Err(messages) => {
+                bad.extend(messages.into_iter().map(|message| BadRow { line, message }))
+            }
         }
     }
     bad.sort_by_key(|b| b.line);
@@ -265,13 +267,19 @@ fn check(row: Row, now: DateTime<Utc>) -> Result<Binding, Vec<String>> {
         && Role::parse(role).is_none()
     {
         let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        problems.push(format!("diary_role {role:?} is not one of {}", known.join(", ")));
+        problems.push(format!(
+            "diary_role {role:?} is not one of {}",
+            known.join(", ")
+        ));
     }
     if let Some(level) = &row.account_level
         && AccountLevel::parse(level).is_none()
     {
         let known: Vec<&str> = AccountLevel::ALL.iter().map(|l| l.as_str()).collect();
-        problems.push(format!("account_level {level:?} is not one of {}", known.join(", ")));
+        problems.push(format!(
+            "account_level {level:?} is not one of {}",
+            known.join(", ")
+        ));
     }
     let mut when = |name: &str, v: &Option<String>| match v {
         None => None,

@@ -173,7 +173,7 @@ impl Progress {
         if self.tty {
             let _ = write!(out, "\r{}", self.text());
             let _ = out.flush();
-        } else if self.done % LINE_EVERY == 0 {
+        } else if self.done.is_multiple_of(LINE_EVERY) {
             let _ = writeln!(out, "{}", self.text());
         }
     }
@@ -181,7 +181,7 @@ impl Progress {
     fn finish(&self) {
         if self.tty {
             println!();
-        } else if self.done % LINE_EVERY != 0 {
+        } else if !self.done.is_multiple_of(LINE_EVERY) {
             println!("{}", self.text());
         }
     }
@@ -218,7 +218,9 @@ async fn rotate(config: PathBuf) -> Result<(), OpsError> {
                     entries.raced += 1;
                 }
             }
-            Err(e) => entries.unreadable.push(format!("{}: {e}", entry.diary_login)),
+            Err(e) => entries
+                .unreadable
+                .push(format!("{}: {e}", entry.diary_login)),
         }
         progress.tick();
     }
@@ -238,7 +240,10 @@ async fn rotate(config: PathBuf) -> Result<(), OpsError> {
             }
             match keys_jars::reseal(&vault, &jar.key, &jar.sealed) {
                 Ok(fresh) => {
-                    if store.replace_session_jar(&jar.key, &jar.sealed, &fresh).await? {
+                    if store
+                        .replace_session_jar(&jar.key, &jar.sealed, &fresh)
+                        .await?
+                    {
                         jars.rotated += 1;
                     } else {
                         jars.raced += 1;
@@ -314,14 +319,14 @@ fn print_usage(
     files: &[(String, PathBuf)],
     active: &str,
 ) {
-    println!("{:<18}{:<8}{:>9}{:>8}  file", "key id", "role", "entries", "jars");
+    println!(
+        "{:<18}{:<8}{:>9}{:>8}  file",
+        "key id", "role", "entries", "jars"
+    );
     for (id, path) in files {
         let (entries, jars) = usage.get(id).copied().unwrap_or_default();
         let role = if id == active { "active" } else { "old" };
-        let mut line = format!(
-            "{id:<18}{role:<8}{entries:>9}{jars:>8}  {}",
-            path.display()
-        );
+        let mut line = format!("{id:<18}{role:<8}{entries:>9}{jars:>8}  {}", path.display());
         if role == "old" && entries + jars == 0 {
             line.push_str("  (seals nothing: can be retired — remove it from old_keys)");
         }

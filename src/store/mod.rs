@@ -13,8 +13,8 @@
 //! Errors never carry SQL text into their `Display`: pages show the message, logs get
 //! the source chain.
 
-pub mod postgres;
 pub mod ops_records;
+pub mod postgres;
 pub mod records;
 mod shared_impl;
 mod shared_ops;

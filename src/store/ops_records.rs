@@ -51,8 +51,7 @@ impl std::fmt::Debug for SessionJar {
     }
 }
 
-pub(super) const BINDING_DELETE_OID: &str =
-    "DELETE FROM bindings WHERE esia_oid = $1 RETURNING *";
+pub(super) const BINDING_DELETE_OID: &str = "DELETE FROM bindings WHERE esia_oid = $1 RETURNING *";
 pub(super) const VAULT_DELETE_LOGIN: &str = "DELETE FROM vault_entries WHERE diary_login = $1";
 // ESIA sessions carry the OID, linked ones the login too: both end.
 pub(super) const SESSIONS_DELETE_USER: &str =

@@ -11,10 +11,11 @@ macro_rules! ops_methods {
         ) -> BoxFuture<'a, StoreResult<Option<crate::store::Unbound>>> {
             Box::pin(async move {
                 let mut tx = self.pool.begin().await?;
-                let row: Option<sql::BindingRow> = sqlx::query_as(crate::store::ops_records::BINDING_DELETE_OID)
-                    .bind(oid)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let row: Option<sql::BindingRow> =
+                    sqlx::query_as(crate::store::ops_records::BINDING_DELETE_OID)
+                        .bind(oid)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 let Some(binding) = row.map(sql::BindingRow::into_record).transpose()? else {
                     return Ok(None);
                 };
@@ -93,16 +94,17 @@ macro_rules! ops_methods {
             q: &'a crate::store::AuditQuery,
         ) -> BoxFuture<'a, StoreResult<Vec<crate::store::AuditRecord>>> {
             Box::pin(async move {
-                let rows: Vec<crate::store::ops_records::AuditIdRow> = sqlx::query_as(crate::store::ops_records::AUDIT_QUERY)
-                    .bind(q.diary_login.as_deref())
-                    .bind(q.esia_oid)
-                    .bind(q.kind.as_deref())
-                    .bind(q.since.map(sql::secs))
-                    .bind(q.until.map(sql::secs))
-                    .bind(q.after_id.unwrap_or(0))
-                    .bind(i64::from(q.limit))
-                    .fetch_all(&self.pool)
-                    .await?;
+                let rows: Vec<crate::store::ops_records::AuditIdRow> =
+                    sqlx::query_as(crate::store::ops_records::AUDIT_QUERY)
+                        .bind(q.diary_login.as_deref())
+                        .bind(q.esia_oid)
+                        .bind(q.kind.as_deref())
+                        .bind(q.since.map(sql::secs))
+                        .bind(q.until.map(sql::secs))
+                        .bind(q.after_id.unwrap_or(0))
+                        .bind(i64::from(q.limit))
+                        .fetch_all(&self.pool)
+                        .await?;
                 sql::rows(rows, |r| {
                     Ok(crate::store::AuditRecord {
                         id: r.id,
@@ -128,11 +130,12 @@ macro_rules! ops_methods {
             limit: u32,
         ) -> BoxFuture<'a, StoreResult<Vec<crate::store::SessionJar>>> {
             Box::pin(async move {
-                let rows: Vec<crate::store::ops_records::JarRow> = sqlx::query_as(crate::store::ops_records::JARS_PAGE)
-                    .bind(after.map_or(&[][..], |k| &k.0[..]))
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?;
+                let rows: Vec<crate::store::ops_records::JarRow> =
+                    sqlx::query_as(crate::store::ops_records::JARS_PAGE)
+                        .bind(after.map_or(&[][..], |k| &k.0[..]))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
                 sql::rows(rows, |r| {
                     let key: [u8; 32] = r
                         .id_hash

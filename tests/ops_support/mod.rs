@@ -113,7 +113,7 @@ pub async fn sessions_of(location: &Location, login: &str, oid: i64) -> i64 {
 }
 
 /// The stand's database location.
-pub fn location(stand: &Stand) -> Location {
+pub fn db_location(stand: &Stand) -> Location {
     stand
         .db
         .as_ref()

@@ -224,7 +224,10 @@ impl Store for CountingStore {
         after: Option<&'a SessionKey>,
         limit: u32,
     ) -> BoxFuture<'a, StoreResult<Vec<SessionJar>>> {
-        self.count("session_jars_after", self.inner.session_jars_after(after, limit))
+        self.count(
+            "session_jars_after",
+            self.inner.session_jars_after(after, limit),
+        )
     }
     fn replace_session_jar<'a>(
         &'a self,
