@@ -1,8 +1,8 @@
 //! `esia-gateway bindings list|show|unbind|export|import`: the school's phone calls.
 //! "Someone else linked my child's account" is `unbind`: the binding, its vault entry
-//! and every session of that user go in one transaction (on PostgreSQL the other
-//! replicas drop the sessions at once through the store's notification, otherwise
-//! within `[session] cache_ttl`), with the operator's reason in the audit trail.
+//! and every session of that user go in one transaction — sessions are deleted in the
+//! store, so every replica stops honouring them within `[session] cache_ttl`, exactly
+//! as after a logout — with the operator's reason in the audit trail.
 //! `export`/`import` move bindings between SQLite and PostgreSQL.
 
 use std::io::Write;

@@ -193,7 +193,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // --- the operator's commands (`src/ops`) ---
     /// Removes the binding of `oid`, its vault entry and every session of that user
-    /// (by login or OID; on PostgreSQL every replica is told at once), and appends
+    /// (by login or OID; PostgreSQL's trigger announces each ended session), and appends
     /// `audit` (its object `detail` gains `sessions_ended`) — one transaction.
     fn unbind_user<'a>(
         &'a self,
