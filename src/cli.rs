@@ -39,6 +39,12 @@ pub enum Command {
     /// What the cutover policy does with one request: canonical form, matched route
     /// group, phase, decision and reason. Exit 0 allow, 1 deny or sign-in, 2 bad input.
     Explain(ExplainArgs),
+    /// Bindings (ESIA account ↔ diary account): list, show, unbind, export, import.
+    Bindings(crate::ops::bindings::BindingsArgs),
+    /// The audit trail as JSON lines (filters, --follow); `audit purge` applies retention.
+    Audit(crate::ops::audit::AuditArgs),
+    /// Vault keys: generate a key file, rotate entries and jars onto it, status.
+    Keys(crate::ops::keys::KeysArgs),
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +140,9 @@ pub fn main() -> ExitCode {
             std::time::Duration::from_secs(a.session_idle),
             a.strict_login,
         )),
+        Command::Bindings(a) => crate::ops::bindings::main(a),
+        Command::Audit(a) => crate::ops::audit::main(a),
+        Command::Keys(a) => crate::ops::keys::main(a),
     }
 }
 

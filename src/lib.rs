@@ -21,6 +21,7 @@ pub mod link;
 pub mod logging;
 pub mod login;
 pub mod metrics;
+pub mod ops;
 pub mod pages;
 pub mod policy;
 pub mod proxy;

@@ -95,11 +95,10 @@ impl Services {
         };
         let clock = services.clocks.system.clone();
         let store = open_store(&config.store).await?;
-        let sessions = Arc::new(Sessions::new(
-            store.clone(),
-            clock.clone(),
-            config.session.policy.clone(),
-        ));
+        let sessions = Arc::new(
+            Sessions::new(store.clone(), clock.clone(), config.session.policy.clone())
+                .with_audit_retention(config.audit.retention),
+        );
         sessions.spawn_purge(config.session.purge_interval);
         let signer = signer::from_config(&esia.signer)?;
         let client = EsiaClient::new(esia.clone(), signer)?;

@@ -41,7 +41,7 @@ fn split_number(text: &str) -> Result<(u64, &str), UnitError> {
     Ok((n, unit.trim()))
 }
 
-/// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"` (one number, one unit).
+/// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"365d"` (one number, one unit).
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let (n, unit) = split_number(text)?;
     let millis_per_unit: u64 = match unit {
@@ -49,6 +49,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
+        // Retention periods (`[audit] retention = "365d"`) are counted in days.
+        "d" => 86_400_000,
         "" => return Err(UnitError::UnknownUnit(String::new())),
         other => return Err(UnitError::UnknownUnit(other.to_string())),
     };
@@ -138,6 +140,10 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_duration("365d"),
+            Ok(Duration::from_secs(365 * 86_400))
+        );
         assert_eq!(parse_duration(" 10 s "), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
     }

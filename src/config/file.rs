@@ -54,6 +54,9 @@ pub struct FileConfig {
     /// `[linking]`: link-form rate limit, legacy login, role → minimum ESIA level.
     #[serde(default)]
     pub linking: crate::link::config::LinkingFile,
+    /// `[audit]`: retention of the audit trail.
+    #[serde(default)]
+    pub audit: super::audit::AuditFile,
 }
 
 /// `[listen]`

@@ -13,6 +13,7 @@ use ipnet::IpNet;
 
 use crate::secret::Secret;
 
+pub mod audit;
 pub mod cert_facts;
 mod deser;
 pub mod env;
@@ -57,6 +58,8 @@ pub struct GatewayConfig {
     pub vault: Option<crate::link::config::VaultPaths>,
     /// `[linking]`
     pub linking: crate::link::config::LinkSettings,
+    /// `[audit]`: retention of the audit trail.
+    pub audit: audit::AuditConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -225,6 +228,7 @@ impl GatewayConfig {
             diary: Default::default(),
             vault: None,
             linking: Default::default(),
+            audit: Default::default(),
         }
     }
 }

@@ -186,6 +186,7 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         None => Some(None),
     };
     let mut linking = cx.section("linking", link::validate_linking(&file.linking));
+    let audit = cx.section("audit", super::audit::validate_audit(&file.audit));
     // One role → level table: `[roles.min_level]`, for the policy and for linking.
     let roles = match crate::policy::config::role_levels(file.roles.as_ref()) {
         Ok(levels) => Some(levels),
@@ -220,6 +221,7 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         diary: diary?,
         vault: vault?,
         linking: linking?,
+        audit: audit?,
     };
     sections::cross_checks(&config, cx);
     tls_files::covers_public_url(&config, cx);

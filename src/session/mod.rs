@@ -91,6 +91,8 @@ pub struct Sessions {
     clock: SharedClock,
     policy: SessionPolicy,
     cache: Cache<SessionKey, Cached>,
+    /// Audit events older than this are deleted by the purge (`[audit] retention`).
+    audit_retention: Option<Duration>,
 }
 
 /// A cached session and when it was last confirmed by the store.
@@ -125,7 +127,14 @@ impl Sessions {
             clock,
             policy,
             cache,
+            audit_retention: None,
         }
+    }
+
+    /// Makes the background purge also delete audit events older than `retention`.
+    pub fn with_audit_retention(mut self, retention: Duration) -> Self {
+        self.audit_retention = Some(retention);
+        self
     }
 
     pub fn policy(&self) -> &SessionPolicy {

@@ -1,5 +1,5 @@
-//! The background purge: expired sessions and login flows, and rate-limit attempts
-//! past their retention, are deleted every interval. Losing a run is harmless (the
+//! The background purge: expired sessions and login flows, and rate-limit attempts and
+//! audit events past their retention, are deleted every interval. Losing a run is harmless (the
 //! read path checks expiry itself), so errors are logged and the loop goes on.
 
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct Purged {
     pub sessions: u64,
     pub flows: u64,
     pub attempts: u64,
+    /// Audit events past `[audit] retention`.
+    pub audit: u64,
 }
 
 impl Sessions {
@@ -28,10 +30,18 @@ impl Sessions {
             .checked_sub_signed(delta(self.policy.attempt_retention))
             .unwrap_or(now);
         let attempts = self.store.prune_attempts(cutoff).await?;
+        let audit = match self.audit_retention {
+            Some(keep) => match now.checked_sub_signed(delta(keep)) {
+                Some(cutoff) => self.store.purge_audit(cutoff).await?,
+                None => 0,
+            },
+            None => 0,
+        };
         Ok(Purged {
             sessions,
             flows,
             attempts,
+            audit,
         })
     }
 

@@ -14,9 +14,11 @@
 //! the source chain.
 
 mod identity_check;
+pub mod ops_records;
 pub mod postgres;
 pub mod records;
 mod shared_impl;
+mod shared_ops;
 mod shared_records;
 mod sql;
 pub mod sqlite;
@@ -27,6 +29,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
+pub use ops_records::{AuditQuery, AuditRecord, SessionJar, Unbound};
 pub use records::{
     AuditEvent, AuditKind, AuthMethod, Binding, FlowPurpose, LoginFlow, SessionKey, SessionRecord,
     VaultEntry,
@@ -205,4 +208,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn set_binding_flagged(&self, oid: i64, flagged: bool) -> BoxFuture<'_, StoreResult<bool>>;
     /// Flagged bindings ordered by OID.
     fn list_flagged_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>>;
+    // --- the operator's commands (`src/ops`) ---
+    /// Removes the binding of `oid`, its vault entry and every session of that user
+    /// (by login or OID; PostgreSQL's trigger announces each ended session), and appends
+    /// `audit` (its object `detail` gains `sessions_ended`) — one transaction.
+    fn unbind_user<'a>(
+        &'a self,
+        oid: i64,
+        audit: &'a AuditEvent,
+    ) -> BoxFuture<'a, StoreResult<Option<Unbound>>>;
+    /// Inserts every binding or none (one transaction); a taken OID or login is a
+    /// [`StoreError::Conflict`].
+    fn import_bindings<'a>(&'a self, all: &'a [Binding]) -> BoxFuture<'a, StoreResult<()>>;
+    /// Audit events matching `q`, in append order, with their sequence numbers.
+    fn query_audit<'a>(&'a self, q: &'a AuditQuery)
+    -> BoxFuture<'a, StoreResult<Vec<AuditRecord>>>;
+    /// Deletes audit events older than `before` (the `[audit] retention`).
+    fn purge_audit(&self, before: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>>;
+    /// Sessions holding a sealed diary jar, by id hash after `after`, at most `limit`.
+    fn session_jars_after<'a>(
+        &'a self,
+        after: Option<&'a SessionKey>,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<SessionJar>>>;
+    /// Compare-and-swap of a session's jar: replaced only if it is still `expected`,
+    /// so a jar the gateway wrote meanwhile is not overwritten.
+    fn replace_session_jar<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        expected: &'a [u8],
+        sealed: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<bool>>;
 }

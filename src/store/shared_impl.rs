@@ -11,6 +11,7 @@ macro_rules! impl_store {
             super::shared_impl::session_methods!();
             super::shared_records::record_methods!();
             super::identity_check::identity_methods!();
+            super::shared_ops::ops_methods!();
         }
     };
 }

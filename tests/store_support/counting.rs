@@ -226,4 +226,44 @@ impl Store for CountingStore {
     fn list_flagged_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>> {
         self.count("list_flagged_bindings", self.inner.list_flagged_bindings())
     }
+    fn unbind_user<'a>(
+        &'a self,
+        oid: i64,
+        audit: &'a AuditEvent,
+    ) -> BoxFuture<'a, StoreResult<Option<Unbound>>> {
+        self.count("unbind_user", self.inner.unbind_user(oid, audit))
+    }
+    fn import_bindings<'a>(&'a self, all: &'a [Binding]) -> BoxFuture<'a, StoreResult<()>> {
+        self.count("import_bindings", self.inner.import_bindings(all))
+    }
+    fn query_audit<'a>(
+        &'a self,
+        q: &'a AuditQuery,
+    ) -> BoxFuture<'a, StoreResult<Vec<AuditRecord>>> {
+        self.count("query_audit", self.inner.query_audit(q))
+    }
+    fn purge_audit(&self, before: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
+        self.count("purge_audit", self.inner.purge_audit(before))
+    }
+    fn session_jars_after<'a>(
+        &'a self,
+        after: Option<&'a SessionKey>,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<SessionJar>>> {
+        self.count(
+            "session_jars_after",
+            self.inner.session_jars_after(after, limit),
+        )
+    }
+    fn replace_session_jar<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        expected: &'a [u8],
+        sealed: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.count(
+            "replace_session_jar",
+            self.inner.replace_session_jar(key, expected, sealed),
+        )
+    }
 }
