@@ -45,6 +45,8 @@ pub enum Command {
     Audit(crate::ops::audit::AuditArgs),
     /// Vault keys: generate a key file, rotate entries and jars onto it, status.
     Keys(crate::ops::keys::KeysArgs),
+    /// Cutover readiness: who signed in and how, linked share per role, refusals, flagged bindings.
+    Report(crate::ops::report::ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Bindings(a) => crate::ops::bindings::main(a),
         Command::Audit(a) => crate::ops::audit::main(a),
         Command::Keys(a) => crate::ops::keys::main(a),
+        Command::Report(a) => crate::ops::report::main(a),
     }
 }
 

@@ -5,6 +5,7 @@
 //! set only its own cookies, never a diary cookie.
 
 mod link_support;
+#[macro_use]
 mod store_support;
 mod support;
 
@@ -13,19 +14,6 @@ use esia_gateway::secret::Secret;
 use esia_gateway::store::{AuditKind, Binding};
 use http::StatusCode;
 use link_support::*;
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
 
 on_both_stores!(
     flow_a_links_and_the_next_login_goes_straight_to_the_cabinet,

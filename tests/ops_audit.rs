@@ -5,6 +5,7 @@
 
 mod link_support;
 mod ops_support;
+#[macro_use]
 mod store_support;
 mod support;
 
@@ -15,19 +16,6 @@ use esia_gateway::store::{AuditEvent, AuditKind};
 use link_support::*;
 use ops_support::*;
 use tokio::io::AsyncBufReadExt;
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
 
 on_both_stores!(
     a_real_story_is_queried_by_user_kind_and_time_without_any_secret,

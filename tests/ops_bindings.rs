@@ -6,6 +6,7 @@
 
 mod link_support;
 mod ops_support;
+#[macro_use]
 mod store_support;
 mod support;
 
@@ -14,19 +15,6 @@ use http::StatusCode;
 use link_support::*;
 use ops_support::*;
 use store_support::TestDb;
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
 
 on_both_stores!(
     list_and_show_find_real_bindings_by_login_and_oid,

@@ -6,6 +6,7 @@
 
 mod link_support;
 mod ops_support;
+#[macro_use]
 mod store_support;
 mod support;
 
@@ -18,19 +19,6 @@ use esia_gateway::secret::Secret;
 use link_support::*;
 use ops_support::*;
 use tokio::io::AsyncBufReadExt;
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-    };
-}
 
 on_both_stores!(rotation_killed_midway_resumes_and_retires_nothing_in_use);
 

@@ -63,6 +63,10 @@ pub enum BindingsCommand {
         /// Only bindings whose vaulted password the diary refused.
         #[arg(long)]
         stale: bool,
+        /// Only bindings made although the ESIA person and the diary account differ
+        /// (`[linking] identity_check = "warn"`).
+        #[arg(long)]
+        flagged: bool,
         /// text (a table), json (JSON lines) or csv.
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
@@ -113,8 +117,18 @@ pub fn main(a: BindingsArgs) -> ExitCode {
                 login,
                 oid,
                 stale,
+                flagged,
                 format,
-            } => list(&store, login.as_deref(), oid, stale, format).await,
+            } => {
+                list(
+                    &store,
+                    login.as_deref(),
+                    oid,
+                    Only { stale, flagged },
+                    format,
+                )
+                .await
+            }
             BindingsCommand::Show { which, format } => show(&store, &which, format).await,
             BindingsCommand::Unbind { which, reason } => unbind(&store, &which, &reason).await,
             BindingsCommand::Export { format, out } => export(&store, format, out).await,
@@ -127,17 +141,27 @@ pub fn main(a: BindingsArgs) -> ExitCode {
     })
 }
 
+/// The `--stale` / `--flagged` filters of `bindings list`.
+#[derive(Debug, Clone, Copy)]
+struct Only {
+    stale: bool,
+    flagged: bool,
+}
+
 async fn list(
     store: &SharedStore,
     login: Option<&str>,
     oid: Option<i64>,
-    stale: bool,
+    only: Only,
     format: ListFormat,
 ) -> Result<(), OpsError> {
     let needle = login.map(str::to_lowercase);
-    let all: Vec<Binding> = store
-        .list_bindings()
-        .await?
+    let all = if only.flagged {
+        store.list_flagged_bindings().await?
+    } else {
+        store.list_bindings().await?
+    };
+    let all: Vec<Binding> = all
         .into_iter()
         .filter(|b| oid.is_none_or(|o| b.esia_oid == o))
         .filter(|b| {
@@ -145,7 +169,7 @@ async fn list(
                 .as_deref()
                 .is_none_or(|n| b.diary_login.to_lowercase().contains(n))
         })
-        .filter(|b| !stale || b.stale)
+        .filter(|b| !only.stale || b.stale)
         .collect();
     print_bindings(&all, format)?;
     eprintln!("{} binding(s)", all.len());

@@ -1,4 +1,5 @@
-//! The operator's commands after day one: `esia-gateway bindings`, `audit` and `keys`.
+//! The operator's commands after day one: `esia-gateway bindings`, `audit`, `keys` and
+//! `report`.
 //!
 //! They are short-lived processes beside the running gateway: each loads the same
 //! `gateway.toml`, opens the same store (SQLite or PostgreSQL) and does its work in
@@ -14,6 +15,7 @@ pub mod bindings;
 mod bindings_io;
 pub mod keys;
 mod keys_jars;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -22,7 +22,7 @@ use esia_gateway::login::ports::{EsiaIdentity, IdentityProvider, IdpFailure, Lin
 use esia_gateway::login::{Login, LoginSettings};
 use esia_gateway::metrics::Metrics;
 use esia_gateway::proxy::upstream::Upstream;
-use esia_gateway::server::{Gateway, RunningGateway};
+use esia_gateway::server::{Gateway, Parts, RunningGateway};
 use esia_gateway::session::{SessionPolicy, Sessions};
 use esia_gateway::standins::demo_diary::{self, RunningDiary};
 use esia_gateway::standins::esia_mock::{self, ClientRegistration, MockConfig, RunningMock};
@@ -88,6 +88,11 @@ pub struct Options {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `[esia] children = true`: the login asks ESIA for the person's children.
     pub esia_children: bool,
+    /// One clock for the gateway's sessions, links, audit and calendar, so a test can
+    /// script days (ESIA tokens are still checked on the real clock).
+    pub clock: Option<Arc<ManualClock>>,
+    /// The cutover calendar and route groups (refused requests are audited).
+    pub cutover: Option<esia_gateway::cutover::CutoverConfig>,
 }
 
 impl Default for Options {
@@ -101,6 +106,8 @@ impl Default for Options {
             vault_key: None,
             trusted_proxies: Vec::new(),
             esia_children: false,
+            clock: None,
+            cutover: None,
         }
     }
 }
@@ -155,7 +162,10 @@ impl Stand {
                 k
             }
         };
-        let clock = Arc::new(SystemClock);
+        let clock: esia_gateway::clock::SharedClock = match &opts.clock {
+            Some(c) => c.clone(),
+            None => Arc::new(SystemClock),
+        };
         let vault = Arc::new(Vault::new(
             store.clone(),
             Keyring::from_files(&vault_key, &[]).unwrap(),
@@ -168,6 +178,7 @@ impl Stand {
         ));
         let mut config: GatewayConfig = support::config(&pki, &upstream_url);
         config.forwarding.trusted_proxies = opts.trusted_proxies.clone();
+        config.cutover = opts.cutover.clone();
         let upstream = Upstream::new(&config, Arc::new(Metrics::new())).unwrap();
         let idp = Arc::new(LateIdp::default());
         let settings = LoginSettings {
@@ -196,9 +207,17 @@ impl Stand {
         let login = Login::new(settings, idp.clone(), Arc::new(backend), clock.clone())
             .unwrap()
             .with_link(link.clone() as Arc<dyn LinkCallback>);
-        let gw = Gateway::start_full(config, Some(Arc::new(login)), Some(link))
-            .await
-            .unwrap();
+        let gw = Gateway::start_parts(
+            config,
+            Parts {
+                login: Some(Arc::new(login)),
+                link: Some(link),
+                calendar_clock: Some(clock.clone()),
+                audit: Some(store.clone()),
+            },
+        )
+        .await
+        .unwrap();
         let port = gw.https_addr().port();
         let callback = format!("https://localhost:{port}/esia/callback");
         let rp = RpKey::generate(dir.path());

@@ -9,6 +9,22 @@
 
 pub mod counting;
 
+/// `on_both_stores!(a, b)`: each `async fn a(db: Db)` of the test file runs as a test
+/// on SQLite and on PostgreSQL (`sqlite::a`, `postgres::a`).
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Db::Postgres).await })*
+        }
+    };
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
