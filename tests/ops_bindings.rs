@@ -30,11 +30,7 @@ async fn linked_stand(db: Db) -> (Stand, Browser, Browser, std::path::PathBuf) {
         ..Options::default()
     })
     .await;
-    let b = stand.browser();
-    let r = stand
-        .login_and_link(&b, "confirmed", "parent", "demo")
-        .await;
-    assert_eq!(location(&r), "/marks");
+    let b = stand.linked_browser("confirmed", "parent").await;
     let b2 = stand.browser();
     let r = stand
         .login_and_link(&b2, "simplified", "student", "demo")

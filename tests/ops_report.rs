@@ -18,7 +18,10 @@ use esia_gateway::standins::demo_diary;
 use link_support::*;
 use ops_support::*;
 
-on_both_stores!(a_scripted_week_shows_the_expected_shares);
+on_both_stores!(
+    a_scripted_week_shows_the_expected_shares,
+    report_routes_lists_the_pages_no_group_covers,
+);
 
 fn day(clock: &ManualClock, date: &str) {
     clock.set(
@@ -229,4 +232,92 @@ async fn a_scripted_week_shows_the_expected_shares(db: Db) {
     );
     let bad = run(&["report", "--since", "last week", "-c", c]).await;
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// A linked parent in the transition phase reads covered and uncovered pages; the
+/// uncovered ones the diary served come out of `report routes` by hits, judged by the
+/// route groups of the configuration given to the command.
+async fn report_routes_lists_the_pages_no_group_covers(db: Db) {
+    let clock = ManualClock::new(chrono::Utc::now());
+    day(&clock, "2018-10-01");
+    let stand = Stand::start(Options {
+        db,
+        clock: Some(clock.clone()),
+        cutover: Some(CutoverConfig::seed_004()),
+        ..Options::default()
+    })
+    .await;
+    let b = stand.linked_browser("confirmed", "parent").await;
+    let visits = [
+        ("/schedule", 3),
+        ("/homework", 1),
+        ("/index.php?module=homework&student=4711", 2),
+        ("/marks", 2),
+        ("/no-such-page", 1),
+    ];
+    for (path, times) in visits {
+        for _ in 0..times {
+            b.get(&stand.url(path)).await;
+        }
+    }
+    // Anonymous visits are not counted.
+    stand.browser().get(&stand.url("/schedule")).await;
+    stand.gw.flush_route_counts().await;
+
+    let cfg = gateway_toml(
+        stand.dir.path(),
+        &stand,
+        &db_location(&stand),
+        None,
+        esia_gateway::policy::EXAMPLE_TOML,
+    );
+    let c = cfg.to_str().unwrap();
+    let out = ok(&run(&["report", "routes", "--format", "json", "-c", c]).await);
+    let rows: Vec<(String, u64)> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["route"].as_str().unwrap().to_owned(),
+                v["hits"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("GET /schedule".to_owned(), 3),
+            ("GET /index.php?module=homework".to_owned(), 2),
+            ("GET /homework".to_owned(), 1),
+        ],
+        "{out}"
+    );
+    // Text for the operator; `--all` adds the routes a group covers now.
+    let text = ok(&run(&["report", "routes", "-c", c]).await);
+    assert!(text.contains("GET /schedule"), "{text}");
+    let all = ok(&run(&["report", "routes", "--all", "--format", "csv", "-c", c]).await);
+    assert!(
+        all.starts_with("hits,route,group,first_seen,last_seen\n"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("/marks"),
+        "covered pages are not counted: {all}"
+    );
+
+    // The operator adds the schedule to a group: it drops out of the list.
+    let extra = esia_gateway::policy::EXAMPLE_TOML.to_owned()
+        + "\n[[route_group]]\nname = \"schedule\"\nmatch = [{ prefix = \"/schedule\" }]\nbefore_transition = \"any\"\ntransition = \"any\"\nafter_cutover = \"esia_linked\"\n";
+    let cfg = gateway_toml(stand.dir.path(), &stand, &db_location(&stand), None, &extra);
+    let out = ok(&run(&[
+        "report",
+        "routes",
+        "--format",
+        "json",
+        "-c",
+        cfg.to_str().unwrap(),
+    ])
+    .await);
+    assert!(!out.contains("/schedule"), "{out}");
+    assert!(out.contains("/homework"), "{out}");
 }

@@ -17,6 +17,7 @@
 
 pub mod config;
 mod decorate;
+pub mod discovery;
 pub mod pages;
 mod params;
 mod request;
@@ -48,6 +49,9 @@ use crate::store::{AuditEvent, AuditKind, SharedStore};
 pub struct Pending {
     /// Rewrite the diary's HTML answer (banner, login button).
     pub decorate: Option<Decorate>,
+    /// A signed-in GET no route group covers: counted under this route if the diary
+    /// serves it a page (route discovery; see [`Cutover::discovered`]).
+    pub discover: Option<String>,
 }
 
 /// Everything [`Cutover::new`] needs besides the config.
@@ -75,6 +79,8 @@ pub struct Cutover {
     legacy_login_path: String,
     audit: Option<SharedStore>,
     metrics: Arc<Metrics>,
+    /// Route discovery's counts (with a store to put them in).
+    routes: Option<Arc<discovery::RouteCounter>>,
     /// The login button alone; banner + button for legacy sessions; for anonymous.
     button_rules: Arc<[Rule]>,
     legacy_rules: Arc<[Rule]>,
@@ -126,7 +132,12 @@ impl Cutover {
             .canonicalize("POST", &banner.legacy_login_path)
             .map(|c| c.path)
             .unwrap_or_else(|_| banner.legacy_login_path.clone());
+        let routes = p
+            .audit
+            .is_some()
+            .then(|| Arc::new(discovery::RouteCounter::new(&policy)));
         let cutover = Arc::new(Self {
+            routes,
             button_rules: set([button.clone(), None]),
             legacy_rules: set([legacy_notice, button.clone()]),
             anonymous_rules: set([anonymous_notice, button]),
@@ -142,7 +153,54 @@ impl Cutover {
         cutover
             .metrics
             .set_phase_source(Box::new(move || weak.upgrade().map(|c| c.phase().as_str())));
+        cutover.spawn_route_flush();
         cutover
+    }
+
+    /// Adds route discovery's counts to the store every minute while this calendar is
+    /// in use (the task ends with it).
+    fn spawn_route_flush(self: &Arc<Self>) {
+        let (Some(store), Some(_)) = (self.audit.clone(), &self.routes) else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(discovery::FLUSH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(cutover) = weak.upgrade() else {
+                    return;
+                };
+                cutover.flush_routes(&store).await;
+            }
+        });
+    }
+
+    /// Adds the pending route counts to the store now (also on shutdown).
+    pub async fn flush_routes(&self, store: &SharedStore) {
+        if let Some(routes) = &self.routes {
+            routes.flush(store, &self.clock).await;
+        }
+    }
+
+    /// The diary answered a request [`Pending::discover`] named: counted when it served
+    /// a page (200, HTML or JSON), not an asset, a redirect or an error.
+    pub fn discovered(&self, route: String, response: &Response<Body>) {
+        let Some(routes) = &self.routes else { return };
+        let page = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_start().to_ascii_lowercase())
+            .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"));
+        if response.status() == http::StatusCode::OK && page {
+            routes.count(route);
+        }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -256,7 +314,15 @@ impl Cutover {
         let rules = self.rules_for(phase, &view);
         let decorate = (!rules.is_empty())
             .then(|| Decorate::prepare(&canonical.method, req.headers_mut(), rules));
-        Outcome::Continue((req, Pending { decorate }))
+        let discover = match (&self.routes, verdict.group, &view) {
+            (Some(routes), None, SessionView::Legacy { .. } | SessionView::EsiaLinked { .. })
+                if canonical.method == Method::GET =>
+            {
+                Some(routes.route(&self.policy, &canonical))
+            }
+            _ => None,
+        };
+        Outcome::Continue((req, Pending { decorate, discover }))
     }
 
     fn rules_for(&self, phase: Phase, view: &SessionView) -> Arc<[Rule]> {

@@ -7,7 +7,6 @@
 //! prints exactly what is stored.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -25,15 +24,8 @@ const POLL: Duration = Duration::from_millis(500);
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
-    /// The configuration file (the same one `run` uses).
-    #[arg(
-        long,
-        short = 'c',
-        default_value = "gateway.toml",
-        value_name = "PATH",
-        global = true
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::OpsConfig,
     #[command(subcommand)]
     pub command: Option<AuditCommand>,
     #[command(flatten)]
@@ -77,7 +69,7 @@ pub enum AuditCommand {
 /// `esia-gateway audit …`
 pub fn main(a: AuditArgs) -> ExitCode {
     run(async move {
-        let (cfg, store) = open(&a.config).await?;
+        let (cfg, store) = open(&a.config.path).await?;
         match a.command {
             Some(AuditCommand::Purge) => purge(&store, cfg.audit.retention).await,
             None => query(&store, &a.query).await,

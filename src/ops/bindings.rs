@@ -18,15 +18,8 @@ use crate::store::{AuditEvent, AuditKind, Binding, SharedStore, StoreError};
 
 #[derive(Debug, Args)]
 pub struct BindingsArgs {
-    /// The configuration file (the same one `run` uses).
-    #[arg(
-        long,
-        short = 'c',
-        default_value = "gateway.toml",
-        value_name = "PATH",
-        global = true
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::OpsConfig,
     #[command(subcommand)]
     pub command: BindingsCommand,
 }
@@ -111,7 +104,7 @@ pub enum BindingsCommand {
 /// `esia-gateway bindings …`
 pub fn main(a: BindingsArgs) -> ExitCode {
     run(async move {
-        let (_cfg, store) = open(&a.config).await?;
+        let (_cfg, store) = open(&a.config.path).await?;
         match a.command {
             BindingsCommand::List {
                 login,

@@ -31,15 +31,8 @@ const LINE_EVERY: usize = 100;
 
 #[derive(Debug, Args)]
 pub struct KeysArgs {
-    /// The configuration file (the same one `run` uses).
-    #[arg(
-        long,
-        short = 'c',
-        default_value = "gateway.toml",
-        value_name = "PATH",
-        global = true
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::OpsConfig,
     #[command(subcommand)]
     pub command: KeysCommand,
 }
@@ -62,9 +55,9 @@ pub enum KeysCommand {
 /// `esia-gateway keys …`
 pub fn main(a: KeysArgs) -> ExitCode {
     match a.command {
-        KeysCommand::Generate { path } => run(async move { generate(&a.config, path) }),
-        KeysCommand::Rotate => run(rotate(a.config)),
-        KeysCommand::Status => run(status(a.config)),
+        KeysCommand::Generate { path } => run(async move { generate(&a.config.path, path) }),
+        KeysCommand::Rotate => run(rotate(a.config.path)),
+        KeysCommand::Status => run(status(a.config.path)),
     }
 }
 

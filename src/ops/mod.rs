@@ -26,6 +26,22 @@ use crate::store::SharedStore;
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
+/// `--config`, shared by every operator command (given before or after the
+/// subcommand).
+#[derive(Debug, clap::Args)]
+pub struct OpsConfig {
+    /// The configuration file (the same one `run` uses).
+    #[arg(
+        id = "config",
+        long = "config",
+        short = 'c',
+        default_value = "gateway.toml",
+        value_name = "PATH",
+        global = true
+    )]
+    pub path: PathBuf,
+}
+
 /// Why an operator command stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {

@@ -106,6 +106,24 @@ impl Policy {
         names
     }
 
+    /// Every routing parameter some group's query condition reads, sorted (route
+    /// discovery counts pages by these).
+    pub fn routing_parameters(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.matchers.iter().flat_map(|m| m.query_names()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// The path the matchers compare for `req` (the PHP script in PHP mode).
+    pub fn match_path<'r>(&self, req: &'r CanonicalRequest) -> &'r str {
+        req.match_path(&self.canon)
+    }
+
     /// The calendar's phase at `at` (from the injected clock).
     pub fn phase_at(&self, at: chrono::DateTime<chrono::Utc>) -> Phase {
         self.calendar.phase_at(at)

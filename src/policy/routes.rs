@@ -220,6 +220,14 @@ impl Matcher {
             .collect()
     }
 
+    /// Every parameter this matcher's query conditions read.
+    pub fn query_names(&self) -> impl Iterator<Item = &str> {
+        self.query
+            .iter()
+            .chain(&self.any_query)
+            .map(|c| c.name.as_str())
+    }
+
     /// Could one request match both matchers? May say yes when the answer is no (two
     /// mid-segment wildcards), never the reverse.
     /// (`query_any` is not considered: it can only make the answer too cautious.)

@@ -285,7 +285,7 @@ impl Proxy {
             _ => (req, None),
         };
         // authorize, once, on the whole identity.
-        let (req, pending) = match (&self.cutover, canonical) {
+        let (req, mut pending) = match (&self.cutover, canonical) {
             (Some(c), Some(canonical)) => {
                 let (session, legacy_login) = match &identified {
                     Some(i) => (i.session.as_ref(), i.legacy_login),
@@ -315,6 +315,12 @@ impl Proxy {
                     link.finish_resent(fwd.response, plan).await
                 }
             };
+        }
+        if let (Some(c), Some(route)) = (
+            &self.cutover,
+            pending.as_mut().and_then(|p| p.discover.take()),
+        ) {
+            c.discovered(route, &fwd.response);
         }
         if let Some(d) = pending.as_ref().and_then(|p| p.decorate.as_ref()) {
             fwd.response = d.apply(fwd.response);

@@ -72,6 +72,8 @@ pub struct RunningGateway {
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
     grace: Duration,
+    /// The calendar and the store its route discovery counts go to.
+    route_counts: Option<(Arc<Cutover>, SharedStore)>,
 }
 
 /// How a shutdown went.
@@ -187,6 +189,7 @@ impl Gateway {
             metrics.clone(),
             shutdown.signal(),
         );
+        let mut route_counts = None;
         if let Some(cutover) = &config.cutover {
             let c = Cutover::new(CutoverParts {
                 config: cutover.clone(),
@@ -198,6 +201,7 @@ impl Gateway {
                 metrics: metrics.clone(),
             });
             tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
+            route_counts = store.clone().map(|store| (c.clone(), store));
             proxy = proxy.with_cutover(c);
         }
         if let Some(login) = login {
@@ -266,6 +270,7 @@ impl Gateway {
             metrics,
             shutdown,
             grace: config.timeouts.shutdown_grace,
+            route_counts,
         })
     }
 }
@@ -301,6 +306,14 @@ impl RunningGateway {
         }
     }
 
+    /// Adds route discovery's pending counts to the store now (they go every minute
+    /// and at shutdown anyway).
+    pub async fn flush_route_counts(&self) {
+        if let Some((cutover, store)) = &self.route_counts {
+            cutover.flush_routes(store).await;
+        }
+    }
+
     /// Stops accepting, lets in-flight requests finish for up to
     /// `timeouts.shutdown_grace`, then cuts whatever is left.
     pub async fn shutdown(self) -> ShutdownReport {
@@ -314,6 +327,7 @@ impl RunningGateway {
         self.shutdown.force();
         // Tasks end promptly once forced; don't hang on one that doesn't.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.shutdown.drained()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.flush_route_counts()).await;
         tracing::info!(cut, "gateway stopped");
         ShutdownReport { cut }
     }

@@ -17,6 +17,7 @@ mod identity_check;
 pub mod ops_records;
 pub mod postgres;
 pub mod records;
+pub mod route_hits;
 mod shared_impl;
 mod shared_ops;
 mod shared_records;
@@ -29,7 +30,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
-pub use ops_records::{AuditQuery, AuditRecord, SessionJar, Unbound};
+pub use ops_records::{AuditQuery, AuditRecord, RouteHit, SessionJar, Unbound};
 pub use records::{
     AuditEvent, AuditKind, AuthMethod, Binding, FlowPurpose, LoginFlow, SessionKey, SessionRecord,
     VaultEntry,
@@ -239,4 +240,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expected: &'a [u8],
         sealed: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<bool>>;
+    // --- route discovery ---
+    /// Adds counts of uncovered routes (one transaction); returns how many routes were
+    /// written. Past [`route_hits::MAX_ROUTES`] only routes already counted grow.
+    fn add_route_hits<'a>(
+        &'a self,
+        hits: &'a [(String, u64)],
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<u64>>;
+    /// Every counted route, most hits first.
+    fn list_route_hits(&self) -> BoxFuture<'_, StoreResult<Vec<RouteHit>>>;
 }

@@ -21,6 +21,16 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// One route no group covered that the diary served to signed-in users (route
+/// discovery): `GET /index.php?module=export`, numbers folded to `{n}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteHit {
+    pub route: String,
+    pub hits: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
 /// An audit event with its sequence number (the order events were appended in).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {

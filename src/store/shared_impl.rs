@@ -12,6 +12,7 @@ macro_rules! impl_store {
             super::shared_records::record_methods!();
             super::identity_check::identity_methods!();
             super::shared_ops::ops_methods!();
+            super::route_hits::route_hit_methods!();
         }
     };
 }

@@ -13,6 +13,10 @@ pub(super) fn secs(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
+pub(super) fn time_of(s: i64, what: &str) -> StoreResult<DateTime<Utc>> {
+    time(s, what)
+}
+
 fn time(s: i64, what: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp(s, 0)
         .ok_or_else(|| StoreError::Corrupt(format!("{what} out of range")))

@@ -353,6 +353,15 @@ impl Stand {
         );
         self.submit_link(b, login, password).await
     }
+
+    /// A new browser signed in as `persona` and linked to `login` with the demo
+    /// password (asserts the link went through).
+    pub async fn linked_browser(&self, persona: &str, login: &str) -> Browser {
+        let b = self.browser();
+        let r = self.login_and_link(&b, persona, login, "demo").await;
+        assert_eq!(location(&r), "/marks", "{persona} → {login} did not link");
+        b
+    }
 }
 
 /// The RP's demo signing key and certificate (Ed25519).

@@ -266,4 +266,16 @@ impl Store for CountingStore {
             self.inner.replace_session_jar(key, expected, sealed),
         )
     }
+
+    fn add_route_hits<'a>(
+        &'a self,
+        hits: &'a [(String, u64)],
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        self.count("add_route_hits", self.inner.add_route_hits(hits, now))
+    }
+
+    fn list_route_hits(&self) -> BoxFuture<'_, StoreResult<Vec<RouteHit>>> {
+        self.count("list_route_hits", self.inner.list_route_hits())
+    }
 }

@@ -8,13 +8,13 @@
 
 pub mod readiness;
 mod render;
+pub mod routes;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use clap::Args;
+use clap::{Args, Subcommand};
 
 use super::{OpsError, open, parse_instant, run};
 use crate::store::{AuditEvent, AuditQuery, SharedStore};
@@ -32,10 +32,12 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
-    /// The configuration file (the same one `run` uses).
-    #[arg(long, short = 'c', default_value = "gateway.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: crate::ops::OpsConfig,
+    #[command(subcommand)]
+    pub command: Option<ReportCommand>,
     /// Start of the window: 2019-02-01, 2019-02-01T10:30 (UTC), RFC 3339, or an age
     /// such as 7d or 24h.
     #[arg(long, default_value = "7d", value_name = "TIME")]
@@ -48,8 +50,34 @@ pub struct ReportArgs {
     pub format: ReportFormat,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Pages the diary served to signed-in users that no route group covers, by hits.
+    Routes {
+        /// Also the counted routes a group covers now (with the group's name).
+        #[arg(long)]
+        all: bool,
+        /// text (a table), json (JSON lines) or csv.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+}
+
 /// `esia-gateway report …`
 pub fn main(a: ReportArgs) -> ExitCode {
+    if let Some(ReportCommand::Routes { all, format }) = a.command {
+        return run(async move {
+            let (cfg, store) = open(&a.config.path).await?;
+            let Some(cutover) = &cfg.cutover else {
+                return Err(OpsError::Usage(format!(
+                    "{}: no [calendar] or [[route_group]]: there are no route groups to compare with",
+                    a.config.path.display()
+                )));
+            };
+            let rows = routes::judge(&cutover.policy, store.list_route_hits().await?);
+            routes::print(&rows, format, all)
+        });
+    }
     run(async move {
         let now = Utc::now();
         let instant = |flag: &str, t: &str| {
@@ -71,7 +99,7 @@ pub fn main(a: ReportArgs) -> ExitCode {
                 until.to_rfc3339()
             )));
         }
-        let (_cfg, store) = open(&a.config).await?;
+        let (_cfg, store) = open(&a.config.path).await?;
         let events = events(&store, since, until).await?;
         let bindings = store.list_bindings().await?;
         let flagged = store.list_flagged_bindings().await?;

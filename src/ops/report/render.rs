@@ -214,7 +214,7 @@ fn section<const N: usize>(
 }
 
 /// Left-aligned columns, two spaces apart, widths in characters (logins are Cyrillic too).
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
+pub(super) fn table<const N: usize>(rows: &[[String; N]]) -> String {
     let mut widths = [0usize; N];
     for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {
