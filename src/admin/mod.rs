@@ -1,5 +1,5 @@
-//! The admin listener: `/healthz`, `/readyz`, `/metrics`. Bound to loopback by default
-//! and never served on the public port (the proxy has no route to it).
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/status`. Bound to loopback
+//! by default and never served on the public port (the proxy has no route to it).
 //!
 //! - `/healthz`: the process answers → 200 `ok`.
 //! - `/readyz`: 200 only while the public listeners are bound and not shutting down, the
@@ -7,6 +7,10 @@
 //!   query and (when configured) ESIA's host accepts a TCP connection; else 503 with one
 //!   line per failed check (`not ready: store: …`) a load balancer log can show.
 //! - `/metrics`: Prometheus text format.
+//! - `/status`: an HTML page for the operator (see [`status`]).
+
+pub mod readiness;
+mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +33,9 @@ pub struct Admin {
     store: Option<SharedStore>,
     /// `host:port` of ESIA, checked by a TCP connect.
     esia: Option<String>,
+    /// What `/status` shows besides the checks.
+    config: Option<Arc<crate::config::GatewayConfig>>,
+    cutover: Option<Arc<crate::cutover::Cutover>>,
 }
 
 /// How long one readiness check may take.
@@ -43,7 +50,20 @@ impl Admin {
             shutdown,
             store: None,
             esia: None,
+            config: None,
+            cutover: None,
         }
+    }
+
+    /// `/status` also shows the calendar, the certificate and the configuration's hash.
+    pub fn with_status(
+        mut self,
+        config: Arc<crate::config::GatewayConfig>,
+        cutover: Option<Arc<crate::cutover::Cutover>>,
+    ) -> Self {
+        self.config = Some(config);
+        self.cutover = cutover;
+        self
     }
 
     /// Readiness also checks the store and ESIA's host (`host:port`).
@@ -65,6 +85,10 @@ impl Admin {
         match req.uri().path() {
             "/healthz" => text(StatusCode::OK, "ok\n"),
             "/readyz" => self.readyz().await,
+            "/status" => crate::pages::kit::into_body(crate::pages::kit::html_response(
+                StatusCode::OK,
+                status::render(&self.status_facts().await),
+            )),
             "/metrics" => {
                 let mut resp = text(StatusCode::OK, self.metrics.render());
                 resp.headers_mut().insert(
@@ -89,26 +113,12 @@ impl Admin {
                 "not ready: shutting down\n",
             );
         }
-        let mut failed = Vec::new();
-        if let Err(e) = self.upstream.probe().await {
-            tracing::warn!(error = %e, "readiness: upstream unreachable");
-            failed.push(format!("upstream: {e}"));
-        }
-        if let Some(store) = &self.store {
-            let since = chrono::Utc::now();
-            match tokio::time::timeout(CHECK_TIMEOUT, store.count_attempts("readyz", since)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => failed.push(format!("store: {e}")),
-                Err(_) => failed.push("store: no answer within 2 s".to_owned()),
-            }
-        }
-        if let Some(esia) = &self.esia {
-            match tokio::time::timeout(CHECK_TIMEOUT, tokio::net::TcpStream::connect(esia)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => failed.push(format!("esia: {esia}: {e}")),
-                Err(_) => failed.push(format!("esia: {esia}: no answer within 2 s")),
-            }
-        }
+        let failed: Vec<String> = self
+            .checks()
+            .await
+            .into_iter()
+            .filter_map(|(name, r)| r.err().map(|e| format!("{name}: {e}")))
+            .collect();
         if failed.is_empty() {
             return text(StatusCode::OK, "ready\n");
         }
@@ -118,6 +128,85 @@ impl Admin {
             body.push_str(&format!("not ready: {f}\n"));
         }
         text(StatusCode::SERVICE_UNAVAILABLE, body)
+    }
+}
+
+impl Admin {
+    /// The diary, the store and ESIA's host, each with its error; what `/readyz` and
+    /// `/status` report.
+    async fn checks(&self) -> Vec<(String, Result<(), String>)> {
+        let mut out = Vec::new();
+        let upstream = self.upstream.probe().await.map_err(|e| {
+            tracing::warn!(error = %e, "readiness: upstream unreachable");
+            e.to_string()
+        });
+        out.push(("upstream".to_owned(), upstream));
+        if let Some(store) = &self.store {
+            let since = chrono::Utc::now();
+            let r = match tokio::time::timeout(CHECK_TIMEOUT, store.count_attempts("readyz", since))
+                .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer within 2 s".to_owned()),
+            };
+            out.push(("store".to_owned(), r));
+        }
+        if let Some(esia) = &self.esia {
+            let r = match tokio::time::timeout(CHECK_TIMEOUT, tokio::net::TcpStream::connect(esia))
+                .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("{esia}: {e}")),
+                Err(_) => Err(format!("{esia}: no answer within 2 s")),
+            };
+            out.push(("esia".to_owned(), r));
+        }
+        out
+    }
+
+    async fn status_facts(&self) -> status::StatusFacts {
+        let now = chrono::Utc::now();
+        let window = |d: chrono::TimeDelta| async move {
+            let store = self.store.as_ref()?;
+            let since = now.checked_sub_signed(d)?;
+            // The store keeps whole seconds: include this one.
+            let until = now.checked_add_signed(chrono::TimeDelta::seconds(1))?;
+            match readiness::gather(store, since, until).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(error = %e, "status page: cannot read the audit trail");
+                    None
+                }
+            }
+        };
+        let week = window(chrono::TimeDelta::days(7)).await;
+        let day = window(chrono::TimeDelta::days(1)).await;
+        let calendar = self.cutover.as_ref().map(|c| {
+            let cal = &c.policy().calendar;
+            let at = c.now();
+            status::CalendarFacts {
+                phase: cal.phase_at(at).as_str(),
+                next_change: cal.next_change_after(at),
+                cutover_at: cal.cutover_at(),
+            }
+        });
+        let certificate_expires = self.config.as_ref().and_then(|cfg| {
+            let certs = crate::tls::read_certs(&cfg.tls.cert).ok()?;
+            let facts = crate::config::cert_facts::leaf_facts(certs.first()?)?;
+            chrono::DateTime::from_timestamp(facts.not_after, 0)
+        });
+        status::StatusFacts {
+            now,
+            version: env!("CARGO_PKG_VERSION"),
+            config_sha256: self.config.as_ref().and_then(|c| c.source_sha256.clone()),
+            calendar,
+            week,
+            day,
+            checks: self.checks().await,
+            certificate_expires,
+            open_connections: self.metrics.open_connections(),
+        }
     }
 }
 

@@ -120,7 +120,11 @@ pub fn load_str_with_env(
     }
 
     match config {
-        Some(config) if errors.is_empty() => Ok(config),
+        Some(mut config) if errors.is_empty() => {
+            use sha2::Digest as _;
+            config.source_sha256 = Some(hex::encode(sha2::Sha256::digest(text.as_bytes())));
+            Ok(config)
+        }
         _ => {
             if errors.is_empty() {
                 errors.push(ConfigError {

@@ -60,6 +60,9 @@ pub struct GatewayConfig {
     pub linking: crate::link::config::LinkSettings,
     /// `[audit]`: retention of the audit trail.
     pub audit: audit::AuditConfig,
+    /// SHA-256 of the file's text (hex), for the admin status page: which configuration
+    /// is running. `None` for a config built in code.
+    pub source_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +232,7 @@ impl GatewayConfig {
             vault: None,
             linking: Default::default(),
             audit: Default::default(),
+            source_sha256: None,
         }
     }
 }

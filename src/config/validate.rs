@@ -222,6 +222,7 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         vault: vault?,
         linking: linking?,
         audit: audit?,
+        source_sha256: None,
     };
     sections::cross_checks(&config, cx);
     tls_files::covers_public_url(&config, cx);

@@ -207,6 +207,11 @@ impl Cutover {
         &self.policy
     }
 
+    /// Now, by the calendar's (injected) clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// The calendar's phase now, by the injected clock.
     pub fn phase(&self) -> Phase {
         self.policy.phase_at(self.clock.now())

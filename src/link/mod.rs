@@ -37,7 +37,7 @@ mod limits;
 pub mod pages;
 mod person_check;
 mod prelogin;
-mod texts;
+pub(crate) mod texts;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -190,6 +190,7 @@ impl Gateway {
             shutdown.signal(),
         );
         let mut route_counts = None;
+        let mut calendar = None;
         if let Some(cutover) = &config.cutover {
             let c = Cutover::new(CutoverParts {
                 config: cutover.clone(),
@@ -202,6 +203,7 @@ impl Gateway {
             });
             tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
             route_counts = store.clone().map(|store| (c.clone(), store));
+            calendar = Some(c.clone());
             proxy = proxy.with_cutover(c);
         }
         if let Some(login) = login {
@@ -253,7 +255,8 @@ impl Gateway {
             });
             let admin = Arc::new(
                 Admin::new(metrics.clone(), upstream, shutdown.signal())
-                    .with_checks(store.clone(), esia),
+                    .with_checks(store.clone(), esia)
+                    .with_status(config.clone(), calendar),
             );
             admin.set_listeners_bound();
             // Not tracked: admin answers until the grace period ends.

@@ -4,25 +4,19 @@
 //! accounts refused for their ESIA level, and flagged bindings.
 //!
 //! It reads the audit trail and the bindings only (single SELECTs, safe beside a running
-//! gateway on SQLite or PostgreSQL); the arithmetic is in [`readiness`], pure.
+//! gateway on SQLite or PostgreSQL); the arithmetic is in [`crate::admin::readiness`],
+//! pure, shared with the admin status page.
 
-pub mod readiness;
 mod render;
 pub mod routes;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::{Args, Subcommand};
 
 use super::{OpsError, open, parse_instant, run};
-use crate::store::{AuditEvent, AuditQuery, SharedStore};
-
-/// Events fetched per query.
-const PAGE: u32 = 1000;
-/// The audit kinds the report reads.
-const KINDS: [&str; 5] = ["login", "legacy_login", "link", "denied", "level_refused"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -100,10 +94,7 @@ pub fn main(a: ReportArgs) -> ExitCode {
             )));
         }
         let (_cfg, store) = open(&a.config.path).await?;
-        let events = events(&store, since, until).await?;
-        let bindings = store.list_bindings().await?;
-        let flagged = store.list_flagged_bindings().await?;
-        let r = readiness::compute(since, until, &events, &bindings, &flagged);
+        let r = crate::admin::readiness::gather(&store, since, until).await?;
         let mut out = std::io::stdout().lock();
         match a.format {
             ReportFormat::Text => out.write_all(render::text(&r).as_bytes())?,
@@ -113,36 +104,4 @@ pub fn main(a: ReportArgs) -> ExitCode {
         out.flush()?;
         Ok(())
     })
-}
-
-/// Every event of the kinds the report reads inside `[since, until)`, page by page.
-async fn events(
-    store: &SharedStore,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<Vec<AuditEvent>, OpsError> {
-    let mut all = Vec::new();
-    for kind in KINDS {
-        let mut q = AuditQuery {
-            diary_login: None,
-            esia_oid: None,
-            kind: Some(kind.to_owned()),
-            since: Some(since),
-            until: Some(until),
-            after_id: None,
-            limit: PAGE,
-        };
-        loop {
-            let page = store.query_audit(&q).await?;
-            let done = page.len() < PAGE as usize;
-            q.after_id = page.last().map(|r| r.id).or(q.after_id);
-            all.extend(page.into_iter().map(|r| r.event));
-            if done {
-                break;
-            }
-        }
-        eprint!("\rreading the audit trail: {} event(s)", all.len());
-    }
-    eprintln!();
-    Ok(all)
 }

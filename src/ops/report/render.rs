@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use chrono::SecondsFormat;
 
-use super::readiness::{Readiness, RoleRow};
+use crate::admin::readiness::{Readiness, RoleRow};
 use crate::ops::OpsError;
 
 /// Width of the longest bar in the sign-ins chart, in characters.
@@ -235,10 +235,10 @@ pub(super) fn table<const N: usize>(rows: &[[String; N]]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::readiness::compute;
     use super::*;
+    use crate::admin::readiness::compute;
 
-    fn two_empty_days() -> super::super::readiness::Readiness {
+    fn two_empty_days() -> Readiness {
         let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         compute(
             at("2019-01-10T00:00:00Z"),

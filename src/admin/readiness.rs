@@ -12,7 +12,12 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::store::{AuditEvent, AuditKind, Binding};
+use crate::store::{AuditEvent, AuditKind, AuditQuery, Binding, SharedStore, StoreResult};
+
+/// Events fetched per query.
+const PAGE: u32 = 1000;
+/// The audit kinds the figures read.
+const KINDS: [&str; 5] = ["login", "legacy_login", "link", "denied", "level_refused"];
 
 /// A user whose role nobody told us (an old binding, a diary without a role probe).
 pub const UNKNOWN_ROLE: &str = "unknown";
@@ -30,6 +35,8 @@ pub struct Readiness {
     pub days: Vec<DayRow>,
     /// Requests refused by the calendar after the cutover, by reason and route group.
     pub refused_after_cutover: Vec<RefusedRow>,
+    /// Every request the calendar refused in the window, whatever the phase.
+    pub denied: usize,
     /// ESIA accounts refused because their level is below their role's minimum.
     pub level_refused: Vec<LevelRow>,
     /// Bindings whose ESIA person and diary account did not match at linking.
@@ -91,6 +98,39 @@ struct Activity {
     legacy: bool,
 }
 
+/// Reads what the figures need from the store (single SELECTs, page by page) and
+/// computes them.
+pub async fn gather(
+    store: &SharedStore,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> StoreResult<Readiness> {
+    let mut events = Vec::new();
+    for kind in KINDS {
+        let mut q = AuditQuery {
+            diary_login: None,
+            esia_oid: None,
+            kind: Some(kind.to_owned()),
+            since: Some(since),
+            until: Some(until),
+            after_id: None,
+            limit: PAGE,
+        };
+        loop {
+            let page = store.query_audit(&q).await?;
+            let done = page.len() < PAGE as usize;
+            q.after_id = page.last().map(|r| r.id).or(q.after_id);
+            events.extend(page.into_iter().map(|r| r.event));
+            if done {
+                break;
+            }
+        }
+    }
+    let bindings = store.list_bindings().await?;
+    let flagged = store.list_flagged_bindings().await?;
+    Ok(compute(since, until, &events, &bindings, &flagged))
+}
+
 /// The figures for `[since, until)`; events outside the window are ignored.
 pub fn compute(
     since: DateTime<Utc>,
@@ -105,6 +145,7 @@ pub fn compute(
         .map(|b| (b.diary_login.as_str(), b))
         .collect();
     let mut users: BTreeMap<String, Activity> = BTreeMap::new();
+    let mut denied = 0;
     let mut unlinked: std::collections::BTreeSet<i64> = Default::default();
     let mut days: BTreeMap<NaiveDate, DayRow> = BTreeMap::new();
     let mut refused: BTreeMap<
@@ -170,6 +211,7 @@ pub fn compute(
                 }
             }
             AuditKind::Denied => {
+                denied += 1;
                 let phase = e.detail.get("phase").and_then(|p| p.as_str()).unwrap_or("");
                 if !phase.starts_with("cutover") {
                     continue;
@@ -245,6 +287,7 @@ pub fn compute(
         total,
         esia_not_linked: unlinked.len(),
         days: days.into_values().collect(),
+        denied,
         refused_after_cutover: refused
             .into_iter()
             .map(|((reason, group), (requests, who))| RefusedRow {
