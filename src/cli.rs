@@ -47,6 +47,8 @@ pub enum Command {
     Keys(crate::ops::keys::KeysArgs),
     /// Cutover readiness: who signed in and how, linked share per role, refusals, flagged bindings.
     Report(crate::ops::report::ReportArgs),
+    /// Check the configuration and, if valid, make the running gateway apply it (SIGHUP).
+    Reload(crate::ops::reload::ReloadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +148,7 @@ pub fn main() -> ExitCode {
         Command::Audit(a) => crate::ops::audit::main(a),
         Command::Keys(a) => crate::ops::keys::main(a),
         Command::Report(a) => crate::ops::report::main(a),
+        Command::Reload(a) => crate::ops::reload::main(a),
     }
 }
 
@@ -198,7 +201,7 @@ fn run(path: &Path) -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(crate::server::run(cfg)) {
+    match runtime.block_on(crate::server::run(cfg, path.to_owned())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "gateway stopped with an error");

@@ -15,8 +15,7 @@ use link_support::{Browser, PARENTS_CHILD, field_value, location};
 
 /// A port the OS just handed out (the demo's public URL must name its port up front).
 fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    support::free_addr().port()
 }
 
 async fn esia_login(b: &Browser, base: &str, persona: &str) -> reqwest::Response {

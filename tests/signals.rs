@@ -7,12 +7,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{Pki, TestUpstream};
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
+use support::{Pki, TestUpstream, free_addr};
 
 struct Running {
     child: Child,
@@ -59,17 +54,11 @@ async fn spawn_gateway(pki: &Pki, upstream: &url::Url) -> Running {
         https,
         _dir: dir,
     };
-    let health = format!("http://{admin}/healthz");
-    for _ in 0..200 {
-        if reqwest::get(&health)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return running;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the gateway binary did not come up");
+    assert!(
+        support::wait_healthy(admin).await,
+        "the gateway binary did not come up"
+    );
+    running
 }
 
 fn client(pki: &Pki, https: SocketAddr) -> reqwest::Client {

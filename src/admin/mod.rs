@@ -33,9 +33,8 @@ pub struct Admin {
     store: Option<SharedStore>,
     /// `host:port` of ESIA, checked by a TCP connect.
     esia: Option<String>,
-    /// What `/status` shows besides the checks.
-    config: Option<Arc<crate::config::GatewayConfig>>,
-    cutover: Option<Arc<crate::cutover::Cutover>>,
+    /// What `/status` shows besides the checks (the running config and calendar).
+    live: Option<Arc<crate::proxy::Live>>,
 }
 
 /// How long one readiness check may take.
@@ -50,19 +49,13 @@ impl Admin {
             shutdown,
             store: None,
             esia: None,
-            config: None,
-            cutover: None,
+            live: None,
         }
     }
 
     /// `/status` also shows the calendar, the certificate and the configuration's hash.
-    pub fn with_status(
-        mut self,
-        config: Arc<crate::config::GatewayConfig>,
-        cutover: Option<Arc<crate::cutover::Cutover>>,
-    ) -> Self {
-        self.config = Some(config);
-        self.cutover = cutover;
+    pub fn with_status(mut self, live: Arc<crate::proxy::Live>) -> Self {
+        self.live = Some(live);
         self
     }
 
@@ -182,7 +175,9 @@ impl Admin {
         };
         let week = window(chrono::TimeDelta::days(7)).await;
         let day = window(chrono::TimeDelta::days(1)).await;
-        let calendar = self.cutover.as_ref().map(|c| {
+        let config = self.live.as_ref().map(|l| l.config.load_full());
+        let cutover = self.live.as_ref().and_then(|l| l.cutover.load_full());
+        let calendar = cutover.as_ref().map(|c| {
             let cal = &c.policy().calendar;
             let at = c.now();
             status::CalendarFacts {
@@ -191,7 +186,7 @@ impl Admin {
                 cutover_at: cal.cutover_at(),
             }
         });
-        let certificate_expires = self.config.as_ref().and_then(|cfg| {
+        let certificate_expires = config.as_ref().and_then(|cfg| {
             let certs = crate::tls::read_certs(&cfg.tls.cert).ok()?;
             let facts = crate::config::cert_facts::leaf_facts(certs.first()?)?;
             chrono::DateTime::from_timestamp(facts.not_after, 0)
@@ -199,7 +194,7 @@ impl Admin {
         status::StatusFacts {
             now,
             version: env!("CARGO_PKG_VERSION"),
-            config_sha256: self.config.as_ref().and_then(|c| c.source_sha256.clone()),
+            config_sha256: config.as_ref().and_then(|c| c.source_sha256.clone()),
             calendar,
             week,
             day,

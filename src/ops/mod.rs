@@ -15,6 +15,7 @@ pub mod bindings;
 mod bindings_io;
 pub mod keys;
 mod keys_jars;
+pub mod reload;
 pub mod report;
 
 use std::path::{Path, PathBuf};

@@ -50,6 +50,8 @@ use self::headers::hygiene::Sanitizer;
 use self::headers::rewrite::Origins;
 use self::headers::{forwarded, hop, host, hygiene, rewrite};
 use crate::body::Outcome;
+use arc_swap::{ArcSwap, ArcSwapOption};
+
 use crate::config::GatewayConfig;
 use crate::cutover::Cutover;
 use crate::language::Language;
@@ -87,7 +89,8 @@ pub struct Client {
 
 /// Shared by all connections; cheap to call concurrently.
 pub struct Proxy {
-    config: Arc<GatewayConfig>,
+    /// The configuration and the calendar a SIGHUP may replace (see [`Live`]).
+    live: Arc<Live>,
     upstream: Upstream,
     sanitizer: Sanitizer,
     metrics: Arc<Metrics>,
@@ -96,10 +99,27 @@ pub struct Proxy {
     login: Option<Arc<Login>>,
     /// Linking and the diary identity (issue 5); needs `login`.
     link: Option<Arc<Link>>,
-    /// The authorize phase (issue 6); `None` = transparent.
-    cutover: Option<Arc<Cutover>>,
     /// How targets are read when there is no calendar (identify still needs them).
     canon: crate::policy::CanonConfig,
+}
+
+/// What a reload replaces while the gateway serves, each swapped atomically: a request
+/// reads both once, at its start, and keeps them to its end.
+pub struct Live {
+    /// The validated configuration (limits, pages, forwarding, … — the sections a
+    /// reload may change; the others keep their running values, see `server`).
+    pub config: ArcSwap<GatewayConfig>,
+    /// The authorize phase (calendar, route groups, banner); `None` = transparent.
+    pub cutover: ArcSwapOption<Cutover>,
+}
+
+impl Live {
+    pub fn new(config: Arc<GatewayConfig>, cutover: Option<Arc<Cutover>>) -> Arc<Self> {
+        Arc::new(Self {
+            config: ArcSwap::new(config),
+            cutover: ArcSwapOption::new(cutover),
+        })
+    }
 }
 
 /// What the route phase learned about a request.
@@ -107,6 +127,8 @@ pub struct Proxy {
 struct Route {
     client_host: String,
     websocket: bool,
+    /// The request's configuration snapshot.
+    config: Arc<GatewayConfig>,
 }
 
 /// What forwarding produced: the diary's answer and what is needed to pass it on.
@@ -125,30 +147,23 @@ struct Forwarded {
 
 impl Proxy {
     pub fn new(
-        config: Arc<GatewayConfig>,
+        live: Arc<Live>,
         upstream: Upstream,
         metrics: Arc<Metrics>,
         shutdown: ShutdownSignal,
     ) -> Self {
         Self {
-            config,
+            live,
             upstream,
             sanitizer: Sanitizer::default(),
             metrics,
             shutdown,
             login: None,
             link: None,
-            cutover: None,
             // The diary's login/logout endpoints compare case-insensitively by
             // themselves; paths are forwarded as sent.
             canon: crate::policy::CanonConfig::default(),
         }
-    }
-
-    /// Adds the authorize phase: the cutover calendar and route groups.
-    pub fn with_cutover(mut self, cutover: Arc<Cutover>) -> Self {
-        self.cutover = Some(cutover);
-        self
     }
 
     /// Adds the link pages and the diary-identity step around forwarding (issue 5).
@@ -174,18 +189,17 @@ impl Proxy {
         &self.upstream
     }
 
-    fn language(&self) -> Language {
-        self.config.pages.language
-    }
-
     /// Answers one request; never fails, never panics on client or diary input.
     pub async fn handle(&self, req: Request<Incoming>, client: Client) -> Response<Body> {
+        // The settings this request keeps to its end, whatever a reload does meanwhile.
+        let config = self.live.config.load_full();
+        let cutover = self.live.cutover.load_full();
         // Who the client is (the forwarded address behind a trusted proxy), once: rate
         // limits, audit events and the access log all key on it.
         let client_ip = forwarded::client_address(
             req.headers(),
             client.peer.ip(),
-            &self.config.forwarding.trusted_proxies,
+            &config.forwarding.trusted_proxies,
         );
         let mut record = finish::Record {
             method: req.method().clone(),
@@ -195,11 +209,14 @@ impl Proxy {
             upstream_status: None,
             started: Instant::now(),
             bytes: 0,
-            access_log: self.config.log.access_log,
+            access_log: config.log.access_log,
             metrics: self.metrics.clone(),
             hold: client.hold,
         };
-        let response = match self.handle_inner(req, client.peer, client_ip).await {
+        let response = match self
+            .handle_inner(req, client.peer, client_ip, &config, cutover.as_ref())
+            .await
+        {
             Ok(fwd) => {
                 record.upstream_status = fwd.upstream_status;
                 fwd.response
@@ -211,11 +228,11 @@ impl Proxy {
                 } else {
                     tracing::debug!(error = %e, status = status.as_u16(), "request refused");
                 }
-                crate::pages::error_page(status, self.language())
+                crate::pages::error_page(status, config.pages.language)
             }
         };
         let mut response = response;
-        if self.config.tls.hsts
+        if config.tls.hsts
             && !response
                 .headers()
                 .contains_key(http::header::STRICT_TRANSPORT_SECURITY)
@@ -235,9 +252,11 @@ impl Proxy {
         req: Request<Incoming>,
         peer: SocketAddr,
         ip: IpAddr,
+        config: &Arc<GatewayConfig>,
+        cutover: Option<&Arc<Cutover>>,
     ) -> Result<Forwarded, ProxyError> {
         // route: limits, Host, target; what kind of request this is.
-        let route = self.route(&req)?;
+        let route = self.route(&req, config.clone())?;
         // authenticate: the gateway's own pages answer; other requests carry their
         // session (resolved once, cache-backed) on, gateway cookies stripped.
         if let (Some(link), Some(login)) = (&self.link, &self.login)
@@ -260,13 +279,13 @@ impl Proxy {
         // assertion, or X-Forwarded-*) added later.
         hop::remove_hop_by_hop(req.headers_mut(), route.websocket);
         // The one reading of the target every later phase uses.
-        let canonical = match &self.cutover {
+        let canonical = match cutover {
             Some(c) => match c.canonical(&mut req) {
                 Outcome::Continue(canonical) => Some(canonical),
                 Outcome::Answer(page) => return Ok(own_page(page)),
             },
             None => match &self.link {
-                Some(_) => match self.plain_canonical(&req) {
+                Some(_) => match self.plain_canonical(&req, config.pages.language) {
                     Outcome::Continue(c) => Some(c),
                     Outcome::Answer(page) => return Ok(own_page(page)),
                 },
@@ -285,7 +304,7 @@ impl Proxy {
             _ => (req, None),
         };
         // authorize, once, on the whole identity.
-        let (req, mut pending) = match (&self.cutover, canonical) {
+        let (req, mut pending) = match (cutover, canonical) {
             (Some(c), Some(canonical)) => {
                 let (session, legacy_login) = match &identified {
                     Some(i) => (i.session.as_ref(), i.legacy_login),
@@ -316,10 +335,8 @@ impl Proxy {
                 }
             };
         }
-        if let (Some(c), Some(route)) = (
-            &self.cutover,
-            pending.as_mut().and_then(|p| p.discover.take()),
-        ) {
+        if let (Some(c), Some(route)) = (cutover, pending.as_mut().and_then(|p| p.discover.take()))
+        {
             c.discovered(route, &fwd.response);
         }
         if let Some(d) = pending.as_ref().and_then(|p| p.decorate.as_ref()) {
@@ -330,7 +347,11 @@ impl Proxy {
 
     /// Without a calendar the link phases still need the canonical target (login and
     /// logout endpoints are matched on it); the platform's default reading.
-    fn plain_canonical(&self, req: &Request<Body>) -> Outcome<crate::policy::CanonicalRequest> {
+    fn plain_canonical(
+        &self,
+        req: &Request<Body>,
+        language: Language,
+    ) -> Outcome<crate::policy::CanonicalRequest> {
         let raw = req
             .uri()
             .path_and_query()
@@ -341,10 +362,7 @@ impl Proxy {
             Err(reject) => {
                 tracing::info!(reject = reject.as_str(), "request target refused");
                 self.metrics.rejected(reject.as_str());
-                Outcome::Answer(crate::pages::error_page(
-                    StatusCode::BAD_REQUEST,
-                    self.language(),
-                ))
+                Outcome::Answer(crate::pages::error_page(StatusCode::BAD_REQUEST, language))
             }
         }
     }
@@ -361,8 +379,12 @@ impl Proxy {
     }
 
     /// Phase 1: is this a request we can and may forward at all?
-    fn route(&self, req: &Request<Incoming>) -> Result<Route, ProxyError> {
-        hygiene::check_limits(req.uri(), req.headers(), &self.config.limits)?;
+    fn route(
+        &self,
+        req: &Request<Incoming>,
+        config: Arc<GatewayConfig>,
+    ) -> Result<Route, ProxyError> {
+        hygiene::check_limits(req.uri(), req.headers(), &config.limits)?;
         if req.method() == Method::CONNECT || !req.uri().path().starts_with('/') {
             return Err(ProxyError::BadTarget(format!(
                 "{} {}",
@@ -377,9 +399,9 @@ impl Proxy {
                 .ok()
                 .and_then(|v| v.trim().parse().ok())
                 .ok_or_else(|| ProxyError::BadTarget("invalid Content-Length".into()))?;
-            if len > self.config.limits.max_body_bytes {
+            if len > config.limits.max_body_bytes {
                 return Err(ProxyError::BodyTooLarge {
-                    limit: self.config.limits.max_body_bytes,
+                    limit: config.limits.max_body_bytes,
                 });
             }
         }
@@ -389,6 +411,7 @@ impl Proxy {
         Ok(Route {
             client_host,
             websocket,
+            config,
         })
     }
 
@@ -412,16 +435,16 @@ impl Proxy {
             h,
             peer.ip(),
             &route.client_host,
-            &self.config.forwarding.trusted_proxies,
+            &route.config.forwarding.trusted_proxies,
         );
         let upstream_host = host::upstream_host(
-            &self.config.upstream.host_header,
+            &route.config.upstream.host_header,
             &route.client_host,
             self.upstream.base(),
         );
         host::set_host(h, &upstream_host)?;
 
-        let limit = self.config.limits.max_body_bytes;
+        let limit = route.config.limits.max_body_bytes;
         let (limited, tripped) = body::Limited::new(incoming, limit);
         let upstream_req = Request::from_parts(parts, body::boxed(limited));
         let response = match self.upstream.send(upstream_req).await {
@@ -467,7 +490,7 @@ impl Proxy {
         let (mut parts, incoming) = response.into_parts();
         hop::remove_hop_by_hop(&mut parts.headers, switching);
         if rewrite::has_urls(&parts.headers)
-            && let Some(origins) = self.public_origins(&route.client_host, &upstream_host)
+            && let Some(origins) = self.public_origins(route, &upstream_host)
         {
             rewrite::rewrite_response(&mut parts.headers, &origins);
         }
@@ -484,10 +507,10 @@ impl Proxy {
 
     /// The diary's origins (its URL, and `http(s)://` + the Host it was sent) mapped to
     /// the public one (`listen.public_url`, else `https://` + the browser's Host).
-    fn public_origins(&self, client_host: &str, upstream_host: &str) -> Option<Origins> {
-        let public = match &self.config.listen.public_url {
+    fn public_origins(&self, route: &Route, upstream_host: &str) -> Option<Origins> {
+        let public = match &route.config.listen.public_url {
             Some(url) => url.origin().ascii_serialization(),
-            None => format!("https://{client_host}"),
+            None => format!("https://{}", route.client_host),
         };
         let base = self.upstream.base().as_str();
         let plain = format!("http://{upstream_host}");

@@ -6,6 +6,7 @@
 
 pub mod conn;
 pub mod redirect;
+mod reload;
 pub use crate::shutdown;
 pub mod tls;
 
@@ -13,21 +14,23 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use self::conn::{ConnSettings, Handler};
 use self::redirect::Redirect;
+pub use self::reload::ReloadReport;
+use self::reload::Reloader;
 use self::shutdown::{Shutdown, ShutdownSignal, TaskGuard};
 use self::tls::CertStore;
 use crate::admin::Admin;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::GatewayConfig;
-use crate::cutover::{Cutover, CutoverParts};
 use crate::link::Link;
 use crate::login::Login;
 use crate::metrics::Metrics;
-use crate::proxy::Proxy;
+use crate::proxy::{Live, Proxy};
 use crate::services::{Clocks, Services};
 use crate::store::SharedStore;
 use crate::tls::TlsError;
@@ -72,8 +75,8 @@ pub struct RunningGateway {
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
     grace: Duration,
-    /// The calendar and the store its route discovery counts go to.
-    route_counts: Option<(Arc<Cutover>, SharedStore)>,
+    /// What SIGHUP replaces, and how.
+    reloader: Reloader,
 }
 
 /// How a shutdown went.
@@ -170,7 +173,7 @@ impl Gateway {
         let shutdown = Shutdown::new();
         let certs = CertStore::load(&config.tls.cert, &config.tls.key)?;
         let acceptor = TlsAcceptor::from(tls::server_config(certs.clone())?);
-        let settings = Arc::new(ConnSettings::new(&config));
+        let settings = Arc::new(ArcSwap::from_pointee(ConnSettings::new(&config)));
 
         let https = bind(config.listen.https).await?;
         let https_addr = local_addr(&https, config.listen.https)?;
@@ -183,29 +186,25 @@ impl Gateway {
             None => None,
         };
 
+        let live = Live::new(config.clone(), None);
+        let reloader = Reloader {
+            live: live.clone(),
+            conn: settings.clone(),
+            calendar_clock: clocks.calendar.clone(),
+            esia_login: login.is_some(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+        };
+        if let Some(c) = reloader.cutover(&config) {
+            tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
+            live.cutover.store(Some(c));
+        }
         let mut proxy = Proxy::new(
-            config.clone(),
+            live.clone(),
             upstream.clone(),
             metrics.clone(),
             shutdown.signal(),
         );
-        let mut route_counts = None;
-        let mut calendar = None;
-        if let Some(cutover) = &config.cutover {
-            let c = Cutover::new(CutoverParts {
-                config: cutover.clone(),
-                clock: clocks.calendar.clone(),
-                prefix: config.login.prefix.clone(),
-                language: config.pages.language,
-                esia_login: login.is_some(),
-                audit: store.clone(),
-                metrics: metrics.clone(),
-            });
-            tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
-            route_counts = store.clone().map(|store| (c.clone(), store));
-            calendar = Some(c.clone());
-            proxy = proxy.with_cutover(c);
-        }
         if let Some(login) = login {
             proxy = proxy.with_login(login);
         }
@@ -256,7 +255,7 @@ impl Gateway {
             let admin = Arc::new(
                 Admin::new(metrics.clone(), upstream, shutdown.signal())
                     .with_checks(store.clone(), esia)
-                    .with_status(config.clone(), calendar),
+                    .with_status(live.clone()),
             );
             admin.set_listeners_bound();
             // Not tracked: admin answers until the grace period ends.
@@ -273,7 +272,7 @@ impl Gateway {
             metrics,
             shutdown,
             grace: config.timeouts.shutdown_grace,
-            route_counts,
+            reloader,
         })
     }
 }
@@ -312,9 +311,19 @@ impl RunningGateway {
     /// Adds route discovery's pending counts to the store now (they go every minute
     /// and at shutdown anyway).
     pub async fn flush_route_counts(&self) {
-        if let Some((cutover, store)) = &self.route_counts {
+        if let (Some(cutover), Some(store)) =
+            (self.reloader.live.cutover.load_full(), &self.reloader.store)
+        {
             cutover.flush_routes(store).await;
         }
+    }
+
+    /// Applies a new, validated configuration (see [`reload`]); the certificate files
+    /// are read again too (a bad one is logged and the current one kept).
+    pub async fn reload(&self, config: GatewayConfig) -> ReloadReport {
+        let report = self.reloader.apply(config).await;
+        let _ = self.reload_tls();
+        report
     }
 
     /// Stops accepting, lets in-flight requests finish for up to
@@ -346,7 +355,8 @@ impl Drop for RunningGateway {
 /// What every accept loop needs.
 #[derive(Clone)]
 struct Listener {
-    settings: Arc<ConnSettings>,
+    /// Replaced by a reload; each connection keeps the settings it was accepted with.
+    settings: Arc<ArcSwap<ConnSettings>>,
     signal: ShutdownSignal,
     metrics: Arc<Metrics>,
 }
@@ -379,7 +389,14 @@ impl Listener {
                 };
                 match tls {
                     Ok(Ok(stream)) => {
-                        conn::serve(stream, peer, handler, this.settings, this.signal).await;
+                        conn::serve(
+                            stream,
+                            peer,
+                            handler,
+                            this.settings.load_full(),
+                            this.signal,
+                        )
+                        .await;
                     }
                     Ok(Err(e)) => {
                         this.metrics.tls_handshake_failed();
@@ -419,7 +436,7 @@ impl Listener {
             tokio::spawn(async move {
                 let _guard = guard;
                 let _open = public.then(|| OpenConnection::new(&this.metrics));
-                conn::serve(tcp, peer, handler, this.settings, this.signal).await;
+                conn::serve(tcp, peer, handler, this.settings.load_full(), this.signal).await;
             });
         }
         drop(listener);
@@ -475,9 +492,10 @@ fn local_addr(listener: &TcpListener, fallback: SocketAddr) -> Result<SocketAddr
     })
 }
 
-/// Runs the gateway until SIGTERM/SIGINT, then drains in-flight requests.
-/// SIGHUP reloads the TLS certificate (a bad one is logged and the old one kept).
-pub async fn run(config: GatewayConfig) -> anyhow::Result<()> {
+/// Runs the gateway until SIGTERM/SIGINT, then drains in-flight requests. SIGHUP
+/// reads `path` again: a valid file is applied (see [`reload`]); a bad one is logged
+/// error by error and the running configuration stays.
+pub async fn run(config: GatewayConfig, path: std::path::PathBuf) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -485,10 +503,18 @@ pub async fn run(config: GatewayConfig) -> anyhow::Result<()> {
     let gateway = Gateway::start(config).await?;
     loop {
         tokio::select! {
-            _ = hangup.recv() => {
-                // The error is logged by reload_tls; the gateway keeps serving.
-                let _ = gateway.reload_tls();
-            }
+            _ = hangup.recv() => match crate::config::load(&path) {
+                Ok(new) => {
+                    gateway.reload(new).await;
+                }
+                Err(errors) => {
+                    for e in errors.0.iter() {
+                        tracing::error!(error = %e, "reload refused: the configuration file has an error");
+                    }
+                    tracing::error!(file = %path.display(), errors = errors.len(),
+                        "reload refused; the running configuration stays");
+                }
+            },
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }

@@ -100,6 +100,28 @@ pub async fn start(config: GatewayConfig) -> RunningGateway {
     Gateway::start(config).await.unwrap()
 }
 
+/// A loopback address the OS just handed out (for a server started in another process,
+/// whose config must name its port up front).
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// Polls the admin listener's `/healthz` at `admin` for up to 10 s; whether it answered.
+pub async fn wait_healthy(admin: SocketAddr) -> bool {
+    let health = format!("http://{admin}/healthz");
+    for _ in 0..200 {
+        if reqwest::get(&health)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// `https://localhost:<port><path>` for the gateway.
 pub fn url(gw: &RunningGateway, path: &str) -> String {
     format!("https://localhost:{}{path}", gw.https_addr().port())
