@@ -85,7 +85,7 @@ pub struct DemoArgs {
     /// The cutover calendar (and only the calendar) pretends today is this date.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub at: Option<chrono::NaiveDate>,
-    /// Where the demo keeps its generated config and data.
+    /// Where the demo keeps its generated config, data and certificates (DIR/certs).
     #[arg(long, default_value = "data/demo", value_name = "DIR")]
     pub data_dir: PathBuf,
 }
@@ -132,8 +132,9 @@ pub fn main() -> ExitCode {
                 https: a.https,
                 admin: a.admin,
                 at: a.at,
+                // Two demos with different data dirs never share (or overwrite) keys.
+                certs_dir: a.data_dir.join("certs"),
                 data_dir: a.data_dir,
-                certs_dir: PathBuf::from("certs"),
             };
             with_runtime(crate::demo::run_cli(opts))
         }

@@ -26,7 +26,9 @@ pub struct Metrics {
     upstream_errors: Family<Labels, Counter>,
     request_duration: Histogram,
     open_connections: Gauge,
-    tls_handshake_failures: Counter,
+    tls_handshake_failures: Family<Labels, Counter>,
+    /// Sign-in events (the audit trail's kinds): ESIA logins, links, lockouts, …
+    auth_events: Family<Labels, Counter>,
     /// Cutover (issue 6): refusals by reason, decisions, canonicalisation rejects, phase.
     denied: Family<Labels, Counter>,
     decisions: Family<Labels, Counter>,
@@ -66,7 +68,8 @@ impl Metrics {
         // 1 ms .. ~16 s: covers a cached page up to the default upstream timeout.
         let request_duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let open_connections = Gauge::default();
-        let tls_handshake_failures = Counter::default();
+        let tls_handshake_failures = Family::<Labels, Counter>::default();
+        let auth_events = Family::<Labels, Counter>::default();
         registry.register(
             "requests",
             "Requests answered, by status class",
@@ -89,8 +92,17 @@ impl Metrics {
         );
         registry.register(
             "tls_handshake_failures",
-            "TLS handshakes that failed or timed out",
+            "TLS handshakes that failed, by cause: not-tls (plain HTTP or a scanner on the \
+             TLS port), closed (the client hung up, often a browser's speculative \
+             connection), client-alert (the client refused us, e.g. an unknown CA), \
+             incompatible (no common protocol or cipher), timeout, other",
             tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "auth_events",
+            "Sign-in events by kind: login (ESIA), legacy_login, link, link_failed, \
+             rate_limited, level_refused, logout, binding_stale, …",
+            auth_events.clone(),
         );
         let denied = Family::<Labels, Counter>::default();
         let decisions = Family::<Labels, Counter>::default();
@@ -128,6 +140,7 @@ impl Metrics {
             request_duration,
             open_connections,
             tls_handshake_failures,
+            auth_events,
         }
     }
 
@@ -152,8 +165,18 @@ impl Metrics {
             .inc();
     }
 
-    pub fn tls_handshake_failed(&self) {
-        self.tls_handshake_failures.inc();
+    /// `cause` is one of the stable names in the metric's help.
+    pub fn tls_handshake_failed(&self, cause: &'static str) {
+        self.tls_handshake_failures
+            .get_or_create(&vec![("cause", cause)])
+            .inc();
+    }
+
+    /// An audit-trail event of sign-in and linking, by its kind's stable name.
+    pub fn auth_event(&self, event: &'static str) {
+        self.auth_events
+            .get_or_create(&vec![("event", event)])
+            .inc();
     }
 
     pub fn connection_opened(&self) {
@@ -235,7 +258,7 @@ mod tests {
         m.observe_request(StatusCode::OK, 0.02);
         m.observe_request(StatusCode::BAD_GATEWAY, 0.5);
         m.upstream_error("connect");
-        m.tls_handshake_failed();
+        m.tls_handshake_failed("timeout");
         let text = m.render();
         assert!(
             text.contains(r#"esia_gateway_requests_total{class="2xx"} 2"#),
@@ -243,7 +266,7 @@ mod tests {
         );
         assert!(text.contains(r#"esia_gateway_requests_total{class="5xx"} 1"#));
         assert!(text.contains(r#"esia_gateway_upstream_errors_total{kind="connect"} 1"#));
-        assert!(text.contains("esia_gateway_tls_handshake_failures_total 1"));
+        assert!(text.contains(r#"esia_gateway_tls_handshake_failures_total{cause="timeout"} 1"#));
         assert!(text.contains("esia_gateway_request_duration_seconds_count 3"));
         assert!(text.contains("esia_gateway_open_connections 0"));
     }

@@ -111,11 +111,10 @@ impl Services {
             public_url: config.listen.public_url.clone(),
             legacy_login_url: config.login.legacy_login_url.clone(),
         };
-        let backend = Arc::new(StoreBackend::new(
-            store.clone(),
-            sessions.clone(),
-            clock.clone(),
-        ));
+        let backend = Arc::new(
+            StoreBackend::new(store.clone(), sessions.clone(), clock.clone())
+                .with_metrics(services.metrics.clone()),
+        );
         let login = Login::new(settings, idp.clone(), backend, clock.clone())?;
         let link = link(config, &services, &store, sessions, idp, clock)?;
         let login = match &link {

@@ -111,6 +111,11 @@ impl Upstream {
         })
     }
 
+    /// The registry this client counts into (shared by every service of the gateway).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// The diary's origin, e.g. `http://10.0.0.5:8080`.
     pub fn base(&self) -> &url::Url {
         &self.base

@@ -177,3 +177,44 @@ async fn readyz_names_every_failed_check() {
         "{text}"
     );
 }
+
+/// Issue 15: a plain-HTTP request on the TLS port, a client that hangs up, and a client
+/// that refuses our certificate are three different causes, not one failure count.
+#[tokio::test]
+async fn tls_handshake_failures_are_counted_by_cause() {
+    use tokio::io::AsyncWriteExt;
+    let pki = Pki::new();
+    let up = TestUpstream::start().await;
+    let gw = start(config(&pki, &up.url())).await;
+    let addr = gw.https_addr();
+
+    let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut plain, &mut sink).await;
+
+    drop(tokio::net::TcpStream::connect(addr).await.unwrap());
+
+    // A client without our CA: it aborts the handshake with an alert.
+    let stranger = reqwest::Client::builder()
+        .resolve("localhost", addr)
+        .build()
+        .unwrap();
+    assert!(stranger.get(url(&gw, "/")).send().await.is_err());
+
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = get(admin(&gw, "/metrics")).await.1;
+        if ["not-tls", "closed", "client-alert"]
+            .iter()
+            .all(|c| text.contains(&format!("tls_handshake_failures_total{{cause=\"{c}\"}} 1")))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{text}");
+}

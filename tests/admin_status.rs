@@ -86,12 +86,7 @@ async fn the_status_page_shows_the_calendar_shares_and_checks_and_renders_cleanl
     assert!(!text.contains("esia-gateway: состояние"));
 
     // The shipped Grafana dashboard asks only for metrics this gateway exports.
-    let metrics = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = support::fetch_text(&format!("http://{admin}/metrics")).await;
     let dashboard: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

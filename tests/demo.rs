@@ -66,3 +66,42 @@ async fn demo_serves_the_diary_through_the_gateway_over_https() {
     }
     demo.shutdown().await;
 }
+
+/// `esia-gateway demo --data-dir D` (the real binary) writes its keys under `D/certs`,
+/// never into `./certs` of the directory it was started in: two demos side by side
+/// keep their own keys.
+#[tokio::test]
+async fn demo_binary_keeps_its_certificates_in_its_data_dir() {
+    let cwd = tempfile::tempdir().unwrap();
+    let admin = free_addr();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_esia-gateway"))
+        .args(["demo", "--data-dir", "one", "--https"])
+        .arg(free_addr().to_string())
+        .arg("--admin")
+        .arg(admin.to_string())
+        .current_dir(cwd.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..300 {
+        if reqwest::get(format!("http://{admin}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill().await;
+    assert!(up, "the demo did not come up");
+    assert!(cwd.path().join("one/certs/demo-ca.pem").exists());
+    assert!(cwd.path().join("one/certs/gateway.key").exists());
+    assert!(
+        !cwd.path().join("certs").exists(),
+        "the demo wrote into ./certs"
+    );
+}

@@ -121,5 +121,16 @@ async fn demo_link_once_then_straight_to_the_grades() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.unwrap().contains(PARENTS_CHILD));
     b.assert_only_gateway_cookies();
+
+    // Operators count what happened (issue 15): two ESIA logins, one link, one logout.
+    let admin = running.gateway.admin_addr().unwrap();
+    let metrics = support::fetch_text(&format!("http://{admin}/metrics")).await;
+    for line in [
+        r#"esia_gateway_auth_events_total{event="login"} 2"#,
+        r#"esia_gateway_auth_events_total{event="link"} 1"#,
+        r#"esia_gateway_auth_events_total{event="logout"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
     running.shutdown().await;
 }

@@ -63,12 +63,7 @@ impl Running {
     }
 
     async fn phase(&self) -> String {
-        let text = reqwest::get(format!("http://{}/metrics", self.admin))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = support::fetch_text(&format!("http://{}/metrics", self.admin)).await;
         text.lines()
             .find(|l| l.starts_with("esia_gateway_calendar_phase{") && l.ends_with(" 1"))
             .and_then(|l| l.split('"').nth(1))

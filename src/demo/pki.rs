@@ -1,4 +1,4 @@
-//! The demo's throw-away key material, written under `certs/` at every start: a CA, TLS
+//! The demo's throw-away key material, written under `<data-dir>/certs/` at every start: a CA, TLS
 //! certificates for the gateway and the ESIA mock, and the relying party's Ed25519
 //! signing certificate that the mock registers (the built-in demo signature).
 

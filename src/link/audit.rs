@@ -23,6 +23,7 @@ impl Link {
         event.diary_login = login.map(str::to_owned);
         event.client_ip = ip.map(|i| i.to_canonical().to_string());
         event.detail = detail;
+        self.http.metrics().auth_event(event.kind.label());
         if let Err(e) = self.store.append_audit(&event).await {
             tracing::error!(kind = event.kind.as_str(), error = %e, "audit event not written");
         }

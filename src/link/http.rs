@@ -30,6 +30,11 @@ impl UpstreamDiary {
         Self { upstream }
     }
 
+    /// The gateway's metrics registry (the link service counts its events there too).
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::Metrics> {
+        self.upstream.metrics()
+    }
+
     /// The `Host` the gateway's own requests carry: the diary URL's authority.
     pub fn host(&self) -> String {
         let base = self.upstream.base();

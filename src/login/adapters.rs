@@ -131,6 +131,8 @@ pub struct StoreBackend {
     store: SharedStore,
     sessions: Arc<Sessions>,
     clock: SharedClock,
+    /// Counts the audited events (`auth_events_total`) when set.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl StoreBackend {
@@ -139,12 +141,22 @@ impl StoreBackend {
             store,
             sessions,
             clock,
+            metrics: None,
         }
+    }
+
+    /// Counts every audited sign-in event in `metrics` too.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Appends an audit event; a failure is logged, never shown to the user (the
     /// session change it records has already been committed).
     async fn audit(&self, event: &AuditEvent) {
+        if let Some(m) = &self.metrics {
+            m.auth_event(event.kind.label());
+        }
         if let Err(e) = self.store.append_audit(event).await {
             tracing::warn!(error = %e, kind = event.kind.as_str(), "audit event not written");
         }

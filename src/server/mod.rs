@@ -399,11 +399,11 @@ impl Listener {
                         .await;
                     }
                     Ok(Err(e)) => {
-                        this.metrics.tls_handshake_failed();
+                        this.metrics.tls_handshake_failed(tls::failure_cause(&e));
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
                     }
                     Err(_) => {
-                        this.metrics.tls_handshake_failed();
+                        this.metrics.tls_handshake_failed("timeout");
                         tracing::debug!(%peer, "TLS handshake timed out");
                     }
                 }

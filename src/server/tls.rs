@@ -77,6 +77,31 @@ fn load_checked(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> 
 }
 
 /// The server config for the public listener, resolving through `store`.
+/// Why a handshake failed, as the `cause` label of `tls_handshake_failures_total`: a
+/// plain-HTTP request or a scanner is not the same signal as a browser refusing our
+/// certificate.
+pub fn failure_cause(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof
+        || e.kind() == std::io::ErrorKind::ConnectionReset
+        || e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return "closed";
+    }
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::InvalidMessage(_)) => "not-tls",
+        Some(rustls::Error::AlertReceived(_)) => "client-alert",
+        Some(
+            rustls::Error::PeerIncompatible(_)
+            | rustls::Error::NoApplicationProtocol
+            | rustls::Error::PeerMisbehaved(_),
+        ) => "incompatible",
+        _ => "other",
+    }
+}
+
 pub fn server_config(store: Arc<CertStore>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let mut cfg = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?

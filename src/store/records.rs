@@ -182,6 +182,14 @@ pub enum AuditKind {
 impl AuditKind {
     pub fn as_str(&self) -> &str {
         match self {
+            Self::Other(s) => s,
+            known => known.label(),
+        }
+    }
+
+    /// The kind as a metric label: a kind this version does not know is `other`.
+    pub fn label(&self) -> &'static str {
+        match self {
             Self::Login => "login",
             Self::LegacyLogin => "legacy_login",
             Self::Link => "link",
@@ -193,7 +201,9 @@ impl AuditKind {
             Self::RateLimited => "rate_limited",
             Self::BindingStale => "binding_stale",
             Self::KeyRotated => "key_rotated",
-            Self::Other(s) => s,
+            Self::Other(s) if s == "identity_changed" => "identity_changed",
+            Self::Other(s) if s == "identity_check" => "identity_check",
+            Self::Other(_) => "other",
         }
     }
 

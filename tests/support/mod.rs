@@ -107,6 +107,11 @@ pub fn free_addr() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
+/// The body of a plain GET (admin endpoints), as text.
+pub async fn fetch_text(url: &str) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
 /// Polls the admin listener's `/healthz` at `admin` for up to 10 s; whether it answered.
 pub async fn wait_healthy(admin: SocketAddr) -> bool {
     let health = format!("http://{admin}/healthz");
