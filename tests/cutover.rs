@@ -93,7 +93,9 @@ async fn seed_004_legacy_user_before_during_after_the_cutover_then_linked() {
     // «выполнить привязку к ЕСИА» → ESIA → back: the same user now sees the grades.
     let start = b.get(&stand.url("/esia/link/start?return=/marks")).await;
     let cb = stand.at_esia(&b, &location(&start), "confirmed").await;
-    assert_eq!(location(&cb), "/marks");
+    assert_eq!(location(&cb), "/esia/link/confirm");
+    let (_, linked) = stand.answer_link_confirmation(&b, "confirm").await;
+    assert_eq!(location(&linked), "/marks");
     let (status, html) = page(&stand, &b, "/marks").await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains(MARKS), "{html}");

@@ -24,6 +24,7 @@ on_both_stores!(
     diary_session_expiry_is_healed_transparently,
     changed_diary_password_sends_the_user_back_to_the_link_page,
     level_table_refuses_a_simplified_parent_and_admits_a_simplified_student,
+    flow_b_asks_first_and_this_is_not_me_binds_nobody,
 );
 
 async fn stand(db: Db) -> Stand {
@@ -73,6 +74,9 @@ async fn flow_a_links_and_the_next_login_goes_straight_to_the_cabinet(db: Db) {
         "Учетная запись Госуслуг не привязана к электронному дневнику",
         "Найти существующего пользователя",
         "Прикрепить",
+        // Whose Госуслуги account would be linked, with a way out (issue 15).
+        "Вы вошли на Госуслуги как «Иванова Мария Ивановна»",
+        "Это не я",
     ] {
         assert!(html.contains(words), "{words}");
     }
@@ -156,7 +160,15 @@ async fn flow_b_links_the_legacy_sessions_user_without_a_password(db: Db) {
     let authorize = location(&start);
     assert!(authorize.starts_with(stand.mock.base_url()), "{authorize}");
     let cb = stand.at_esia(&b, &authorize, "confirmed").await;
-    assert_eq!(location(&cb), "/marks");
+    // Never silently: the binding waits for «Привязать» (issue 15).
+    assert_eq!(location(&cb), "/esia/link/confirm");
+    assert!(stand.bound_login(CONFIRMED_OID).await.is_none());
+    let (question, linked) = stand.answer_link_confirmation(&b, "confirm").await;
+    assert!(
+        question.contains("«Иванова Мария Ивановна»") && question.contains("(parent)»"),
+        "{question}"
+    );
+    assert_eq!(location(&linked), "/marks");
     assert_parents_grades(&stand, &b).await;
     let binding = stand
         .store
@@ -191,14 +203,7 @@ async fn flow_b_links_the_legacy_sessions_user_without_a_password(db: Db) {
     assert!(location(&resp).starts_with("/esia/start?return="));
 
     // A legacy session that ends while at ESIA links nothing.
-    let late = stand.browser();
-    let resp = late
-        .post(
-            &stand.url("/login"),
-            &[("login", "student"), ("password", "demo")],
-        )
-        .await;
-    assert_eq!(location(&resp), "/");
+    let late = stand.legacy_browser("student").await;
     let resp = late.get(&stand.url("/esia/link")).await;
     assert_eq!(
         location(&resp),
@@ -216,14 +221,7 @@ async fn flow_b_links_the_legacy_sessions_user_without_a_password(db: Db) {
     let cb = stand.at_esia(&late, &authorize, "confirmed-2").await;
     assert_eq!(cb.status(), StatusCode::BAD_REQUEST);
     assert!(cb.text().await.unwrap().contains("legacy-session-gone"));
-    assert!(
-        stand
-            .store
-            .binding_by_login("student")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stand.bound_to("student").await.is_none());
     late.assert_only_gateway_cookies();
 }
 
@@ -285,14 +283,7 @@ async fn wrong_password_is_counted_and_rate_limited(db: Db) {
         html.contains("Слишком много попыток") && html.contains("15 мин"),
         "{html}"
     );
-    assert!(
-        stand
-            .store
-            .binding_by_oid(CONFIRMED_OID)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stand.bound_login(CONFIRMED_OID).await.is_none());
 
     // Another person at the same address (a school's one NAT address) is not locked
     // out by these typos: only failures count, and an address may fail ten times as
@@ -404,14 +395,7 @@ async fn double_linking_is_refused_both_ways(db: Db) {
         .unwrap()
         .unwrap();
     assert_eq!(b.esia_oid, CONFIRMED_OID);
-    assert!(
-        stand
-            .store
-            .binding_by_login("student")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stand.bound_to("student").await.is_none());
     b2.assert_only_gateway_cookies();
     b3.assert_only_gateway_cookies();
 }
@@ -510,14 +494,7 @@ async fn level_table_refuses_a_simplified_parent_and_admits_a_simplified_student
         html.contains("получите подтвержденную учетную запись"),
         "seed 000's steps"
     );
-    assert!(
-        stand
-            .store
-            .binding_by_oid(SIMPLIFIED_OID)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stand.bound_login(SIMPLIFIED_OID).await.is_none());
     assert!(audit_kinds(&stand).await.contains(&AuditKind::LevelRefused));
     // Still no diary access.
     let resp = b.get(&stand.url("/marks")).await;
@@ -627,14 +604,7 @@ async fn a_diary_that_is_down_gives_a_clear_page_not_a_wrong_password() {
     let html = resp.text().await.unwrap();
     assert!(html.contains("Электронный дневник недоступен"), "{html}");
     assert!(!html.contains("Неверный логин или пароль"));
-    assert!(
-        stand
-            .store
-            .binding_by_oid(CONFIRMED_OID)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stand.bound_login(CONFIRMED_OID).await.is_none());
     // Other methods on the link pages are refused with Allow.
     let resp = b.client.put(stand.url("/esia/link")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -647,14 +617,7 @@ async fn a_diary_that_is_down_gives_a_clear_page_not_a_wrong_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_legacy_session_goes_back_to_the_diary_login_form() {
     let stand = stand(Db::Sqlite).await;
-    let b = stand.browser();
-    let resp = b
-        .post(
-            &stand.url("/login"),
-            &[("login", "parent"), ("password", "demo")],
-        )
-        .await;
-    assert_eq!(location(&resp), "/");
+    let b = stand.legacy_browser("parent").await;
     assert_parents_grades(&stand, &b).await;
     stand.diary_clock.advance(TimeDelta::minutes(21));
     let resp = b.get(&stand.url("/marks")).await;
@@ -662,4 +625,75 @@ async fn an_expired_legacy_session_goes_back_to_the_diary_login_form() {
     let form = b.get(&stand.url("/login")).await;
     assert_eq!(form.status(), StatusCode::OK);
     b.assert_only_gateway_cookies();
+}
+
+/// Issue 15, point 4: a password session starts «выполнить привязку к ЕСИА» while
+/// another person's Госуслуги account is what ESIA returns (a shared computer). The
+/// gateway binds nobody until the user answers «Привязать учетную запись Госуслуг
+/// ‹ФИО› к пользователю дневника ‹ФИО›?»; «Это не я» signs that person out of ESIA,
+/// keeps the diary session, and the right person can then link.
+async fn flow_b_asks_first_and_this_is_not_me_binds_nobody(db: Db) {
+    let stand = stand(db).await;
+    let b = stand.legacy_browser("parent").await;
+    let cb = stand.link_from_legacy(&b, "confirmed-2").await;
+    assert_eq!(location(&cb), "/esia/link/confirm");
+    assert!(
+        stand.bound_login(CONFIRMED2_OID).await.is_none(),
+        "bound before the user said yes"
+    );
+    let (question, resp) = stand.answer_link_confirmation(&b, "not-me").await;
+    assert!(
+        question.contains("«Петров Сергей Николаевич»"),
+        "{question}"
+    );
+    // Off to ESIA's logout for that person, back to the start page.
+    let logout = location(&resp);
+    assert!(logout.starts_with(stand.mock.base_url()), "{logout}");
+    assert!(stand.bound_to("parent").await.is_none());
+    assert!(
+        audit_kinds(&stand)
+            .await
+            .contains(&AuditKind::Other("link_declined".into()))
+    );
+    // The diary session stays, and the answer cannot be replayed.
+    assert_parents_grades(&stand, &b).await;
+    let again = b.get(&stand.url("/esia/link/confirm")).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+
+    // A forged confirmation (no CSRF token of this session) binds nothing either.
+    let cb = stand.link_from_legacy(&b, "confirmed-2").await;
+    assert_eq!(location(&cb), "/esia/link/confirm");
+    let forged = b
+        .post(
+            &stand.url("/esia/link/confirm"),
+            &[("csrf", "guess"), ("action", "confirm")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(stand.bound_to("parent").await.is_none());
+    // «Это не я», this time followed through ESIA's logout: the stranger is signed out.
+    let (_, resp) = stand.answer_link_confirmation(&b, "not-me").await;
+    let back = b.get(&location(&resp)).await;
+    assert!(
+        location(&back).ends_with("/esia/start"),
+        "{}",
+        location(&back)
+    );
+
+    // The right person: asked, says yes, linked.
+    let cb = stand.link_from_legacy(&b, "confirmed").await;
+    assert_eq!(location(&cb), "/esia/link/confirm");
+    let (question, linked) = stand.answer_link_confirmation(&b, "confirm").await;
+    assert!(question.contains("«Иванова Мария Ивановна»"), "{question}");
+    assert_eq!(location(&linked), "/marks");
+    assert_eq!(
+        stand
+            .store
+            .binding_by_oid(CONFIRMED_OID)
+            .await
+            .unwrap()
+            .unwrap()
+            .diary_login,
+        "parent"
+    );
 }

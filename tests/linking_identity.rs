@@ -109,22 +109,8 @@ async fn another_adult_with_the_parents_password_is_refused_under_require() {
     assert!(page.contains("identity-mismatch"), "{page}");
     // The stranger is not told whose account it is.
     assert!(!page.to_uppercase().contains("ИВАНОВА"), "{page}");
-    assert!(
-        stand
-            .store
-            .binding_by_oid(CONFIRMED2_OID)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        stand
-            .store
-            .binding_by_login("parent")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stand.bound_login(CONFIRMED2_OID).await.is_none());
+    assert!(stand.bound_to("parent").await.is_none());
     let e = check_event(&stand).await;
     assert_eq!(e.kind, AuditKind::LinkFailed);
     assert_eq!(e.esia_oid, Some(CONFIRMED2_OID));
@@ -262,42 +248,21 @@ async fn kids_refused_by_esia_falls_back_to_the_name_check_with_an_audit_note() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_session_is_not_linked_to_another_persons_esia_account_under_require() {
     let stand = stand(Db::Sqlite, IdentityCheck::Require).await;
-    let b = stand.browser();
-    let resp = b
-        .post(
-            &stand.url("/login"),
-            &[("login", "parent"), ("password", "demo")],
-        )
-        .await;
-    assert_eq!(location(&resp), "/");
-    let start = b.get(&stand.url("/esia/link/start?return=/marks")).await;
-    let cb = stand.at_esia(&b, &location(&start), "confirmed-2").await;
+    let b = stand.legacy_browser("parent").await;
+    let cb = stand.link_from_legacy(&b, "confirmed-2").await;
     assert_eq!(cb.status(), StatusCode::FORBIDDEN);
     assert!(cb.text().await.unwrap().contains(CONTACT));
-    assert!(
-        stand
-            .store
-            .binding_by_login("parent")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stand.bound_to("parent").await.is_none());
     let e = check_event(&stand).await;
     assert_eq!(e.detail["flow"], "legacy");
     assert_eq!(e.detail["mismatch"], "name-mismatch");
     // The rightful owner links from her own legacy session (another browser: the mock
     // remembers the first browser's ESIA sign-in).
-    let her = stand.browser();
-    let resp = her
-        .post(
-            &stand.url("/login"),
-            &[("login", "parent"), ("password", "demo")],
-        )
-        .await;
-    assert_eq!(location(&resp), "/");
-    let start = her.get(&stand.url("/esia/link/start?return=/marks")).await;
-    let cb = stand.at_esia(&her, &location(&start), "confirmed").await;
-    assert_eq!(location(&cb), "/marks");
+    let her = stand.legacy_browser("parent").await;
+    let cb = stand.link_from_legacy(&her, "confirmed").await;
+    assert_eq!(location(&cb), "/esia/link/confirm");
+    let (_, linked) = stand.answer_link_confirmation(&her, "confirm").await;
+    assert_eq!(location(&linked), "/marks");
     let binding = stand.store.binding_by_oid(CONFIRMED_OID).await.unwrap();
     assert_eq!(binding.unwrap().diary_login, "parent");
 }

@@ -108,14 +108,7 @@ async fn unbind_ends_the_users_sessions_and_audits_the_reason(db: Db) {
     ])
     .await;
     assert_eq!(blank.status.code(), Some(2));
-    assert!(
-        stand
-            .store
-            .binding_by_login("parent")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(stand.bound_to("parent").await.is_some());
 
     let reason = "звонок из школы: чужой ребёнок";
     let out = ok(&run(&[
@@ -123,14 +116,7 @@ async fn unbind_ends_the_users_sessions_and_audits_the_reason(db: Db) {
     ])
     .await);
     assert!(out.contains("vault entry removed"), "{out}");
-    assert!(
-        stand
-            .store
-            .binding_by_login("parent")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stand.bound_to("parent").await.is_none());
     assert!(
         stand
             .store
@@ -141,14 +127,7 @@ async fn unbind_ends_the_users_sessions_and_audits_the_reason(db: Db) {
     );
     assert_eq!(sessions_of(&loc, "parent", CONFIRMED_OID).await, 0);
     // The other user is untouched.
-    assert!(
-        stand
-            .store
-            .binding_by_login("student")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(stand.bound_to("student").await.is_some());
     assert!(sessions_of(&loc, "student", SIMPLIFIED_OID).await > 0);
 
     // The running gateway drops the session within its cache bound.

@@ -234,7 +234,7 @@ async fn slowloris_is_disconnected_after_header_read() {
     assert!(
         gw.metrics()
             .render()
-            .contains("esia_gateway_tls_handshake_failures_total 1")
+            .contains(r#"esia_gateway_tls_handshake_failures_total{cause="timeout"} 1"#)
     );
     assert!(up.seen().is_empty());
 }

@@ -70,6 +70,10 @@ pub struct EsiaPerson {
     #[serde(default)]
     pub birth_date: Option<String>,
     pub children: Children,
+    /// The name as ESIA wrote it («Иванова Мария Петровна»), only to show the person
+    /// whom a binding would name (never compared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
 impl EsiaPerson {
@@ -82,7 +86,15 @@ impl EsiaPerson {
             name: name.map(NameParts::from),
             birth_date: birth_date.map(|d| d.to_string()),
             children,
+            display_name: None,
         }
+    }
+
+    /// With the name as ESIA wrote it (blank: none).
+    pub fn with_display_name(mut self, name: &str) -> Self {
+        let name = name.trim();
+        self.display_name = (!name.is_empty()).then(|| name.to_owned());
+        self
     }
 
     /// The JSON stored with the session.

@@ -14,6 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::confirm::PendingLink;
 use super::identity::{esia_session, record_of, with_cookie};
 use super::{Link, jar_store};
 use crate::login::ActiveSession;
@@ -158,6 +159,45 @@ impl Link {
             Ok(flagged) => flagged,
             Err(page) => return page,
         };
+        // Issue 15: never bind silently — the ESIA account in this browser may be
+        // someone else's. The binding waits, with the legacy session, for the user's
+        // «Привязать» on the confirmation page.
+        let pending = PendingLink {
+            oid,
+            level: identity.level.clone(),
+            esia_name: identity
+                .person
+                .as_ref()
+                .and_then(|p| p.display_name.clone()),
+            diary_name: diary.name.clone(),
+            flagged,
+            public_computer,
+            return_path: return_path.to_owned(),
+            created_at: self.clock.now().timestamp(),
+        };
+        if let Err(e) = self
+            .store
+            .set_session_person(&legacy, Some(&pending.to_json()))
+            .await
+        {
+            tracing::error!(error = %e, "cannot keep the link awaiting confirmation");
+            return self.store_problem();
+        }
+        redirect(&format!("{}link/confirm", self.prefix))
+    }
+
+    /// The binding the user confirmed: bind, move the legacy session's jar (and the
+    /// password it typed) to a new ESIA session, end the legacy session.
+    pub(super) async fn complete_flow_b(
+        &self,
+        record: crate::store::SessionRecord,
+        login: String,
+        pending: PendingLink,
+    ) -> PageResponse {
+        let legacy = record.key;
+        let role = record.diary_role.clone();
+        let (oid, level, flagged) = (pending.oid, Some(pending.level.clone()), pending.flagged);
+        let ip = None;
         if let Err(page) = self
             .bind(oid, &login, role.as_deref(), level.as_deref(), ip)
             .await
@@ -177,7 +217,13 @@ impl Link {
         {
             tracing::error!(error = %e, "cannot store the diary password after linking");
         }
-        let new = esia_session(public_computer, oid, level.clone(), &login, role.clone());
+        let new = esia_session(
+            pending.public_computer,
+            oid,
+            level.clone(),
+            &login,
+            role.clone(),
+        );
         let cookie = match self.start_session(None, new, jar.as_ref()).await {
             Ok(c) => c,
             Err(page) => return page,
@@ -196,7 +242,7 @@ impl Link {
         )
         .await;
         tracing::info!(oid, login = %login, "ESIA account linked from a legacy session");
-        with_cookie(redirect(return_path), cookie)
+        with_cookie(redirect(&pending.return_path), cookie)
     }
 }
 

@@ -95,6 +95,13 @@ impl Link {
             },
             None => (String::new(), None),
         };
+        let esia_name = match record_of(&self.sessions, &s.cookie).await {
+            Some((_, record)) => self
+                .esia_person_of(&record.key)
+                .await
+                .and_then(|p| p.display_name),
+            None => None,
+        };
         self.pages.form(
             StatusCode::OK,
             &FormState {
@@ -103,6 +110,7 @@ impl Link {
                 login: &login,
                 error: None,
                 notice,
+                esia_name: esia_name.as_deref(),
             },
         )
     }
@@ -139,6 +147,7 @@ impl Link {
                     login: &login,
                     error: Some(error),
                     notice: None,
+                    esia_name: None,
                 },
             )
         };

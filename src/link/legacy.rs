@@ -283,7 +283,7 @@ impl Link {
     }
 
     /// `https://<public host><prefix>start`, where ESIA's logout returns.
-    fn start_url_absolute(&self, req: &http::request::Parts) -> Option<Url> {
+    pub(super) fn start_url_absolute(&self, req: &http::request::Parts) -> Option<Url> {
         let origin = match &self.public_url {
             Some(u) => u.clone(),
             None => {

@@ -26,6 +26,7 @@
 
 mod audit;
 pub mod config;
+mod confirm;
 mod flow_b;
 mod form;
 mod forward;
@@ -170,7 +171,7 @@ impl Link {
     /// True for the link pages under the reserved prefix.
     pub fn owns(&self, path: &str) -> bool {
         path.strip_prefix(&self.prefix)
-            .is_some_and(|rest| rest == "link" || rest == "link/start")
+            .is_some_and(|rest| matches!(rest, "link" | "link/start" | "link/confirm"))
     }
 
     /// Answers a link page (`owns` said yes). `session` is the browser's live session.
@@ -195,6 +196,8 @@ impl Link {
             ("link", &Method::GET | &Method::HEAD) => self.link_form_page(&req, session).await,
             ("link", &Method::POST) => self.link_submit(req, session, client_ip).await,
             ("link/start", &Method::GET) => self.flow_b_start(&req, session).await,
+            ("link/confirm", &Method::GET | &Method::HEAD) => self.confirm_page(session).await,
+            ("link/confirm", &Method::POST) => self.confirm_submit(req, session).await,
             _ => {
                 let t = self.pages.texts();
                 let mut resp = self.pages.refusal(
@@ -203,7 +206,11 @@ impl Link {
                     t.method_text,
                     "method-not-allowed",
                 );
-                let allow = if page == "link" { "GET, POST" } else { "GET" };
+                let allow = if page == "link" || page == "link/confirm" {
+                    "GET, POST"
+                } else {
+                    "GET"
+                };
                 resp.headers_mut().insert(
                     ::http::header::ALLOW,
                     ::http::HeaderValue::from_static(allow),

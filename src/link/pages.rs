@@ -10,10 +10,11 @@ use super::texts::{Texts, level_name, role_name, texts};
 use crate::language::Language;
 use crate::login::pages::{PageResponse, Pages, Problem, html_response};
 
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("base.html", include_str!("../login/templates/base.html")),
     ("link.html", include_str!("templates/link.html")),
     ("level.html", include_str!("templates/level.html")),
+    ("confirm.html", include_str!("templates/confirm.html")),
 ];
 
 /// What the link form shows besides its fields.
@@ -25,6 +26,9 @@ pub struct FormState<'a> {
     pub login: &'a str,
     pub error: Option<&'a str>,
     pub notice: Option<&'a str>,
+    /// The Госуслуги person signed in, as ESIA wrote the name (issue 15: the user sees
+    /// whose account would be linked, with «Это не я»).
+    pub esia_name: Option<&'a str>,
 }
 
 pub struct LinkPages {
@@ -72,7 +76,8 @@ impl LinkPages {
             "link.html",
             context! { t, title => t.link_title, prefix => self.prefix_value(),
             csrf => state.csrf, return_path => state.return_path, login => state.login,
-            error => state.error, notice => state.notice },
+            error => state.error, notice => state.notice,
+            signed_in_as => state.esia_name.map(|n| t.signed_in_as.replace("{esia}", &format!("«{n}»"))) },
         )
     }
 
@@ -88,6 +93,21 @@ impl LinkPages {
             StatusCode::FORBIDDEN,
             "level.html",
             context! { t, title => t.level_title, text, prefix => self.prefix_value() },
+        )
+    }
+
+    /// «Привязать учетную запись Госуслуг ‹ФИО› к пользователю дневника ‹ФИО›?» with
+    /// «Привязать» / «Это не я».
+    pub fn confirm(&self, esia: Option<&str>, diary: &str, csrf: &str) -> PageResponse {
+        let t = self.texts();
+        let question = t
+            .confirm_question
+            .replace("{esia}", &format!("«{}»", esia.unwrap_or(t.unnamed)))
+            .replace("{diary}", &format!("«{diary}»"));
+        self.render(
+            StatusCode::OK,
+            "confirm.html",
+            context! { t, title => t.confirm_title, question, csrf, prefix => self.prefix_value() },
         )
     }
 
@@ -155,6 +175,7 @@ mod tests {
                 login: "<script>",
                 error: Some("Неверный логин или пароль"),
                 notice: None,
+                esia_name: Some("Иванова <b>"),
             },
         ))
         .await;
@@ -167,10 +188,29 @@ mod tests {
             "name=\"password\"",
             "name=\"csrf\" value=\"tok\"",
             "action=\"/esia/link\"",
+            "Вы вошли на Госуслуги как «Иванова &lt;b&gt;»",
+            "Это не я",
         ] {
             assert!(html.contains(words), "{words} missing");
         }
-        assert!(!html.contains("<script>"));
+        assert!(!html.contains("<script>") && !html.contains("<b>"));
+    }
+
+    #[tokio::test]
+    async fn the_confirmation_names_both_people_and_escapes_them() {
+        let p = LinkPages::new(Language::Ru, "/esia/").unwrap();
+        let html = body(p.confirm(Some("Петров <i>"), "Иванова М. (parent)", "tok")).await;
+        for words in [
+            "Привязать учетную запись Госуслуг «Петров &lt;i&gt;» к пользователю дневника «Иванова М. (parent)»?",
+            "value=\"confirm\"",
+            "value=\"not-me\"",
+            "Это не я",
+            "name=\"csrf\" value=\"tok\"",
+        ] {
+            assert!(html.contains(words), "{words} missing in {html}");
+        }
+        let unnamed = body(p.confirm(None, "parent", "tok")).await;
+        assert!(unnamed.contains("«(имя не указано)»"));
     }
 
     #[tokio::test]

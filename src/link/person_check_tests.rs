@@ -13,6 +13,7 @@ fn esia(display: &str, born: Option<&str>, children: Children) -> EsiaPerson {
         name: Some(name(display)),
         birth_date: born.map(str::to_owned),
         children,
+        display_name: Some(display.to_owned()),
     }
 }
 

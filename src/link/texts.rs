@@ -52,6 +52,18 @@ pub struct Texts {
     pub identity_text: &'static str,
     /// Whom to contact, unless `[linking] identity_mismatch_contact` says it.
     pub identity_contact: &'static str,
+    /// The confirmation before a binding from a password session (issue 15).
+    pub confirm_title: &'static str,
+    /// `{esia}` and `{diary}` are replaced.
+    pub confirm_question: &'static str,
+    pub confirm_button: &'static str,
+    pub not_me_button: &'static str,
+    pub not_me_hint: &'static str,
+    /// Stands for a name the other side did not give.
+    pub unnamed: &'static str,
+    /// The link form's line naming the signed-in Госуслуги person.
+    /// `{esia}` is replaced.
+    pub signed_in_as: &'static str,
 }
 
 pub fn texts(language: Language) -> &'static Texts {
@@ -164,6 +176,14 @@ static RU: Texts = Texts {
         с данными пользователя электронного дневника, чей логин и пароль были введены, \
         поэтому привязка не выполнена. Если это ошибка (например, в дневнике указана \
         прежняя фамилия), данные можно исправить.",
+    confirm_title: "Привязка учетной записи Госуслуг",
+    confirm_question: "Привязать учетную запись Госуслуг {esia} к пользователю дневника {diary}?",
+    confirm_button: "Привязать",
+    not_me_button: "Это не я",
+    not_me_hint: "«Это не я» — если в браузере открыта чужая учетная запись Госуслуг: \
+        из неё будет выполнен выход, а Ваш вход в электронный дневник сохранится.",
+    unnamed: "(имя не указано)",
+    signed_in_as: "Вы вошли на Госуслуги как {esia}. Если это не Вы, нажмите «Это не я».",
     identity_contact: "Обратитесь к классному руководителю или администратору \
         электронного дневника.",
 };
@@ -226,4 +246,12 @@ static EN: Texts = Texts {
         were not linked. If this is a mistake (for example, the diary has an old \
         surname), the data can be corrected.",
     identity_contact: "Contact your class teacher or the e-diary's administrator.",
+    confirm_title: "Link your Gosuslugi account",
+    confirm_question: "Link the Gosuslugi account {esia} to the e-diary user {diary}?",
+    confirm_button: "Link",
+    not_me_button: "This is not me",
+    not_me_hint: "“This is not me”: if someone else's Gosuslugi account is open in this \
+        browser, it is signed out; your e-diary session stays.",
+    unnamed: "(no name given)",
+    signed_in_as: "You are signed in to Gosuslugi as {esia}. If this is not you, press “This is not me”.",
 };

@@ -108,11 +108,10 @@ impl IdentityProvider for EsiaProvider {
             Ok(EsiaIdentity {
                 oid,
                 level: login.level.as_str().to_owned(),
-                person: Some(EsiaPerson::new(
-                    login.person_name.as_ref(),
-                    login.birth_date,
-                    children,
-                )),
+                person: Some(
+                    EsiaPerson::new(login.person_name.as_ref(), login.birth_date, children)
+                        .with_display_name(&login.full_name),
+                ),
             })
         })
     }

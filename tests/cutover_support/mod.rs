@@ -289,6 +289,22 @@ impl Stand {
         b.get(&callback).await
     }
 
+    /// Flow B's confirmation page (after ESIA): its question, and the answer to
+    /// pressing `action` (`confirm` or `not-me`) on it.
+    pub async fn answer_link_confirmation(
+        &self,
+        b: &Browser,
+        action: &str,
+    ) -> (String, reqwest::Response) {
+        crate::support::answer_link_confirmation(
+            async |u: &str| b.get(u).await,
+            async |u: &str, form: &[(&str, &str)]| b.post(u, form).await,
+            &self.url("/esia/link/confirm"),
+            action,
+        )
+        .await
+    }
+
     /// Kinds and details of every audit event so far.
     pub async fn audit(&self) -> Vec<(AuditKind, serde_json::Value)> {
         self.store

@@ -354,6 +354,55 @@ impl Stand {
         self.submit_link(b, login, password).await
     }
 
+    /// Flow B's confirmation page (after ESIA): its question, and the answer to
+    /// pressing `action` (`confirm` or `not-me`) on it.
+    pub async fn answer_link_confirmation(
+        &self,
+        b: &Browser,
+        action: &str,
+    ) -> (String, reqwest::Response) {
+        crate::support::answer_link_confirmation(
+            async |u: &str| b.get(u).await,
+            async |u: &str, form: &[(&str, &str)]| b.post(u, form).await,
+            &self.url("/esia/link/confirm"),
+            action,
+        )
+        .await
+    }
+
+    /// The ESIA account bound to diary `login`, if any.
+    pub async fn bound_to(&self, login: &str) -> Option<i64> {
+        let b = self.store.binding_by_login(login).await.unwrap();
+        b.map(|b| b.esia_oid)
+    }
+
+    /// The diary login bound to the ESIA account `oid`, if any.
+    pub async fn bound_login(&self, oid: i64) -> Option<String> {
+        let b = self.store.binding_by_oid(oid).await.unwrap();
+        b.map(|b| b.diary_login)
+    }
+
+    /// «выполнить привязку к ЕСИА» from `b`'s password session, through ESIA as
+    /// `persona`: the gateway's answer to ESIA's callback.
+    pub async fn link_from_legacy(&self, b: &Browser, persona: &str) -> reqwest::Response {
+        let start = b.get(&self.url("/esia/link/start?return=/marks")).await;
+        self.at_esia(b, &location(&start), persona).await
+    }
+
+    /// A new browser with a password session of `login` (the diary's own form, posted
+    /// through the gateway with the demo password).
+    pub async fn legacy_browser(&self, login: &str) -> Browser {
+        let b = self.browser();
+        let resp = b
+            .post(
+                &self.url("/login"),
+                &[("login", login), ("password", "demo")],
+            )
+            .await;
+        assert_eq!(location(&resp), "/", "legacy login of {login}");
+        b
+    }
+
     /// A new browser signed in as `persona` and linked to `login` with the demo
     /// password (asserts the link went through).
     pub async fn linked_browser(&self, persona: &str, login: &str) -> Browser {

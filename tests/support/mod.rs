@@ -107,6 +107,35 @@ pub fn free_addr() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
+/// Flow B's confirmation page at `url` (after ESIA), through a test browser's `get` and
+/// `post`: the page's question, and the answer to pressing `action` (`confirm` or
+/// `not-me`) with the page's CSRF token.
+pub async fn answer_link_confirmation(
+    get: impl AsyncFn(&str) -> reqwest::Response,
+    post: impl AsyncFn(&str, &[(&str, &str)]) -> reqwest::Response,
+    url: &str,
+    action: &str,
+) -> (String, reqwest::Response) {
+    let page = get(url).await;
+    assert_eq!(page.status(), 200, "no confirmation page");
+    let html = page.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let csrf = html
+        .split(marker)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf on the confirmation page")
+        .to_owned();
+    let question = html
+        .split("<p id=\"link-question\">")
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap_or_default()
+        .to_owned();
+    let resp = post(url, &[("csrf", csrf.as_str()), ("action", action)]).await;
+    (question, resp)
+}
+
 /// The body of a plain GET (admin endpoints), as text.
 pub async fn fetch_text(url: &str) -> String {
     reqwest::get(url).await.unwrap().text().await.unwrap()
