@@ -434,3 +434,41 @@ async fn a_password_session_is_offered_the_link_not_told_it_signed_in_through_es
         .unwrap();
     assert!(html.contains("action=\"/esia/login\""), "{html}");
 }
+
+/// Issue 10: someone who saw a victim's `state` (a shoulder, a proxy log, a shared
+/// screen) forges a flow cookie with that state and a guessed secret and calls the
+/// callback first. The gateway must refuse them *without* consuming the victim's
+/// flow: the victim's own callback still signs her in.
+#[tokio::test]
+async fn a_seen_state_cannot_cancel_someone_elses_login() {
+    let stand = Stand::start(seed_004(), at("2018-10-01T12:00:00+03:00")).await;
+    let victim = stand.browser();
+    let start = victim.get(&stand.url("/esia/login?return=/marks")).await;
+    let authorize = location(&start);
+    let state = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state in the authorize URL");
+
+    let attacker = stand.browser();
+    let forged = attacker
+        .client
+        .get(stand.url(&format!("/esia/callback?code=x&state={state}")))
+        .header(
+            "cookie",
+            format!("__Host-gw_flow_0011223344556677={state}.guessed-secret"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+
+    let cb = stand.at_esia(&victim, &authorize, "confirmed").await;
+    assert_eq!(
+        location(&cb),
+        "/marks",
+        "the victim's login was cancelled by a stranger who saw the state"
+    );
+}

@@ -282,7 +282,22 @@ async fn purge_task_removes_expired_sessions_and_flows(db: &TestDb) {
     );
 }
 
+/// Issue 10: a client replaying made-up or ended cookies costs one store read per id
+/// per half minute, not one per request.
+async fn unknown_ids_are_remembered_briefly(db: &TestDb) {
+    let f = fixture(db, policy());
+    let made_up = SessionId::generate();
+    for _ in 0..100 {
+        assert!(f.sessions.get(&made_up).await.unwrap().is_none());
+    }
+    assert_eq!(f.counting.session_reads(), 1);
+    // A real session is never hidden by it: new ids are random and start cached.
+    let (id, _) = f.sessions.start(None, esia_user(false)).await.unwrap();
+    assert!(f.sessions.get(&id).await.unwrap().is_some());
+}
+
 on_both_backends!(
+    unknown_ids_are_remembered_briefly,
     hot_session_needs_no_store_round_trip,
     ids_rotate_at_every_login,
     idle_timeout_follows_the_clock,

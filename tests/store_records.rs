@@ -126,26 +126,46 @@ async fn login_flows_are_single_use(db: &TestDb) {
     let link = flow(FlowPurpose::Link);
     s.create_login_flow(&login).await.unwrap();
     s.create_login_flow(&link).await.unwrap();
+    // Someone who saw `state` but not the browser's secret takes nothing, and the
+    // flow stays for its browser.
     assert_eq!(
-        s.take_login_flow(login.state, t0()).await.unwrap(),
+        s.take_login_flow(login.state, [7; 32], t0()).await.unwrap(),
+        None,
+        "wrong secret"
+    );
+    assert_eq!(
+        s.take_login_flow(login.state, login.cookie_binding, t0())
+            .await
+            .unwrap(),
         Some(login.clone())
     );
     assert_eq!(
-        s.take_login_flow(login.state, t0()).await.unwrap(),
+        s.take_login_flow(login.state, login.cookie_binding, t0())
+            .await
+            .unwrap(),
         None,
         "replay"
     );
     assert_eq!(
-        s.take_login_flow(Uuid::new_v4(), t0()).await.unwrap(),
+        s.take_login_flow(Uuid::new_v4(), login.cookie_binding, t0())
+            .await
+            .unwrap(),
         None,
         "forged"
     );
     // An expired flow is refused, and gone afterwards.
     let late = link.expires_at;
-    assert_eq!(s.take_login_flow(link.state, late).await.unwrap(), None);
+    assert_eq!(
+        s.take_login_flow(link.state, link.cookie_binding, late)
+            .await
+            .unwrap(),
+        None
+    );
     s.create_login_flow(&link).await.unwrap();
     assert_eq!(
-        s.take_login_flow(link.state, t0()).await.unwrap(),
+        s.take_login_flow(link.state, link.cookie_binding, t0())
+            .await
+            .unwrap(),
         Some(link)
     );
 
@@ -164,7 +184,12 @@ async fn concurrent_takes_have_one_winner(db: &TestDb) {
         let tasks: Vec<_> = (0..4)
             .map(|_| {
                 let store = db.store.clone();
-                tokio::spawn(async move { store.take_login_flow(f.state, t0()).await.unwrap() })
+                tokio::spawn(async move {
+                    store
+                        .take_login_flow(f.state, f.cookie_binding, t0())
+                        .await
+                        .unwrap()
+                })
             })
             .collect();
         let mut winners = 0;

@@ -206,11 +206,15 @@ impl SessionBackend for StoreBackend {
         })
     }
 
-    fn take_flow(&self, state: Uuid) -> BoxFuture<'_, Result<Option<PendingFlow>, BackendError>> {
+    fn take_flow(
+        &self,
+        state: Uuid,
+        cookie_binding: [u8; 32],
+    ) -> BoxFuture<'_, Result<Option<PendingFlow>, BackendError>> {
         Box::pin(async move {
             let flow = self
                 .store
-                .take_login_flow(state, self.clock.now())
+                .take_login_flow(state, cookie_binding, self.clock.now())
                 .await
                 .map_err(unavailable)?;
             Ok(flow.map(|f| PendingFlow {

@@ -91,17 +91,20 @@ impl Login {
                 None,
             );
         };
-        let flow = match self.backend.take_flow(state).await {
+        let binding = sha256(&cookie.secret);
+        let flow = match self.backend.take_flow(state, binding).await {
             Ok(Some(flow)) => flow,
             Ok(None) => {
-                return self.flow_problem("flow unknown, expired or already used", Some(&cookie));
+                return self.flow_problem(
+                    "flow unknown, expired, already used, or not this browser's",
+                    Some(&cookie),
+                );
             }
             Err(err) => {
                 tracing::error!(error = %err, "cannot read the login flow");
                 return with_cleared(self.store_problem(), &cookie.name);
             }
         };
-        let binding = sha256(&cookie.secret);
         if !bool::from(binding.ct_eq(&flow.cookie_binding)) {
             return self.flow_problem("flow cookie secret does not match", Some(&cookie));
         }
@@ -123,7 +126,14 @@ impl Login {
                 &cookie.name,
             );
         }
-        let previous = cookies::cookie_values(req.headers(), &self.settings.cookies.session);
+        // The sessions this browser held end (a planted id is worthless); only
+        // well-formed ids, and a few: a flood of cookies must not become store writes.
+        let previous: Vec<String> =
+            cookies::cookie_values(req.headers(), &self.settings.cookies.session)
+                .into_iter()
+                .filter(|v| crate::session::SessionId::parse(v).is_ok())
+                .take(4)
+                .collect();
         let new = NewSession {
             identity: identity.clone(),
             public_computer: flow.public_computer,

@@ -192,17 +192,19 @@ impl Login {
     /// The live session the request's cookie names, if any. A store failure counts as
     /// no session (the request goes on anonymous; the calendar decides what that may see).
     pub async fn session_of(&self, headers: &http::HeaderMap) -> Option<ActiveSession> {
-        for value in cookies::cookie_values(headers, &self.settings.cookies.session) {
-            match self.backend.resolve(&value).await {
-                Ok(Some(session)) => return Some(session),
-                Ok(None) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, "session lookup failed; treating as anonymous");
-                    return None;
-                }
+        // Only the first well-formed value is looked up: a browser holds one
+        // `__Host-` session cookie; a request with hundreds of made-up ones costs at
+        // most one store query (and the session cache remembers unknown ids).
+        let value = cookies::cookie_values(headers, &self.settings.cookies.session)
+            .into_iter()
+            .find(|v| crate::session::SessionId::parse(v).is_ok())?;
+        match self.backend.resolve(&value).await {
+            Ok(session) => session,
+            Err(err) => {
+                tracing::warn!(error = %err, "session lookup failed; treating as anonymous");
+                None
             }
         }
-        None
     }
 
     /// Answers a request under the reserved prefix.

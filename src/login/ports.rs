@@ -153,8 +153,13 @@ pub trait LinkCallback: Send + Sync {
 /// Login flows and sessions.
 pub trait SessionBackend: Send + Sync {
     fn put_flow<'a>(&'a self, flow: &'a PendingFlow) -> BoxFuture<'a, Result<(), BackendError>>;
-    /// Single use: the flow is gone afterwards; `None` when unknown, expired or taken.
-    fn take_flow(&self, state: Uuid) -> BoxFuture<'_, Result<Option<PendingFlow>, BackendError>>;
+    /// Single use: the flow is gone afterwards; `None` when unknown, expired, taken, or
+    /// when `cookie_binding` is not the flow's (the flow then stays for its browser).
+    fn take_flow(
+        &self,
+        state: Uuid,
+        cookie_binding: [u8; 32],
+    ) -> BoxFuture<'_, Result<Option<PendingFlow>, BackendError>>;
     /// A new session with a fresh id; every session in `previous` (cookie values this
     /// browser sent) is deleted first, so an id planted before login is worthless.
     fn create_session<'a>(

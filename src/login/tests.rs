@@ -21,6 +21,8 @@ struct MemBackend {
     flows: Mutex<HashMap<Uuid, PendingFlow>>,
     sessions: Mutex<HashMap<String, ActiveSession>>,
     next: Mutex<u32>,
+    /// Session lookups asked of the backend.
+    resolves: std::sync::atomic::AtomicUsize,
 }
 
 impl SessionBackend for MemBackend {
@@ -28,8 +30,16 @@ impl SessionBackend for MemBackend {
         self.flows.lock().unwrap().insert(flow.state, flow.clone());
         Box::pin(async { Ok(()) })
     }
-    fn take_flow(&self, state: Uuid) -> BoxFuture<'_, Result<Option<PendingFlow>, BackendError>> {
-        let f = self.flows.lock().unwrap().remove(&state);
+    fn take_flow(
+        &self,
+        state: Uuid,
+        cookie_binding: [u8; 32],
+    ) -> BoxFuture<'_, Result<Option<PendingFlow>, BackendError>> {
+        let mut flows = self.flows.lock().unwrap();
+        let f = match flows.get(&state) {
+            Some(f) if f.cookie_binding == cookie_binding => flows.remove(&state),
+            _ => None,
+        };
         Box::pin(async move { Ok(f) })
     }
     fn create_session<'a>(
@@ -67,6 +77,8 @@ impl SessionBackend for MemBackend {
         &'a self,
         cookie: &'a str,
     ) -> BoxFuture<'a, Result<Option<ActiveSession>, BackendError>> {
+        self.resolves
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let s = self.sessions.lock().unwrap().get(cookie).cloned();
         Box::pin(async move { Ok(s) })
     }
@@ -264,7 +276,14 @@ async fn replayed_forged_and_cookieless_callbacks_are_refused() {
     let _ = flow2;
     let resp = l.handle(get(&uri, &[tampered])).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    // The flow was consumed by the tampered attempt, so the real cookie is now a replay.
+    // Someone who saw `state` cannot cancel the login: the tampered attempt left the
+    // flow for its browser, which completes it — once.
+    assert_eq!(
+        l.handle(get(&uri, std::slice::from_ref(&flow)))
+            .await
+            .status(),
+        StatusCode::FOUND
+    );
     assert_eq!(
         l.handle(get(&uri, &[flow])).await.status(),
         StatusCode::BAD_REQUEST
@@ -281,7 +300,8 @@ async fn replayed_forged_and_cookieless_callbacks_are_refused() {
             "{bad}"
         );
     }
-    assert!(backend.sessions.lock().unwrap().is_empty());
+    // Only the rightful browser's callback made a session.
+    assert_eq!(backend.sessions.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -460,4 +480,28 @@ async fn head_on_login_creates_no_flow() {
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(resp.headers()[header::ALLOW], "GET");
     assert!(backend.flows.lock().unwrap().is_empty());
+}
+
+/// Issue 10: ~250 fake session cookies in one request cost one lookup: only the first
+/// well-formed value is asked about.
+#[tokio::test]
+async fn a_flood_of_session_cookies_costs_one_lookup() {
+    let backend = Arc::new(MemBackend::default());
+    let l = login(backend.clone());
+    let mut cookie = String::new();
+    for i in 0..250 {
+        let value = if i % 2 == 0 {
+            crate::session::SessionId::generate().cookie_value()
+        } else {
+            format!("junk{i}")
+        };
+        cookie.push_str(&format!("__Host-esia-gw={value}; "));
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::COOKIE, cookie.parse().unwrap());
+    assert!(l.session_of(&headers).await.is_none());
+    assert_eq!(
+        backend.resolves.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 }

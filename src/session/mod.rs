@@ -91,6 +91,9 @@ pub struct Sessions {
     clock: SharedClock,
     policy: SessionPolicy,
     cache: Cache<SessionKey, Cached>,
+    /// Ids the store just said it does not know: a client replaying made-up or old
+    /// cookies costs one store query per id per [`UNKNOWN_TTL`], not one per request.
+    unknown: Cache<SessionKey, ()>,
     /// Audit events older than this are deleted by the purge (`[audit] retention`).
     audit_retention: Option<Duration>,
 }
@@ -111,6 +114,13 @@ impl Cached {
     }
 }
 
+/// How long an id the store did not know is answered "unknown" without asking again.
+/// New ids are random and never looked up before they exist, so this cannot hide a
+/// real session.
+const UNKNOWN_TTL: Duration = Duration::from_secs(30);
+/// Unknown ids remembered at most.
+const UNKNOWN_CAPACITY: u64 = 50_000;
+
 fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
@@ -122,11 +132,16 @@ impl Sessions {
             .time_to_live(policy.cache_ttl.max(policy.outage_grace))
             .support_invalidation_closures()
             .build();
+        let unknown = Cache::builder()
+            .max_capacity(UNKNOWN_CAPACITY)
+            .time_to_live(UNKNOWN_TTL)
+            .build();
         Self {
             store,
             clock,
             policy,
             cache,
+            unknown,
             audit_retention: None,
         }
     }
@@ -237,6 +252,9 @@ impl Sessions {
         {
             return Ok(cached);
         }
+        if cached.is_none() && self.unknown.contains_key(key) {
+            return Ok(None);
+        }
         match self.store.get_session(key).await {
             Ok(Some(r)) => {
                 let entry = Cached::now(Arc::new(r));
@@ -247,6 +265,7 @@ impl Sessions {
                 if cached.is_some() {
                     self.cache.invalidate(key).await;
                 }
+                self.unknown.insert(*key, ()).await;
                 Ok(None)
             }
             Err(e) => match cached {

@@ -121,11 +121,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // --- login flows ---
     fn create_login_flow<'a>(&'a self, f: &'a LoginFlow) -> BoxFuture<'a, StoreResult<()>>;
-    /// Atomic single use: deletes and returns the flow; a replay (on any replica)
-    /// finds nothing. An expired flow is deleted and `None` returned.
+    /// Atomic single use: deletes and returns the flow whose cookie binding (hash of
+    /// the browser's flow secret) matches; a replay (on any replica) finds nothing, and
+    /// a wrong secret leaves the flow for its browser. An expired flow is deleted and
+    /// `None` returned.
     fn take_login_flow(
         &self,
         state: Uuid,
+        cookie_binding: [u8; 32],
         now: DateTime<Utc>,
     ) -> BoxFuture<'_, StoreResult<Option<LoginFlow>>>;
     fn delete_expired_flows(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>>;

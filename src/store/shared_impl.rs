@@ -164,11 +164,13 @@ macro_rules! session_methods {
         fn take_login_flow(
             &self,
             state: Uuid,
+            cookie_binding: [u8; 32],
             now: DateTime<Utc>,
         ) -> BoxFuture<'_, StoreResult<Option<LoginFlow>>> {
             Box::pin(async move {
                 let row: Option<sql::FlowRow> = sqlx::query_as(sql::FLOW_TAKE)
                     .bind(state.to_string())
+                    .bind(&cookie_binding[..])
                     .fetch_optional(&self.pool)
                     .await?;
                 let flow = row.map(sql::FlowRow::into_record).transpose()?;

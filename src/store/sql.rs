@@ -207,7 +207,10 @@ pub(super) const SESSION_DELETE_EXPIRED: &str = "DELETE FROM sessions \
 pub(super) const FLOW_INSERT: &str = "INSERT INTO login_flows (state, cookie_binding, nonce, \
     purpose, return_path, public_computer, legacy_session_id, created_at, expires_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-pub(super) const FLOW_TAKE: &str = "DELETE FROM login_flows WHERE state = $1 RETURNING *";
+/// Only the browser holding the flow's cookie secret can use (and so end) a flow:
+/// someone who saw `state` alone cannot cancel another person's login.
+pub(super) const FLOW_TAKE: &str =
+    "DELETE FROM login_flows WHERE state = $1 AND cookie_binding = $2 RETURNING *";
 pub(super) const FLOW_DELETE_EXPIRED: &str = "DELETE FROM login_flows WHERE expires_at <= $1";
 
 pub(super) const BINDING_INSERT: &str = "INSERT INTO bindings (esia_oid, diary_login, \

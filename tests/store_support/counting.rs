@@ -105,9 +105,13 @@ impl Store for CountingStore {
     fn take_login_flow(
         &self,
         state: Uuid,
+        cookie_binding: [u8; 32],
         now: DateTime<Utc>,
     ) -> BoxFuture<'_, StoreResult<Option<LoginFlow>>> {
-        self.count("take_login_flow", self.inner.take_login_flow(state, now))
+        self.count(
+            "take_login_flow",
+            self.inner.take_login_flow(state, cookie_binding, now),
+        )
     }
     fn delete_expired_flows(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>> {
         self.count("delete_expired_flows", self.inner.delete_expired_flows(now))
