@@ -59,6 +59,11 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// The client's address as the proxy resolved it (the browser's own behind trusted
+/// forwarders), carried in request extensions to the services that limit per client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 impl<B> Limited<B> {
     /// Returns the body and a flag that turns true if the limit is ever hit.
     pub fn new(inner: B, limit: u64) -> (Self, Arc<AtomicBool>) {

@@ -100,7 +100,11 @@ impl Services {
                 .with_audit_retention(config.audit.retention),
         );
         sessions.spawn_purge(config.session.purge_interval);
-        let signer = signer::from_config(&esia.signer)?;
+        let signer: Arc<dyn signer::Signer> = Arc::new(signer::LimitedSigner::new(
+            signer::from_config(&esia.signer)?,
+            config.login.signer_concurrency,
+            std::time::Duration::from_secs(3),
+        ));
         let client = EsiaClient::new(esia.clone(), signer)?;
         let idp: Arc<dyn IdentityProvider> = Arc::new(EsiaProvider::new(Arc::new(client)));
         let settings = LoginSettings {
@@ -110,6 +114,7 @@ impl Services {
             language: config.pages.language,
             public_url: config.listen.public_url.clone(),
             legacy_login_url: config.login.legacy_login_url.clone(),
+            starts_per_minute: config.login.starts_per_minute,
         };
         let backend = Arc::new(
             StoreBackend::new(store.clone(), sessions.clone(), clock.clone())

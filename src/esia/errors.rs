@@ -243,6 +243,7 @@ impl EsiaError {
             Self::Token(_) => "esia-token-rejected",
             Self::PersonRefused(_) => "esia-person-refused",
             Self::AccountDeleted => "esia-account-deleted",
+            Self::Sign(SignError::Busy { .. }) => "esia-signer-busy",
             Self::Sign(_) => "esia-signer-failed",
         }
     }
@@ -253,6 +254,7 @@ impl EsiaError {
             Self::Esia { code, .. } if code.is_configuration_problem() => StatusCode::BAD_GATEWAY,
             Self::Esia { .. } | Self::AccountDeleted => StatusCode::FORBIDDEN,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Sign(SignError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Sign(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_GATEWAY,
         }
@@ -268,6 +270,9 @@ impl EsiaError {
             Self::AccountDeleted => {
                 "Учетная запись на портале Госуслуг удалена. Вход с ней невозможен; \
                  зарегистрируйтесь на портале Госуслуг заново."
+            }
+            Self::Sign(SignError::Busy { .. }) => {
+                "Сейчас очень много входов через Госуслуги. Попробуйте ещё раз через минуту."
             }
             Self::Sign(_) => {
                 "Вход через Госуслуги временно недоступен из-за ошибки настройки электронного дневника. \
@@ -301,6 +306,10 @@ impl EsiaError {
                 "person data refused: check that the scope was granted (id_doc for /docs)"
             }
             Self::AccountDeleted => "ESIA reports the account as DELETED",
+            Self::Sign(SignError::Busy { .. }) => {
+                "every [login] signer_concurrency slot stayed busy: raise it if the signer is fast \
+                 enough, or look for a flood of /esia/login"
+            }
             Self::Sign(_) => {
                 "the signer failed: see the signer error (program, exit status, stderr)"
             }

@@ -38,6 +38,8 @@ pub enum SignError {
     TooLarge(usize),
     #[error("signer key {path}: {reason}")]
     Key { path: PathBuf, reason: String },
+    #[error("all {slots} signer slots stayed busy for {waited:?}")]
+    Busy { slots: usize, waited: Duration },
 }
 
 pub trait Signer: Send + Sync {
@@ -65,6 +67,50 @@ pub fn from_config(cfg: &SignerConfig) -> Result<std::sync::Arc<dyn Signer>, Sig
         }),
         SignerConfig::Demo { key } => std::sync::Arc::new(DemoSigner::from_file(key)?),
     })
+}
+
+/// At most `slots` signatures at once: each may fork the signer program, and the
+/// start of a login is open to anyone. Past the cap a signature waits up to `wait`,
+/// then fails with [`SignError::Busy`] (the user sees a 503 «try again in a minute»).
+pub struct LimitedSigner {
+    inner: std::sync::Arc<dyn Signer>,
+    slots: tokio::sync::Semaphore,
+    count: usize,
+    wait: Duration,
+}
+
+impl LimitedSigner {
+    pub fn new(inner: std::sync::Arc<dyn Signer>, slots: usize, wait: Duration) -> Self {
+        let count = slots.max(1);
+        Self {
+            inner,
+            slots: tokio::sync::Semaphore::new(count),
+            count,
+            wait,
+        }
+    }
+}
+
+impl Signer for LimitedSigner {
+    fn sign(&self, data: &[u8]) -> BoxFuture<'_, Result<Vec<u8>, SignError>> {
+        let data = data.to_vec();
+        Box::pin(async move {
+            let _slot = match tokio::time::timeout(self.wait, self.slots.acquire()).await {
+                Ok(Ok(slot)) => slot,
+                _ => {
+                    return Err(SignError::Busy {
+                        slots: self.count,
+                        waited: self.wait,
+                    });
+                }
+            };
+            self.inner.sign(&data).await
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
 }
 
 /// Runs a program directly (no shell) for every signature.
@@ -311,6 +357,60 @@ impl Signer for DemoSigner {
 
 #[cfg(test)]
 mod tests {
+
+    /// A signer that takes its time, counting how many run at once.
+    struct Slow {
+        running: std::sync::atomic::AtomicUsize,
+        peak: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Signer for Slow {
+        fn sign(&self, _: &[u8]) -> BoxFuture<'_, Result<Vec<u8>, SignError>> {
+            use std::sync::atomic::Ordering::SeqCst;
+            Box::pin(async move {
+                let now = self.running.fetch_add(1, SeqCst) + 1;
+                self.peak.fetch_max(now, SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                self.running.fetch_sub(1, SeqCst);
+                Ok(vec![1])
+            })
+        }
+        fn kind(&self) -> &'static str {
+            "slow"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crowd_of_signatures_is_capped_and_the_rest_told_busy() {
+        let slow = std::sync::Arc::new(Slow {
+            running: 0.into(),
+            peak: 0.into(),
+        });
+        let limited = std::sync::Arc::new(LimitedSigner::new(
+            slow.clone(),
+            2,
+            Duration::from_millis(100),
+        ));
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let l = limited.clone();
+                tokio::spawn(async move { l.sign(b"x").await })
+            })
+            .collect();
+        let mut ok = 0;
+        let mut busy = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(SignError::Busy { slots: 2, .. }) => busy += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((ok, busy), (2, 3));
+        assert_eq!(slow.peak.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // Free again afterwards.
+        assert!(limited.sign(b"y").await.is_ok());
+    }
     use super::*;
 
     #[tokio::test]

@@ -43,6 +43,8 @@ pub struct LoginFile {
     pub prefix: Option<String>,
     pub flow_ttl: Option<DurationValue>,
     pub legacy_login_url: Option<String>,
+    pub starts_per_minute: Option<u32>,
+    pub signer_concurrency: Option<usize>,
 }
 
 /// `[session]`
@@ -72,6 +74,12 @@ pub struct LoginConfig {
     pub prefix: String,
     pub flow_ttl: Duration,
     pub legacy_login_url: Option<String>,
+    /// ESIA logins one client address may start per minute (each writes a flow and
+    /// signs a request); more → 429.
+    pub starts_per_minute: u32,
+    /// Signatures at once (each may fork the signer program); more wait up to 3 s,
+    /// then 503.
+    pub signer_concurrency: usize,
 }
 
 impl Default for LoginConfig {
@@ -80,6 +88,8 @@ impl Default for LoginConfig {
             prefix: "/esia/".into(),
             flow_ttl: Duration::from_secs(600),
             legacy_login_url: None,
+            starts_per_minute: 30,
+            signer_concurrency: 8,
         }
     }
 }
@@ -118,6 +128,25 @@ pub const MAX_CACHE_TTL: Duration = Duration::from_secs(5);
 
 fn issue(key: &str, message: &str, hint: &str) -> Issue {
     (key.to_owned(), message.to_owned(), Some(hint.to_owned()))
+}
+
+/// `value` (or `default`) when inside `range`; else an issue `(key, hint)`.
+fn within<T: PartialOrd + Copy + std::fmt::Display>(
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    (key, hint): (&str, &str),
+    out: &mut Vec<Issue>,
+) -> T {
+    let v = value.unwrap_or(default);
+    if !range.contains(&v) {
+        out.push(issue(
+            key,
+            &format!("must be between {} and {}", range.start(), range.end()),
+            hint,
+        ));
+    }
+    v
 }
 
 const DURATION_HINT: &str = "expected a duration like \"30m\"";
@@ -166,11 +195,33 @@ pub fn validate_login(f: &LoginFile) -> Result<LoginConfig, Vec<Issue>> {
             "e.g. \"/login\"",
         ));
     }
+    let starts_per_minute = within(
+        f.starts_per_minute,
+        d.starts_per_minute,
+        1..=100_000,
+        (
+            "starts_per_minute",
+            "e.g. 30 (a school behind one address: raise it, or list the proxy in [forwarding] trusted_proxies)",
+        ),
+        &mut out,
+    );
+    let signer_concurrency = within(
+        f.signer_concurrency,
+        d.signer_concurrency,
+        1..=1024,
+        (
+            "signer_concurrency",
+            "e.g. 8 (about the number of CPU cores the signer may use)",
+        ),
+        &mut out,
+    );
     if out.is_empty() {
         Ok(LoginConfig {
             prefix,
             flow_ttl,
             legacy_login_url: f.legacy_login_url.clone(),
+            starts_per_minute,
+            signer_concurrency,
         })
     } else {
         Err(out)
@@ -345,13 +396,24 @@ mod tests {
             prefix: Some("esia".into()),
             flow_ttl: dur("0s"),
             legacy_login_url: Some("//evil".into()),
+            starts_per_minute: Some(0),
+            signer_concurrency: Some(5000),
         };
         let keys: Vec<_> = validate_login(&f)
             .unwrap_err()
             .into_iter()
             .map(|i| i.0)
             .collect();
-        assert_eq!(keys, ["prefix", "flow_ttl", "legacy_login_url"]);
+        assert_eq!(
+            keys,
+            [
+                "prefix",
+                "flow_ttl",
+                "legacy_login_url",
+                "starts_per_minute",
+                "signer_concurrency"
+            ]
+        );
 
         let f = SessionFile {
             idle: dur("13h"),

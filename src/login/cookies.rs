@@ -69,6 +69,12 @@ pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 
 /// The value of cookie `name`. When a browser sends the name twice (a stale copy from
 /// another path) every copy is returned, so the caller can try each.
+/// A value that could be a session id at all (the backend checks the real format):
+/// short, visible ASCII. Keeps junk from costing lookups or deletes.
+pub fn plausible_session_value(v: &str) -> bool {
+    (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
 pub fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
     request_cookies(headers)
         .into_iter()

@@ -45,6 +45,22 @@ impl Login {
 
     /// `GET login?return=…[&public=1]`: a new flow, then 302 to ESIA.
     pub(super) async fn begin<B>(&self, req: &Request<B>) -> PageResponse {
+        if let Some(crate::body::ClientAddr(ip)) = req.extensions().get()
+            && let Err(wait) = self.starts.check(*ip, std::time::Instant::now())
+        {
+            let t = self.pages.texts();
+            let seconds = wait.as_secs().max(1);
+            tracing::info!(%ip, "too many ESIA logins started from one address");
+            let text = t.starts_text.replace("{seconds}", &seconds.to_string());
+            let mut resp = self.pages.problem(
+                &Problem::new(StatusCode::TOO_MANY_REQUESTS, t.starts_title, &text)
+                    .with_code("esia-login-rate-limited"),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&seconds.to_string()) {
+                resp.headers_mut().insert(http::header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
         let return_path = return_param(req);
         let public_computer = single_param(req.uri().query(), "public").as_deref() == Some("1");
         let state = Uuid::new_v4();
@@ -131,7 +147,7 @@ impl Login {
         let previous: Vec<String> =
             cookies::cookie_values(req.headers(), &self.settings.cookies.session)
                 .into_iter()
-                .filter(|v| crate::session::SessionId::parse(v).is_ok())
+                .filter(|v| cookies::plausible_session_value(v))
                 .take(4)
                 .collect();
         let new = NewSession {

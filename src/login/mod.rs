@@ -23,6 +23,7 @@ mod logout;
 pub mod pages;
 pub mod ports;
 pub mod return_path;
+mod start_limit;
 #[cfg(test)]
 mod tests;
 mod texts;
@@ -56,6 +57,8 @@ pub struct LoginSettings {
     /// Where the diary's own login form is, shown on the start page while the calendar
     /// still allows legacy logins; `None` hides the link.
     pub legacy_login_url: Option<String>,
+    /// ESIA logins one client address may start per minute; more → 429.
+    pub starts_per_minute: u32,
 }
 
 impl Default for LoginSettings {
@@ -67,6 +70,7 @@ impl Default for LoginSettings {
             language: Language::Ru,
             public_url: None,
             legacy_login_url: None,
+            starts_per_minute: 30,
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct Login {
     clock: SharedClock,
     /// Finishes «выполнить привязку к ЕСИА» flows (issue 5); `None` without linking.
     link: Option<Arc<dyn ports::LinkCallback>>,
+    /// `[login] starts_per_minute` per client address.
+    starts: start_limit::StartLimit,
 }
 
 impl std::fmt::Debug for Login {
@@ -143,7 +149,9 @@ impl Login {
             return Err(LoginError::BadCookieName(name.clone()));
         }
         let pages = Pages::new(settings.language, &settings.prefix)?;
+        let starts = start_limit::StartLimit::new(settings.starts_per_minute);
         Ok(Self {
+            starts,
             settings,
             pages,
             idp,
@@ -197,7 +205,7 @@ impl Login {
         // most one store query (and the session cache remembers unknown ids).
         let value = cookies::cookie_values(headers, &self.settings.cookies.session)
             .into_iter()
-            .find(|v| crate::session::SessionId::parse(v).is_ok())?;
+            .find(|v| cookies::plausible_session_value(v))?;
         match self.backend.resolve(&value).await {
             Ok(session) => session,
             Err(err) => {

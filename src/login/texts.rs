@@ -42,6 +42,9 @@ pub struct Texts {
     pub config_text: &'static str,
     pub store_title: &'static str,
     pub store_text: &'static str,
+    /// 429 at «Войти через Госуслуги»: `{seconds}` is replaced.
+    pub starts_title: &'static str,
+    pub starts_text: &'static str,
     pub csrf_title: &'static str,
     pub csrf_text: &'static str,
     pub not_found_title: &'static str,
@@ -94,6 +97,9 @@ static RU: Texts = Texts {
     config_title: "Вход временно недоступен",
     config_text: "Вход через Госуслуги временно недоступен из-за ошибки настройки \
         электронного дневника. Сообщите администратору дневника.",
+    starts_title: "Слишком много попыток входа",
+    starts_text: "С Вашего адреса слишком часто начинается вход через Госуслуги. \
+        Попробуйте ещё раз через {seconds} с.",
     store_title: "Сервис временно недоступен",
     store_text: "Не удалось сохранить или проверить вход. Попробуйте ещё раз через \
         несколько минут.",
@@ -139,6 +145,9 @@ static EN: Texts = Texts {
     config_title: "Sign-in is temporarily unavailable",
     config_text: "Signing in with Gosuslugi is unavailable because of a configuration \
         error in the e-diary. Please tell the diary's administrator.",
+    starts_title: "Too many sign-in attempts",
+    starts_text: "Sign-ins through Gosuslugi start too often from your address. \
+        Please try again in {seconds} s.",
     store_title: "Service temporarily unavailable",
     store_text: "The sign-in could not be saved or checked. Please try again in a few minutes.",
     csrf_title: "Sign-out failed",

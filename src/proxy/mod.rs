@@ -257,6 +257,8 @@ impl Proxy {
     ) -> Result<Forwarded, ProxyError> {
         // route: limits, Host, target; what kind of request this is.
         let route = self.route(&req, config.clone())?;
+        let mut req = req;
+        req.extensions_mut().insert(crate::body::ClientAddr(ip));
         // authenticate: the gateway's own pages answer; other requests carry their
         // session (resolved once, cache-backed) on, gateway cookies stripped.
         if let (Some(link), Some(login)) = (&self.link, &self.login)

@@ -199,7 +199,11 @@ impl GatewayUnderTest {
         let backend = StoreBackend::new(store.clone(), sessions.clone(), opts.clock.clone());
         let idp = Arc::new(LateIdp::default());
         let login = Login::new(
-            LoginSettings::default(),
+            LoginSettings {
+                // The corpora start hundreds of logins from one address.
+                starts_per_minute: 100_000,
+                ..LoginSettings::default()
+            },
             idp.clone(),
             Arc::new(backend),
             opts.clock.clone(),
