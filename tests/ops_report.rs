@@ -167,7 +167,7 @@ async fn a_scripted_week_shows_the_expected_shares(db: Db) {
     assert_eq!(refused[0]["reason"], "legacy-session-after-cutover");
     assert_eq!(
         (
-            refused[0]["requests"].as_u64(),
+            refused[0]["refusals"].as_u64(),
             refused[0]["users"].as_u64()
         ),
         (Some(1), Some(1))

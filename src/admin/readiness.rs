@@ -71,7 +71,9 @@ pub struct DayRow {
 pub struct RefusedRow {
     pub reason: String,
     pub group: Option<String>,
-    pub requests: usize,
+    /// Refusals audited: at most one a minute per user, reason and group (the
+    /// Prometheus `denied_total` counts every refused request).
+    pub refusals: usize,
     /// Distinct users (diary login, else ESIA account; anonymous requests count 0).
     pub users: usize,
 }
@@ -290,10 +292,10 @@ pub fn compute(
         denied,
         refused_after_cutover: refused
             .into_iter()
-            .map(|((reason, group), (requests, who))| RefusedRow {
+            .map(|((reason, group), (refusals, who))| RefusedRow {
                 reason,
                 group,
-                requests,
+                refusals,
                 users: who.len(),
             })
             .collect(),
@@ -559,7 +561,7 @@ mod tests {
             (
                 refused.reason.as_str(),
                 refused.group.as_deref(),
-                refused.requests,
+                refused.refusals,
                 refused.users
             ),
             ("legacy-session-after-cutover", Some("grades"), 2, 1)

@@ -81,6 +81,10 @@ pub struct Cutover {
     metrics: Arc<Metrics>,
     /// Route discovery's counts (with a store to put them in).
     routes: Option<Arc<discovery::RouteCounter>>,
+    /// Refusals audited in the last minute, by who, reason and group: a session that
+    /// keeps asking for a refused page costs one store write a minute, not one per
+    /// request (the `denied` metric still counts every refusal).
+    audited: moka::sync::Cache<(String, &'static str, Option<String>), ()>,
     /// The login button alone; banner + button for legacy sessions; for anonymous.
     button_rules: Arc<[Rule]>,
     legacy_rules: Arc<[Rule]>,
@@ -136,7 +140,12 @@ impl Cutover {
             .audit
             .is_some()
             .then(|| Arc::new(discovery::RouteCounter::new(&policy)));
+        let audited = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(std::time::Duration::from_secs(60))
+            .build();
         let cutover = Arc::new(Self {
+            audited,
             routes,
             button_rules: set([button.clone(), None]),
             legacy_rules: set([legacy_notice, button.clone()]),
@@ -355,7 +364,19 @@ impl Cutover {
             session = view.kind(), method = %canonical.method, path = %canonical.path,
             "request denied");
         self.metrics.denied(reason.as_str());
-        if let Some(store) = &self.audit {
+        let who = session
+            .and_then(|s| s.diary_login.clone())
+            .or_else(|| session.and_then(|s| s.esia_oid).map(|o| format!("oid:{o}")))
+            .unwrap_or_else(|| format!("ip:{client_ip}"));
+        let first_this_minute = {
+            let key = (who, reason.as_str(), group.map(str::to_owned));
+            let fresh = !self.audited.contains_key(&key);
+            if fresh {
+                self.audited.insert(key, ());
+            }
+            fresh
+        };
+        if let Some(store) = self.audit.as_ref().filter(|_| first_this_minute) {
             let mut event = AuditEvent::new(self.clock.now(), AuditKind::Denied);
             event.esia_oid = session.and_then(|s| s.esia_oid);
             event.diary_login = session.and_then(|s| s.diary_login.clone());

@@ -79,11 +79,11 @@ pub fn text(r: &Readiness) -> String {
         [
             x.reason.clone(),
             x.group.clone().unwrap_or_else(|| "-".into()),
-            x.requests.to_string(),
+            x.refusals.to_string(),
             x.users.to_string(),
         ]
     });
-    section(&mut out, ["REASON", "GROUP", "REQUESTS", "USERS"], rows);
+    section(&mut out, ["REASON", "GROUP", "REFUSALS", "USERS"], rows);
 
     out.push_str("ESIA accounts refused for their level\n");
     let rows = r.level_refused.iter().map(|x| {
@@ -172,7 +172,7 @@ pub fn csv(r: &Readiness) -> Result<Vec<u8>, OpsError> {
     }
     for x in &r.refused_after_cutover {
         let key = format!("{}/{}", x.reason, x.group.as_deref().unwrap_or("-"));
-        row("refused", &key, "requests", x.requests.to_string()).map_err(fail)?;
+        row("refused", &key, "refusals", x.refusals.to_string()).map_err(fail)?;
         row("refused", &key, "users", x.users.to_string()).map_err(fail)?;
     }
     for x in &r.level_refused {
