@@ -47,6 +47,8 @@ pub enum Command {
     Keys(crate::ops::keys::KeysArgs),
     /// Cutover readiness: who signed in and how, linked share per role, refusals, flagged bindings.
     Report(crate::ops::report::ReportArgs),
+    /// Prove `[diary]` and the route groups against the live diary with a real account.
+    DiaryCheck(crate::ops::diary_check::DiaryCheckArgs),
     /// Check the configuration and, if valid, make the running gateway apply it (SIGHUP).
     Reload(crate::ops::reload::ReloadArgs),
 }
@@ -149,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Audit(a) => crate::ops::audit::main(a),
         Command::Keys(a) => crate::ops::keys::main(a),
         Command::Report(a) => crate::ops::report::main(a),
+        Command::DiaryCheck(a) => crate::ops::diary_check::main(a),
         Command::Reload(a) => crate::ops::reload::main(a),
     }
 }

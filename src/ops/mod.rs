@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod bindings;
 mod bindings_io;
+pub mod diary_check;
 pub mod keys;
 mod keys_jars;
 pub mod reload;

@@ -85,6 +85,9 @@ pub struct RouteGroupFile {
     pub transition: Option<String>,
     pub after_cutover: Option<String>,
     pub deny_reason: Option<DenyReasonFile>,
+    /// Request targets this group must match (`/index.php?module=marks`): check-config
+    /// proves each is matched by this group, `diary-check` that the diary serves it.
+    pub samples: Option<Vec<String>>,
 }
 
 /// `deny_reason`: a built-in reason code (`"registration-closed"`), free text shown on
@@ -247,15 +250,65 @@ pub fn validate(file: &PolicyFile) -> Result<Policy, Vec<PolicyConfigError>> {
         (Some(calendar), true) => {
             let mut groups: Vec<RouteGroup> = groups.into_iter().map(|(_, g)| g).collect();
             groups.sort_by_key(|g| std::cmp::Reverse(g.priority)); // stable: config order kept
-            Ok(Policy {
+            let policy = Policy {
                 canon,
                 calendar,
                 groups,
                 default_access,
                 roles,
-            })
+            };
+            let order: Vec<&str> = file
+                .route_group
+                .iter()
+                .flatten()
+                .map(|g| g.name.as_str())
+                .collect();
+            check_samples(&policy, &order, &mut errs);
+            if errs.0.is_empty() {
+                Ok(policy)
+            } else {
+                Err(errs.0)
+            }
         }
         _ => Err(errs.0),
+    }
+}
+
+/// Every group's `samples` is read like a browser's GET and must land in that group
+/// (not another, not none): a sample is the operator's proof the matchers say what
+/// they mean.
+fn check_samples(policy: &Policy, order: &[&str], errs: &mut Errors) {
+    for g in &policy.groups {
+        let i = order.iter().position(|n| *n == g.name).unwrap_or(0);
+        for (j, sample) in g.samples.iter().enumerate() {
+            let at = format!("route_group[{i}].samples[{j}]");
+            match policy.canonicalize("GET", sample) {
+                Err(reject) => errs.push(
+                    at,
+                    format!(
+                        "{sample:?} is not a request target the gateway accepts ({})",
+                        reject.as_str()
+                    ),
+                    Some("a path with an optional query, e.g. \"/index.php?module=marks\""),
+                ),
+                Ok(c) => match policy.match_group(&c) {
+                    Some((hit, _, _)) if hit.name == g.name => {}
+                    Some((hit, _, _)) => errs.push(
+                        at,
+                        format!(
+                            "{sample:?} is matched by group {:?}, not by {:?}",
+                            hit.name, g.name
+                        ),
+                        Some("fix this group's matchers or the other group's priority"),
+                    ),
+                    None => errs.push(
+                        at,
+                        format!("{sample:?} is matched by no route group"),
+                        Some("this group's matchers miss its own sample page"),
+                    ),
+                },
+            }
+        }
     }
 }
 

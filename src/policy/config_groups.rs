@@ -102,6 +102,7 @@ pub(super) fn route_group(
         access,
         public,
         deny_reason,
+        samples: g.samples.clone().unwrap_or_default(),
     })
 }
 

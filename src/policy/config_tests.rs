@@ -227,3 +227,43 @@ fn dates_read_the_same_through_toml_edit_and_path_to_error() {
     let err = serde_path_to_error::deserialize::<_, PolicyFile>(bad).unwrap_err();
     assert_eq!(err.path().to_string(), "calendar.esia_only_from");
 }
+
+#[test]
+fn samples_must_land_in_their_own_group() {
+    let text = format!(
+        "{CAL}\
+         [[route_group]]\nname = \"grades\"\nmatch = [{{ path = \"/index.php\", query = {{ module = \"marks\" }} }}]\n\
+         transition = \"any\"\nbefore_transition = \"any\"\nafter_cutover = \"esia_linked\"\n\
+         samples = [\"/index.php?module=marks\", \"/print.php?module=marks\", \"/stats\", \"/a#b\"]\n\
+         [[route_group]]\nname = \"stats\"\nmatch = [{{ prefix = \"/stats\" }}]\n\
+         transition = \"any\"\nbefore_transition = \"any\"\nafter_cutover = \"esia_linked\"\n"
+    );
+    let errs = errors(&text);
+    assert!(
+        !errs
+            .iter()
+            .any(|e| e.key_path == "route_group[0].samples[0]"),
+        "{errs:?}"
+    );
+    assert!(
+        has(
+            &errs,
+            "route_group[0].samples[1]",
+            "matched by no route group"
+        ),
+        "{errs:?}"
+    );
+    assert!(
+        has(
+            &errs,
+            "route_group[0].samples[2]",
+            "matched by group \"stats\""
+        ),
+        "{errs:?}"
+    );
+    assert!(
+        has(&errs, "route_group[0].samples[3]", "not a request target"),
+        "{errs:?}"
+    );
+    assert_eq!(errs.len(), 3, "{errs:?}");
+}

@@ -206,6 +206,7 @@ fn access_kinds_and_closed_routes() {
         },
         public: false,
         deny_reason: reason,
+        samples: Vec::new(),
     };
     p.groups.insert(0, closed(Access::Nobody, None));
     let req = p.canonicalize("POST", "/admin/x").unwrap();
@@ -292,6 +293,7 @@ fn an_ambiguous_reading_cannot_shadow_a_protected_group() {
         },
         public: false,
         deny_reason: None,
+        samples: Vec::new(),
     };
     p.groups.insert(0, homework);
     for t in [

@@ -346,6 +346,9 @@ pub struct RouteGroup {
     pub public: bool,
     /// The reason cited when a session is refused here (e.g. `registration-closed`).
     pub deny_reason: Option<Reason>,
+    /// Request targets this group must match (`samples`; checked at load, fetched by
+    /// `diary-check`).
+    pub samples: Vec<String>,
 }
 
 impl RouteGroup {

@@ -178,6 +178,7 @@ fn methods_limit_groups_and_their_overlap() {
         access: PhaseAccess::OPEN,
         public: false,
         deny_reason: None,
+        samples: Vec::new(),
     };
     let post = group("send", vec![Method::POST]);
     let get = group("read", vec![Method::GET]);
