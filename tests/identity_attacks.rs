@@ -193,7 +193,20 @@ async fn every_logout_spelling_ends_the_gateway_session() {
         let stand = after_cutover().await;
         let b = stand.browser();
         esia_linked(&stand, &b, "confirmed", "parent").await;
-        let _ = b.get(&stand.url(logout)).await;
+        // Without evidence it comes from our pages (a link on another site, an old
+        // browser without Fetch Metadata or Referer): the confirmation page, still
+        // signed in.
+        let asked = b.get(&stand.url(logout)).await;
+        assert_eq!(location(&asked), "/esia/logout", "{logout}");
+        assert_eq!(b.get(&stand.url("/marks")).await.status(), StatusCode::OK);
+        // The diary's «Выйти» clicked on its own page.
+        let _ = b
+            .client
+            .get(stand.url(logout))
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap();
         let resp = b.get(&stand.url("/marks")).await;
         assert!(
             resp.status().is_redirection(),

@@ -269,11 +269,14 @@ impl Stand {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .resolve("localhost", self.gw.https_addr());
+        // Like a current browser navigating within the site (Fetch Metadata), so the
+        // diary's own logout link logs out at once; cross-site tests set it themselves.
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
         if let Some(ip) = client {
-            let mut h = reqwest::header::HeaderMap::new();
             h.insert("x-forwarded-for", ip.parse().unwrap());
-            b = b.default_headers(h);
         }
+        b = b.default_headers(h);
         if let Some(ca) = self.mock.ca_pem() {
             b = b.add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap());
         }
