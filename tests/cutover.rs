@@ -15,6 +15,7 @@ use http::StatusCode;
 
 const MARKS: &str = "id=\"page-marks\"";
 const BANNER: &str = "id=\"esia-gw-banner\"";
+const AFTER_NOTICE: &str = "показывается только после входа через Госуслуги";
 const DENIED_TITLE: &str = "Доступ к текущей успеваемости закрыт";
 
 async fn body(resp: reqwest::Response) -> (StatusCode, String) {
@@ -59,11 +60,15 @@ async fn seed_004_legacy_user_before_during_after_the_cutover_then_linked() {
         assert!(html.contains("href=\"/esia/link/start\""), "{html}");
         assert!(html.contains("legacy-session-after-cutover"), "{html}");
     }
-    // The cabinet still opens; the banner is gone after the transition.
+    // The cabinet still opens, with the post-cutover notice and the way to link
+    // (issue 15: told on every page, not first met as a 403 on «Оценки»).
     let (status, html) = page(&stand, &b, "/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        html.contains("page-dashboard") && !html.contains(BANNER),
+        html.contains("page-dashboard")
+            && html.contains(BANNER)
+            && html.contains(AFTER_NOTICE)
+            && html.contains("href=\"/esia/link/start\""),
         "{html}"
     );
     // New users only via ESIA.
@@ -252,9 +257,18 @@ async fn the_banner_is_in_html_pages_and_nowhere_else() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.bytes().await.unwrap().is_empty());
 
-    // After the cutover: no banner anywhere.
+    // After the cutover: the transition's notice gives way to the post-cutover one.
     stand.set_date("2019-01-01T00:00:00+03:00");
-    assert!(!page(&stand, &b, "/homework").await.1.contains(BANNER));
+    let html = page(&stand, &b, "/homework").await.1;
+    assert!(
+        html.contains(AFTER_NOTICE) && !html.contains("будет возможен"),
+        "{html}"
+    );
+    // Anonymous at the login page: the ESIA button first, above the password form.
+    let anon = stand.browser();
+    let (_, html) = page(&stand, &anon, "/login").await;
+    let button = html.find("esia-gw-login").expect("the ESIA button");
+    assert!(button < html.find("<form").unwrap(), "button first: {html}");
 }
 
 #[tokio::test]
@@ -263,7 +277,11 @@ async fn the_login_page_shows_the_esia_button_before_the_transition_too() {
     let b = stand.browser();
     let (status, html) = page(&stand, &b, "/login").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("id=\"esia-gw-login\"") && html.contains("href=\"/esia/start\""));
+    // One click to Госуслуги: the button starts the ESIA login itself.
+    assert!(
+        html.contains("id=\"esia-gw-login\"") && html.contains("href=\"/esia/login?return=/\""),
+        "{html}"
+    );
     assert!(!html.contains(BANNER), "no notice before the transition");
     // Registration open before the cutover.
     assert_eq!(page(&stand, &b, "/register").await.0, StatusCode::OK);

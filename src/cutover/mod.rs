@@ -34,14 +34,14 @@ pub use self::request::view_of;
 use self::request::{raw_target, return_path, set_target, without_body};
 use crate::body::{Body, Outcome};
 use crate::clock::SharedClock;
-use crate::inject::banner::{login_button, transition_banner};
+use crate::inject::banner::{cutover_banner, login_button, transition_banner};
 use crate::inject::{Position, Rule};
 use crate::language::Language;
 use crate::login::ActiveSession;
 use crate::metrics::Metrics;
 use crate::policy::{
-    AccountLevel, CanonicalRequest, Decision, Phase, Policy, Reason, SessionView, decide_login,
-    strip_overrides,
+    AccountLevel, CanonicalRequest, Decision, LegacyLogin, Phase, Policy, Reason, SessionView,
+    decide_login, strip_overrides,
 };
 use crate::store::{AuditEvent, AuditKind, SharedStore};
 
@@ -87,6 +87,10 @@ pub struct Cutover {
     audited: moka::sync::Cache<(String, &'static str, Option<String>), ()>,
     /// The login button alone; banner + button for legacy sessions; for anonymous.
     button_rules: Arc<[Rule]>,
+    /// After the cutover: the button above the login form; with the post-cutover
+    /// notice for password sessions (restricted mode).
+    first_button_rules: Arc<[Rule]>,
+    after_legacy_rules: Arc<[Rule]>,
     legacy_rules: Arc<[Rule]>,
     anonymous_rules: Arc<[Rule]>,
 }
@@ -104,12 +108,32 @@ impl Cutover {
                 None
             }
         };
-        let button = (p.esia_login && banner.login_button)
+        // The button starts the ESIA login itself: one click to Госуслуги, not two.
+        let button_at = |position| {
+            (p.esia_login && banner.login_button)
+                .then(|| {
+                    rule(
+                        &banner.login_form_selector,
+                        login_button(&format!("{}login?return=/", p.prefix), p.language),
+                        position,
+                    )
+                })
+                .flatten()
+        };
+        let button = button_at(Position::After);
+        // After the cutover the way in comes first: above the password form.
+        let button_first = button_at(Position::Before);
+        let after_notice = banner
+            .enabled
             .then(|| {
                 rule(
-                    &banner.login_form_selector,
-                    login_button(&format!("{}start", p.prefix), p.language),
-                    Position::After,
+                    &banner.selector,
+                    cutover_banner(
+                        policy.calendar.esia_only_from,
+                        &format!("{}link/start", p.prefix),
+                        p.language,
+                    ),
+                    Position::Prepend,
                 )
             })
             .flatten();
@@ -145,6 +169,8 @@ impl Cutover {
             .time_to_live(std::time::Duration::from_secs(60))
             .build();
         let cutover = Arc::new(Self {
+            first_button_rules: set([button_first.clone(), None]),
+            after_legacy_rules: set([after_notice, button_first]),
             audited,
             routes,
             button_rules: set([button.clone(), None]),
@@ -343,6 +369,10 @@ impl Cutover {
         match (phase, view) {
             (Phase::Transition, SessionView::Legacy { .. }) => self.legacy_rules.clone(),
             (Phase::Transition, SessionView::Anonymous) => self.anonymous_rules.clone(),
+            (Phase::Cutover(LegacyLogin::Restricted), SessionView::Legacy { .. }) => {
+                self.after_legacy_rules.clone()
+            }
+            (Phase::Cutover(_), _) => self.first_button_rules.clone(),
             _ => self.button_rules.clone(),
         }
     }

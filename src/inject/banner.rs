@@ -80,6 +80,27 @@ pub fn transition_banner(esia_only_from: NaiveDate, link_url: &str, lang: Langua
     }
 }
 
+/// The notice for a password session after the cutover (restricted mode): the grades
+/// now need Госуслуги, and the way to link is one click away — not first met as a 403.
+pub fn cutover_banner(esia_only_from: NaiveDate, link_url: &str, lang: Language) -> String {
+    let date = format_date(esia_only_from, lang);
+    let link = escape(link_url);
+    match lang {
+        Language::Ru => format!(
+            "<div id=\"esia-gw-banner\" role=\"alert\" style=\"{BOX}\"><b>Внимание!</b> С {date} \
+             текущая успеваемость в интернет-дневнике показывается только после входа через Госуслуги \
+             (ЕСИА). Вы вошли по логину и паролю: выполните привязку к ЕСИА, чтобы снова видеть оценки.\
+             <br><a id=\"esia-gw-link\" href=\"{link}\" style=\"{BUTTON}\">выполнить привязку к ЕСИА</a></div>"
+        ),
+        Language::En => format!(
+            "<div id=\"esia-gw-banner\" role=\"alert\" style=\"{BOX}\"><b>Attention!</b> Since {date} \
+             grades are shown only after signing in with Gosuslugi (ESIA). You signed in with the diary \
+             password: link your ESIA account to see grades again.<br><a id=\"esia-gw-link\" \
+             href=\"{link}\" style=\"{BUTTON}\">Link my ESIA account</a></div>"
+        ),
+    }
+}
+
 /// The button added next to the diary's own login form.
 pub fn login_button(start_url: &str, lang: Language) -> String {
     let label = match lang {

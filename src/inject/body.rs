@@ -142,6 +142,7 @@ fn build_rewriter(
                     match position {
                         Position::Prepend => el.prepend(&html, ContentType::Html),
                         Position::After => el.after(&html, ContentType::Html),
+                        Position::Before => el.before(&html, ContentType::Html),
                     }
                     Ok(())
                 },

@@ -28,6 +28,9 @@ pub enum Position {
     Prepend,
     /// Right after the element's end tag (the ESIA button after the login form).
     After,
+    /// Right before the element (the ESIA button above the login form after the
+    /// cutover: the way in comes first).
+    Before,
 }
 
 /// One fragment of trusted HTML to insert at every element matching a CSS selector.
