@@ -187,3 +187,32 @@ async fn each_broken_config_names_the_step_that_fails() {
         text(&out)
     );
 }
+
+/// The shipped profile `examples/demo-diary.toml` (certificates and the diary's address
+/// replaced by this test's) passes check-config and every diary-check step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_demo_profile_fits_the_demo_diary() {
+    let pki = Pki::new();
+    let d = diary().await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
+    let profile = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/demo-diary.toml"
+    ))
+    .unwrap()
+    .replace("\"../data/demo/certs/gateway.pem\"", &q(&pki.files.cert))
+    .replace("\"../data/demo/certs/gateway.key\"", &q(&pki.files.key))
+    .replace("http://127.0.0.1:8080", &d.url());
+    let cfg = dir.path().join("demo-diary.toml");
+    std::fs::write(&cfg, profile).unwrap();
+    let checked = tokio::process::Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .await
+        .unwrap();
+    assert!(checked.status.success(), "{}", text(&checked));
+    let out = diary_check(&cfg, &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+}
