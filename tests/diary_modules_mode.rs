@@ -86,8 +86,16 @@ fn load(mode: &Mode, pki: &support::Pki) -> esia_gateway::config::GatewayConfig 
 }
 
 async fn stand(mode: &Mode) -> (Stand, Arc<ManualClock>) {
+    stand_with(mode, |_| {}).await
+}
+
+async fn stand_with(
+    mode: &Mode,
+    edit: impl FnOnce(&mut esia_gateway::config::GatewayConfig),
+) -> (Stand, Arc<ManualClock>) {
     let pki = support::Pki::new();
-    let config = load(mode, &pki);
+    let mut config = load(mode, &pki);
+    edit(&mut config);
     let clock = ManualClock::new(chrono::Utc::now());
     let diary_clock = clock.clone();
     let diary_mode = mode.diary;
@@ -160,7 +168,11 @@ async fn legacy_session_is_refused_every_grade_spelling(mode: &Mode) {
             !html.contains(mode.grade_marker),
             "{spelling} served grades"
         );
-        assert_ne!(status, StatusCode::OK, "{spelling}");
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{spelling}: refused by the gateway"
+        );
     }
 }
 
@@ -219,6 +231,21 @@ async fn classic_logout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modules_logout_with_the_pages_token() {
     the_diarys_logout_link_ends_both_sessions(&MODULES).await;
+}
+
+/// The symptom, as a control: without `body_contains` the 200 + script page of a
+/// dead session is not recognised and reaches the browser (a blank page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_without_the_body_marker_the_script_page_leaks() {
+    let (stand, clock) = stand_with(&MODULES, |c| {
+        c.diary.rules.expired = esia_gateway::diary::expiry::Expiry::demo();
+    })
+    .await;
+    let b = linked(&stand, &MODULES).await;
+    clock.advance(TimeDelta::minutes(21));
+    let (status, html) = page(&b, &stand, MODULES.grades).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("window.location.href"), "{html}");
 }
 
 /// The example passes `check-config` (the real binary), with generated TLS files.

@@ -196,19 +196,26 @@ pub fn demo_accounts() -> Vec<(&'static str, &'static str, &'static str)> {
         .collect()
 }
 
-/// `esia-gateway demo-diary --listen ADDR [--strict-login]`: runs until Ctrl-C.
+/// `esia-gateway demo-diary --listen ADDR [--strict-login] [--modules]`: runs until Ctrl-C.
 pub async fn run_cli(
     listen: SocketAddr,
     session_idle: Duration,
     strict_login: bool,
+    mode: DiaryMode,
 ) -> anyhow::Result<()> {
     let config = DiaryConfig {
         session_idle,
         strict_login,
+        mode,
         ..DiaryConfig::new(listen)
     };
     let diary = start(config).await?;
     println!("Демо-дневник: {}/", diary.url());
+    if mode == DiaryMode::Modules {
+        println!(
+            "Режим Modules.php: вход POST /index.php (USERNAME, PASSWORD), оценки — Modules.php?modname=Grades/…"
+        );
+    }
     if strict_login {
         println!("Строгий вход: cookie и _token со страницы входа обязательны.");
     }
