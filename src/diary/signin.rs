@@ -490,6 +490,32 @@ mod tests {
     }
 
     #[test]
+    fn relative_login_answers_are_resolved_against_the_login_path() {
+        let r = DiaryRules {
+            login_path: "/index.php".into(),
+            ..DiaryRules::demo()
+        };
+        let found = StatusCode::FOUND;
+        for (location, outcome) in [
+            (
+                "Modules.php?modname=misc/Portal.php",
+                LoginOutcome::SignedIn,
+            ),
+            ("index.php?error=1", LoginOutcome::WrongPassword),
+            ("./INDEX.PHP", LoginOutcome::WrongPassword),
+            ("x/../index.php", LoginOutcome::WrongPassword),
+            ("//school.example/index.php", LoginOutcome::WrongPassword),
+            ("javascript:alert(1)", LoginOutcome::Unrecognised),
+        ] {
+            assert_eq!(
+                r.login_outcome(found, Some(location), b""),
+                outcome,
+                "{location}"
+            );
+        }
+    }
+
+    #[test]
     fn tells_an_expired_diary_session() {
         let r = DiaryRules::demo();
         assert!(r.session_expired(StatusCode::FOUND, Some("/login?return=%2Fmarks"), "/"));
