@@ -114,6 +114,10 @@ pub struct DiaryArgs {
     /// are required (else 302 to /nocookies) and the session id is not rotated.
     #[arg(long)]
     pub strict_login: bool,
+    /// Play a `Modules.php?modname=` PHP school system instead (pages by `modname`, login
+    /// POST to /index.php, 200 + script for a dead session; examples/modules-php.toml).
+    #[arg(long)]
+    pub modules: bool,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +150,11 @@ pub fn main() -> ExitCode {
             a.listen,
             std::time::Duration::from_secs(a.session_idle),
             a.strict_login,
+            if a.modules {
+                crate::standins::demo_diary::DiaryMode::Modules
+            } else {
+                crate::standins::demo_diary::DiaryMode::Classic
+            },
         )),
         Command::Bindings(a) => crate::ops::bindings::main(a),
         Command::Audit(a) => crate::ops::audit::main(a),

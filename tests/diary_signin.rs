@@ -129,12 +129,12 @@ async fn form_sign_in_probe_and_expiry_against_the_demo_diary() {
     };
     let live = http.send(get(&jar)).await.unwrap();
     assert_eq!(live.status(), StatusCode::OK);
-    assert!(!rules.session_expired(live.status(), None));
+    assert!(!rules.session_expired(live.status(), None, "/marks"));
     clock.advance(TimeDelta::minutes(21));
     let over = http.send(get(&jar)).await.unwrap();
     let location = over.headers().get("location").and_then(|v| v.to_str().ok());
     assert!(
-        rules.session_expired(over.status(), location),
+        rules.session_expired(over.status(), location, "/marks"),
         "{:?} {location:?}",
         over.status()
     );

@@ -115,7 +115,7 @@ pub async fn pupils(
         .and_then(|v| v.to_str().ok());
     if status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN
-        || rules.session_expired(status, location)
+        || rules.session_expired(status, location, &children.path)
         || rules.expired_page(status, resp.body())
     {
         return Err(DiaryError::BadAnswer(format!(

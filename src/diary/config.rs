@@ -9,14 +9,13 @@
 //! password_field = "password"
 //! extra_fields = {}                # other fields the form sends, e.g. { remember = "1" }
 //! failure_text = "Неверный логин или пароль"
-//! expired_redirect_paths = ["/login"]
+//! expired = { redirect_to = [{ path = "/login" }], body_contains = [], status = [401] }
 //! logout_path = "/logout"          # where the gateway's own logout request goes
 //! login_endpoints = [{ path = "/login" }]   # route-group matchers: browser logins
 //! logout_endpoints = [{ path = "/logout" }] # route-group matchers: diary logouts
 //! login_form_get = true            # GET the form first (cookies, hidden fields)
 //! session_cookies = []             # the diary's session cookies; [] = all the sign-in set
 //! login_case_insensitive = false
-//! expired_body_markers = []        # in a 200 probe answer: "session over"
 //! case_insensitive_paths = true
 //! pass_cookies = []                # browser cookies still passed (never session ones)
 //! [diary.probe]                    # who is signed in
@@ -67,6 +66,8 @@ pub struct DiaryFile {
     pub session_cookies: Vec<String>,
     pub login_case_insensitive: Option<bool>,
     pub expired_body_markers: Vec<String>,
+    /// `expired = { redirect_to, body_contains, status }` (see `expiry.rs`).
+    pub expired: Option<super::expiry::ExpiredFile>,
     pub probe: Option<ProbeFile>,
     /// `[diary.children_probe]`: a parent's pupils, for the identity check at linking.
     pub children_probe: Option<super::children::ChildrenProbeFile>,
@@ -205,12 +206,14 @@ pub fn validate(file: &DiaryFile, base_dir: &Path) -> Result<DiaryConfig, Vec<Is
     rules.login_form_get = file.login_form_get.unwrap_or(true);
     rules.session_cookies = file.session_cookies.clone();
     rules.login_case_insensitive = file.login_case_insensitive.unwrap_or(false);
-    rules.expired_body_markers = file
-        .expired_body_markers
-        .iter()
-        .filter(|m| !m.trim().is_empty())
-        .cloned()
-        .collect();
+    match super::expiry::validate(
+        file.expired.as_ref(),
+        file.expired_redirect_paths.as_ref(),
+        &file.expired_body_markers,
+    ) {
+        Ok(e) => rules.expired = e,
+        Err(mut e) => issues.append(&mut e),
+    }
     let mut field = |key: &str, value: &Option<String>, target: &mut String| match value {
         Some(v) if v.is_empty() => {
             issues.push((format!("diary.{key}"), "must not be empty".into(), None))
@@ -250,9 +253,6 @@ pub fn validate(file: &DiaryFile, base_dir: &Path) -> Result<DiaryConfig, Vec<Is
             rules.logout_endpoints = Endpoints::paths(&[rules.logout_path.as_str()]);
         }
         None => {}
-    }
-    if let Some(paths) = &file.expired_redirect_paths {
-        rules.expired_redirect_paths = paths.clone();
     }
     rules.extra_fields = file
         .extra_fields

@@ -111,7 +111,7 @@ pub async fn probe(
         .and_then(|v| v.to_str().ok());
     if status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN
-        || rules.session_expired(status, location)
+        || rules.session_expired(status, location, &p.path)
         || rules.expired_page(status, resp.body())
     {
         return Ok(Probed::SignedOut);

@@ -12,8 +12,10 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 
 use super::endpoints::Endpoints;
+use super::expiry::Expiry;
 use super::form;
 use super::jar::Jar;
+use super::location::resolve_location_path;
 use super::probe::{self, DiaryUser, ProbeRules, Probed};
 use crate::secret::Secret;
 
@@ -28,12 +30,8 @@ pub struct DiaryRules {
     pub extra_fields: Vec<(String, String)>,
     /// Text in a 200 answer that means "wrong login or password".
     pub failure_text: String,
-    /// Redirect targets (paths) that mean "your diary session is over".
-    pub expired_redirect_paths: Vec<String>,
-    /// Text in a 200 answer of the identity probe's page that means "your diary session
-    /// is over" (diaries that answer a dead session with a page, not a redirect). Only
-    /// the probe's answer is read for it, not proxied pages.
-    pub expired_body_markers: Vec<String>,
+    /// What means "your diary session is over" (`[diary] expired`).
+    pub expired: Expiry,
     /// Where the gateway's own logout request goes.
     pub logout_path: String,
     /// Every endpoint where a browser's POST signs into the diary (legacy logins).
@@ -77,8 +75,7 @@ impl DiaryRules {
             password_field: "password".into(),
             extra_fields: Vec::new(),
             failure_text: "Неверный логин или пароль".into(),
-            expired_redirect_paths: vec!["/login".into()],
-            expired_body_markers: Vec::new(),
+            expired: Expiry::demo(),
             logout_path: "/logout".into(),
             login_endpoints: Endpoints::paths(&["/login", "/login.php"]).with_query(
                 "/index.php",
@@ -148,30 +145,21 @@ impl DiaryRules {
         }
     }
 
-    /// A 200 page that says "your diary session is over" (a configured marker).
+    /// A 200 page that says "your diary session is over" (`expired.body_contains`).
     pub fn expired_page(&self, status: StatusCode, body: &[u8]) -> bool {
-        status == StatusCode::OK
-            && self
-                .expired_body_markers
-                .iter()
-                .any(|m| contains_text(body, m))
+        self.expired.by_body(status, body)
     }
 
-    /// Does this diary answer say the diary session is over? A redirect to the login page
-    /// (or another configured path), or a 401.
-    pub fn session_expired(&self, status: StatusCode, location: Option<&str>) -> bool {
-        if status == StatusCode::UNAUTHORIZED {
-            return true;
-        }
-        if !status.is_redirection() {
-            return false;
-        }
-        let Some(path) = location.map(location_path) else {
-            return false;
-        };
-        self.expired_redirect_paths
-            .iter()
-            .any(|p| self.same_path(path, p))
+    /// Does this diary answer to `request_target` (origin-form) say the diary session is
+    /// over? A redirect matching `expired.redirect_to` (resolved like a browser), or one
+    /// of `expired.status` (401 by default).
+    pub fn session_expired(
+        &self,
+        status: StatusCode,
+        location: Option<&str>,
+        request_target: &str,
+    ) -> bool {
+        self.expired.by_answer(status, location, request_target)
     }
 
     /// Outcome of the diary's answer to a login POST.
@@ -182,8 +170,9 @@ impl DiaryRules {
         body: &[u8],
     ) -> LoginOutcome {
         if status.is_redirection() {
-            return match location.map(location_path) {
-                Some(p) if self.is_login_path(p) => LoginOutcome::WrongPassword,
+            let target = location.and_then(|l| resolve_location_path(&self.login_path, l));
+            return match target {
+                Some(p) if self.is_login_path(&p) => LoginOutcome::WrongPassword,
                 Some(_) => LoginOutcome::SignedIn,
                 None => LoginOutcome::Unrecognised,
             };
@@ -206,38 +195,9 @@ impl DiaryRules {
     }
 }
 
-/// The path of a `Location` value: absolute (`http://h/p`), scheme-relative (`//h/p`) or
-/// a path. Only a real scheme before `://` makes it absolute, so a return URL in the
-/// query (`/login?back=http://diary/marks`) does not stand in for the path.
-fn location_path(location: &str) -> &str {
-    let location = location.trim();
-    let authority_and_rest = if let Some(after) = location.strip_prefix("//") {
-        Some(after)
-    } else {
-        location.split_once("://").and_then(|(scheme, after)| {
-            let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-            is_scheme.then_some(after)
-        })
-    };
-    let rest = match authority_and_rest {
-        Some(after) => match after.find(['/', '?', '#']) {
-            Some(j) if after[j..].starts_with('/') => &after[j..],
-            _ => "/",
-        },
-        None => location,
-    };
-    match rest.split(['?', '#']).next() {
-        Some("") | None => "/",
-        Some(p) => p,
-    }
-}
-
 /// Is `needle` in the page? Old PHP diaries answer in windows-1251 (sometimes KOI8-R)
 /// while the configured text is UTF-8, so the text is looked for in each of them.
-fn contains_text(haystack: &[u8], needle: &str) -> bool {
+pub(super) fn contains_text(haystack: &[u8], needle: &str) -> bool {
     if contains(haystack, needle.as_bytes()) {
         return true;
     }
@@ -530,15 +490,45 @@ mod tests {
     }
 
     #[test]
+    fn relative_login_answers_are_resolved_against_the_login_path() {
+        let r = DiaryRules {
+            login_path: "/index.php".into(),
+            ..DiaryRules::demo()
+        };
+        let found = StatusCode::FOUND;
+        for (location, outcome) in [
+            (
+                "Modules.php?modname=misc/Portal.php",
+                LoginOutcome::SignedIn,
+            ),
+            ("index.php?error=1", LoginOutcome::WrongPassword),
+            ("./INDEX.PHP", LoginOutcome::WrongPassword),
+            ("x/../index.php", LoginOutcome::WrongPassword),
+            ("//school.example/index.php", LoginOutcome::WrongPassword),
+            ("javascript:alert(1)", LoginOutcome::Unrecognised),
+        ] {
+            assert_eq!(
+                r.login_outcome(found, Some(location), b""),
+                outcome,
+                "{location}"
+            );
+        }
+    }
+
+    #[test]
     fn tells_an_expired_diary_session() {
         let r = DiaryRules::demo();
-        assert!(r.session_expired(StatusCode::FOUND, Some("/login?return=%2Fmarks")));
-        assert!(r.session_expired(StatusCode::SEE_OTHER, Some("https://diary.local/Login/")));
-        assert!(r.session_expired(StatusCode::UNAUTHORIZED, None));
-        assert!(!r.session_expired(StatusCode::FOUND, Some("/marks")));
-        assert!(!r.session_expired(StatusCode::OK, Some("/login")));
-        assert!(!r.session_expired(StatusCode::FOUND, Some("/loginx")));
-        assert!(!r.session_expired(StatusCode::FOUND, None));
+        assert!(r.session_expired(StatusCode::FOUND, Some("/login?return=%2Fmarks"), "/"));
+        assert!(r.session_expired(
+            StatusCode::SEE_OTHER,
+            Some("https://diary.local/Login/"),
+            "/"
+        ));
+        assert!(r.session_expired(StatusCode::UNAUTHORIZED, None, "/"));
+        assert!(!r.session_expired(StatusCode::FOUND, Some("/marks"), "/"));
+        assert!(!r.session_expired(StatusCode::OK, Some("/login"), "/"));
+        assert!(!r.session_expired(StatusCode::FOUND, Some("/loginx"), "/"));
+        assert!(!r.session_expired(StatusCode::FOUND, None, "/"));
     }
 
     #[test]
@@ -586,11 +576,11 @@ mod tests {
             ("HTTPS://diary.local/login", true),
             ("  /login  ", true),
             ("1http://x/login", false),
-            ("javascript://x/login", true),
+            ("javascript://x/login", false),
             ("", false),
         ] {
             assert_eq!(
-                r.session_expired(StatusCode::FOUND, Some(location)),
+                r.session_expired(StatusCode::FOUND, Some(location), "/"),
                 expired,
                 "{location}"
             );
@@ -599,21 +589,5 @@ mod tests {
             r.login_outcome(StatusCode::FOUND, Some("/journal?from=http://d/login"), b""),
             LoginOutcome::SignedIn
         );
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn location_path_never_panics_and_is_a_prefix_free_path(l in "\\PC{0,60}") {
-            let p = location_path(&l);
-            proptest::prop_assert!(!p.contains(['?', '#']));
-        }
-    }
-
-    #[test]
-    fn location_paths() {
-        assert_eq!(location_path("/a/b?c#d"), "/a/b");
-        assert_eq!(location_path("https://h:1/x?y"), "/x");
-        assert_eq!(location_path("https://h"), "/");
-        assert_eq!(location_path("login"), "login");
     }
 }

@@ -29,6 +29,7 @@ use super::identity::{VaultSignIn, with_cookie};
 use super::{Link, link_url};
 use crate::body::{self, Body, Outcome};
 use crate::diary::assertion::DEFAULT_HEADER;
+use crate::diary::expiry;
 use crate::diary::jar::Jar;
 use crate::diary::probe::Probed;
 use crate::login::ActiveSession;
@@ -345,7 +346,17 @@ impl Link {
                     }
                     return Finish::Done(resp);
                 }
-                let mut expired = rules.session_expired(resp.status(), location.as_deref());
+                let mut expired =
+                    rules.session_expired(resp.status(), location.as_deref(), &plan.path);
+                // A dead session answered 200 with a page (`expired.body_contains`): only
+                // HTML, only its first bytes are read; the page streams on unchanged.
+                if !expired && rules.expired.wants_body(resp.status(), resp.headers()) {
+                    let (parts, body) = resp.into_parts();
+                    let (head, body) = expiry::peek(body).await;
+                    expired =
+                        rules.expired_page(parts.status, &expiry::decoded(&head, &parts.headers));
+                    resp = Response::from_parts(parts, body);
+                }
                 // Identity unknown: the diary session changed without our sign-in, or a
                 // state-changing request may have signed someone else in on the same
                 // session id (a PHP diary that does not rotate it).

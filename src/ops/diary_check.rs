@@ -238,7 +238,7 @@ pub async fn check(
                         .unwrap_or_else(|r| format!("refused with 400 ({})", r.as_str()));
                     let step = "sample";
                     match served {
-                        Ok((status, _)) if status.is_success() => {
+                        Ok((status, _, _)) if status.is_success() => {
                             if !g.public && protected_sample.is_none() {
                                 protected_sample = Some(sample.clone());
                             }
@@ -250,7 +250,7 @@ pub async fn check(
                                 ),
                             ));
                         }
-                        Ok((status, location)) => steps.push(Step::fail(
+                        Ok((status, location, _)) => steps.push(Step::fail(
                             step,
                             format!(
                                 "{sample} (group {}): the diary answered {status}{} to the signed-in account",
@@ -293,14 +293,16 @@ pub async fn check(
     // Expiry: the dead session on a page that needs one.
     let page = protected_sample.unwrap_or_else(|| rules.probe.path.clone());
     steps.push(match get(&http, &host, &page, &jar).await {
-        Ok((status, location)) => {
-            if rules.session_expired(status, location.as_deref()) {
+        Ok((status, location, body)) => {
+            if rules.session_expired(status, location.as_deref(), &page)
+                || rules.expired_page(status, &body)
+            {
                 Step::pass("expiry", format!("{page}: a dead session is recognised ({status})"))
             } else {
                 Step::fail(
                     "expiry",
                     format!(
-                        "{page}: the diary answered {status}{} to a dead session, which [diary] expired_redirect_paths does not recognise",
+                        "{page}: the diary answered {status}{} to a dead session, which [diary] expired does not recognise (redirect_to, body_contains, status)",
                         location.map(|l| format!(" → {l}")).unwrap_or_default()
                     ),
                 )
@@ -382,7 +384,7 @@ async fn get(
     host: &str,
     target: &str,
     jar: &Jar,
-) -> Result<(http::StatusCode, Option<String>), signin::DiaryError> {
+) -> Result<(http::StatusCode, Option<String>, Bytes), signin::DiaryError> {
     let mut b = Request::get(target)
         .header(header::HOST, host)
         .header(header::ACCEPT, "text/html");
@@ -399,7 +401,7 @@ async fn get(
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    Ok((resp.status(), location))
+    Ok((resp.status(), location, resp.into_body()))
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ fn safe_return(candidate: Option<String>) -> String {
     }
 }
 
-fn session_cookie(reply: &mut Reply, id: &str) {
+pub(super) fn session_cookie(reply: &mut Reply, id: &str) {
     if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE_NAME}={id}; Path=/; HttpOnly")) {
         reply.headers.insert(SET_COOKIE, v);
     }
@@ -142,7 +142,12 @@ pub fn logout(state: &State, req: &PageRequest<'_>) -> Reply {
     if let Some(id) = req.session_id {
         state.sessions.end(id);
     }
-    let mut reply = Reply::redirect(StatusCode::FOUND, "/login");
+    signed_out_to("/login")
+}
+
+/// A redirect to `location` that deletes the session cookie.
+pub(super) fn signed_out_to(location: &str) -> Reply {
+    let mut reply = Reply::redirect(StatusCode::FOUND, location);
     let gone = format!("{COOKIE_NAME}=deleted; Path=/; Max-Age=0; HttpOnly");
     if let Ok(v) = HeaderValue::from_str(&gone) {
         reply.headers.insert(SET_COOKIE, v);

@@ -28,11 +28,13 @@
 //!
 //! Files: `quirks` + `php_query` + `php_form` + `php_multipart` (leniencies and PHP's
 //! input model), `routing`, `session`, `school` (data), `layout` + `pages` (HTML),
-//! `login` (sign-in and sign-out), `handlers` (every other route), `server` (HTTP).
+//! `login` (sign-in and sign-out), `handlers` (every other route), `server` (HTTP),
+//! `modules` (the second mode, [`DiaryMode::Modules`]).
 
 mod handlers;
 mod layout;
 mod login;
+pub mod modules;
 mod pages;
 pub mod php_form;
 mod php_multipart;
@@ -64,6 +66,16 @@ pub use school::{DEMO_PASSWORD, Role};
 pub use server::MAX_BODY;
 pub use session::COOKIE_NAME;
 
+/// Which diary the stand-in plays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DiaryMode {
+    /// «Региональный Интернет Дневник»: the pages above, `/api/me`, redirects to `/login`.
+    #[default]
+    Classic,
+    /// A `Modules.php?modname=` PHP school system: see [`modules`].
+    Modules,
+}
+
 /// How to run the diary.
 #[derive(Debug, Clone)]
 pub struct DiaryConfig {
@@ -78,6 +90,8 @@ pub struct DiaryConfig {
     /// pre-login session and shows its CSRF token; a POST without both goes to
     /// [`NO_COOKIES_PATH`]; a good login keeps the session id (no new `Set-Cookie`).
     pub strict_login: bool,
+    /// Which diary to play (see [`DiaryMode`]).
+    pub mode: DiaryMode,
 }
 
 impl DiaryConfig {
@@ -90,6 +104,7 @@ impl DiaryConfig {
             gzip: true,
             clock: Arc::new(SystemClock),
             strict_login: false,
+            mode: DiaryMode::Classic,
         }
     }
 }
@@ -161,6 +176,7 @@ pub async fn start(config: DiaryConfig) -> Result<RunningDiary, DiaryError> {
         config.strict_login,
         config.clock,
         config.session_idle,
+        config.mode,
     ));
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, state.clone(), stopped));
@@ -180,19 +196,26 @@ pub fn demo_accounts() -> Vec<(&'static str, &'static str, &'static str)> {
         .collect()
 }
 
-/// `esia-gateway demo-diary --listen ADDR [--strict-login]`: runs until Ctrl-C.
+/// `esia-gateway demo-diary --listen ADDR [--strict-login] [--modules]`: runs until Ctrl-C.
 pub async fn run_cli(
     listen: SocketAddr,
     session_idle: Duration,
     strict_login: bool,
+    mode: DiaryMode,
 ) -> anyhow::Result<()> {
     let config = DiaryConfig {
         session_idle,
         strict_login,
+        mode,
         ..DiaryConfig::new(listen)
     };
     let diary = start(config).await?;
     println!("Демо-дневник: {}/", diary.url());
+    if mode == DiaryMode::Modules {
+        println!(
+            "Режим Modules.php: вход POST /index.php (USERNAME, PASSWORD), оценки — Modules.php?modname=Grades/…"
+        );
+    }
     if strict_login {
         println!("Строгий вход: cookie и _token со страницы входа обязательны.");
     }

@@ -25,7 +25,9 @@ use tokio::sync::watch;
 
 use super::handlers::{self, PageRequest};
 use super::login;
+use super::modules;
 use super::php_query::PhpParams;
+use super::quirks::split_target;
 use super::routing::resolve_request;
 use super::school::{self, Account, Message, Registration};
 use super::session::{Sessions, session_id_from_cookies};
@@ -40,6 +42,8 @@ pub struct State {
     pub gzip: bool,
     /// See [`super::DiaryConfig::strict_login`].
     pub strict_login: bool,
+    /// Which diary is played.
+    pub mode: super::DiaryMode,
     pub clock: SharedClock,
     pub sessions: Sessions,
     pub accounts: Vec<Account>,
@@ -48,10 +52,17 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(gzip: bool, strict_login: bool, clock: SharedClock, session_idle: Duration) -> Self {
+    pub fn new(
+        gzip: bool,
+        strict_login: bool,
+        clock: SharedClock,
+        session_idle: Duration,
+        mode: super::DiaryMode,
+    ) -> Self {
         Self {
             gzip,
             strict_login,
+            mode,
             sessions: Sessions::new(clock.clone(), session_idle),
             clock,
             accounts: school::accounts(),
@@ -171,12 +182,6 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
         .headers
         .get(COOKIE)
         .map(|c| PhpParams::parse_cookies(c.as_bytes()));
-    let route = resolve_request(
-        parts.method.as_str(),
-        target.as_bytes(),
-        Some(&form),
-        cookies.as_ref(),
-    );
     let session_id = session_id_from_cookies(
         parts
             .headers
@@ -191,6 +196,32 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
         .as_ref()
         .and_then(|l| l.login.as_deref())
         .and_then(|login| state.account(login));
+    if state.mode == super::DiaryMode::Modules {
+        let query = split_target(target.as_bytes()).map(|(_, q)| PhpParams::parse(q));
+        let route = modules::resolve_modules(
+            parts.method.as_str(),
+            target.as_bytes(),
+            Some(&form),
+            cookies.as_ref(),
+        );
+        return modules::answer(
+            state,
+            &modules::ModRequest {
+                route,
+                form: &form,
+                session_id: session_id.as_deref(),
+                live: live.as_ref(),
+                account,
+                logout_token: query.as_ref().and_then(|q| q.scalar("token")),
+            },
+        );
+    }
+    let route = resolve_request(
+        parts.method.as_str(),
+        target.as_bytes(),
+        Some(&form),
+        cookies.as_ref(),
+    );
     if route.needs_session() && account.is_none() {
         return Reply::redirect(StatusCode::FOUND, &login::login_redirect(&target));
     }
