@@ -410,24 +410,10 @@ fn store_cookies(jar: &mut Jar, resp: &DiaryResponse, path: &str, now: DateTime<
     }
 }
 
-/// A `Location` resolved like a browser against the current path, kept only when it
-/// stays on the diary (a path, or an absolute URL whose path we take: the gateway's own
-/// requests always go to the configured diary). `None` for other schemes.
+/// A `Location` resolved like a browser against the current target, kept when it is an
+/// http(s) reference (the gateway's own requests always go to the configured diary).
 fn same_diary_path(current: &str, location: &str) -> Option<String> {
-    let base = url::Url::parse("http://diary.invalid/")
-        .ok()?
-        .join(current)
-        .ok()?;
-    let next = base.join(location.trim()).ok()?;
-    if !matches!(next.scheme(), "http" | "https") {
-        return None;
-    }
-    let mut out = next.path().to_owned();
-    if let Some(q) = next.query() {
-        out.push('?');
-        out.push_str(q);
-    }
-    Some(out)
+    super::location::resolve_location(current, location)
 }
 
 /// The canonical role through the probe; `None` when it says nothing.
