@@ -143,28 +143,32 @@ echo "== warming up"
 wrk -t1 -c10 -d2s -H "Cookie: $COOKIE_diary" "$NGX_URL" >/dev/null 2>&1 || true
 wrk -t1 -c10 -d2s -H "Cookie: __Host-esia-gw=$COOKIE_gateway" "$GW_URL" >/dev/null 2>&1 || true
 
+store_queries() { curl -s "http://127.0.0.1:$ADMIN/metrics" | awk '/^esia_gateway_session_store_queries_total/ {print $2}'; }
 declare -A R
+Q0=$(store_queries); LINKED_REQS=0
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS"
   # shellcheck disable=SC2046
   R[nginx]+="$(measure nginx "$NGX_URL" "$COOKIE_diary" $(nginx_pids));"
   R[linked]+="$(measure linked "$GW_URL" "__Host-esia-gw=$COOKIE_gateway" "$GWPID");"
+  LINKED_REQS=$((LINKED_REQS + $(grep -o '[0-9]* requests in' "$WORK/logs/linked.txt" | tail -1 | cut -d' ' -f1)))
   R[legacy]+="$(measure legacy "$GW_URL" "__Host-esia-gw=$COOKIE_legacy" "$GWPID");"
   R[anon]+="$(measure anon "$GW_URL" "" "$GWPID");"
 done
 RSS_GW=$(awk '/VmHWM/ {print $2}' "/proc/$GWPID/status")
-STORE_READS=$(curl -s "http://127.0.0.1:$ADMIN/metrics" | awk '/^esia_gateway_auth_events_total/ {n++} END {print n+0}')
+# Session store queries over every round (all targets): a hot session needs none.
+STORE_Q=$(( $(store_queries) - Q0 ))
 
-python3 - "$ROOT/bench/RESULTS.md" "$DURATION" "$CONNS" "$ROUNDS" "$RSS_GW" \
+python3 - "$ROOT/bench/RESULTS.md" "$DURATION" "$CONNS" "$ROUNDS" "$RSS_GW" "$STORE_Q" "$LINKED_REQS" \
   "${R[nginx]}" "${R[linked]}" "${R[legacy]}" "${R[anon]}" <<'PY'
 import datetime, os, platform, statistics, subprocess, sys
-out, dur, conns, rounds, rss = sys.argv[1:6]
+out, dur, conns, rounds, rss, store_q, linked_reqs = sys.argv[1:8]
 def rows(s):
     return [list(map(float, r.split())) for r in s.strip(";").split(";")]
 def med(rs, i):
     return statistics.median(r[i] for r in rs)
 names = ["nginx", "linked", "legacy", "anon"]
-data = {n: rows(v) for n, v in zip(names, sys.argv[6:10])}
+data = {n: rows(v) for n, v in zip(names, sys.argv[8:12])}
 ref = data["nginx"]
 desc = {
     "nginx": "nginx TLS proxy → diary, /marks with the diary's cookie (reference)",
@@ -194,7 +198,9 @@ for n in names:
         f"| {desc[n]} | {med(rs,0):.0f} | {med(rs,0)/med(ref,0):.2f} | {med(rs,1):.2f} | "
         f"{med(rs,2):.2f} | {med(rs,2)/max(med(ref,2),1e-9):.2f} | {med(rs,3):.1f} |"
     )
-lines += ["", f"Peak RSS of the measured gateway: {int(rss)/1024:.1f} MiB.", "",
+lines += ["", f"Peak RSS of the measured gateway: {int(rss)/1024:.1f} MiB. "
+          f"Session store queries during all rounds: {store_q} "
+          f"(`esia_gateway_session_store_queries_total`; {linked_reqs} linked-session requests).", "",
           "Plain proxying (no policy, static nginx upstream) is measured by `bench/run.sh`.", ""]
 text = "\n".join(lines)
 open(out, "w").write(text)

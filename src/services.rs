@@ -100,6 +100,12 @@ impl Services {
                 .with_audit_retention(config.audit.retention),
         );
         sessions.spawn_purge(config.session.purge_interval);
+        services.metrics.register(
+            "session_store_queries",
+            "Store calls the session service makes on the request path (reads, touches, writes; \
+             not the periodic purge)",
+            sessions.store_queries(),
+        );
         let signer: Arc<dyn signer::Signer> = Arc::new(signer::LimitedSigner::new(
             signer::from_config(&esia.signer)?,
             config.login.signer_concurrency,

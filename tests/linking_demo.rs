@@ -129,6 +129,7 @@ async fn demo_link_once_then_straight_to_the_grades() {
         r#"esia_gateway_auth_events_total{event="login"} 2"#,
         r#"esia_gateway_auth_events_total{event="link"} 1"#,
         r#"esia_gateway_auth_events_total{event="logout"} 1"#,
+        "esia_gateway_session_store_queries_total",
     ] {
         assert!(metrics.contains(line), "no {line} in\n{metrics}");
     }

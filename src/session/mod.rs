@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use moka::future::Cache;
+use prometheus_client::metrics::counter::Counter;
 
 pub use cookie::{SESSION_COOKIE, removal_cookie, session_cookie, session_id_from_cookies};
 pub use id::{
@@ -96,6 +97,9 @@ pub struct Sessions {
     unknown: Cache<SessionKey, ()>,
     /// Audit events older than this are deleted by the purge (`[audit] retention`).
     audit_retention: Option<Duration>,
+    /// Every store call made here; /metrics shows it so a bench can prove a hot session
+    /// costs no store round trip per request.
+    store_queries: Counter,
 }
 
 /// A cached session and when it was last confirmed by the store.
@@ -143,7 +147,19 @@ impl Sessions {
             cache,
             unknown,
             audit_retention: None,
+            store_queries: Counter::default(),
         }
+    }
+
+    /// The count of store calls made by this service (shared: register it in /metrics).
+    pub fn store_queries(&self) -> Counter {
+        self.store_queries.clone()
+    }
+
+    /// The store, counting the call.
+    fn store(&self) -> &SharedStore {
+        self.store_queries.inc();
+        &self.store
     }
 
     /// Makes the background purge also delete audit events older than `retention`.
@@ -192,7 +208,7 @@ impl Sessions {
             diary_cookies: None,
             esia_id_token_hint: None,
         };
-        self.store.create_session(&record).await?;
+        self.store().create_session(&record).await?;
         let record = Arc::new(record);
         self.cache
             .insert(record.key, Cached::now(record.clone()))
@@ -211,7 +227,7 @@ impl Sessions {
         if record.is_expired(now) {
             self.cache.invalidate(&key).await;
             // Best effort: the purge task deletes it later otherwise.
-            if let Err(e) = self.store.delete_session(&key).await {
+            if let Err(e) = self.store().delete_session(&key).await {
                 tracing::warn!(error = %e, "could not delete an expired session");
             }
             return Ok(None);
@@ -219,7 +235,7 @@ impl Sessions {
         if now - record.last_seen_at < delta(self.policy.touch_interval) {
             return Ok(Some(record));
         }
-        match self.store.touch_session(&key, now).await {
+        match self.store().touch_session(&key, now).await {
             Ok(false) => {
                 // Ended on another replica since we cached it.
                 self.cache.invalidate(&key).await;
@@ -255,7 +271,7 @@ impl Sessions {
         if cached.is_none() && self.unknown.contains_key(key) {
             return Ok(None);
         }
-        match self.store.get_session(key).await {
+        match self.store().get_session(key).await {
             Ok(Some(r)) => {
                 let entry = Cached::now(Arc::new(r));
                 self.cache.insert(*key, entry.clone()).await;
@@ -280,7 +296,7 @@ impl Sessions {
 
     /// Saves changed fields (role, level, diary login …) and refreshes the cache.
     pub async fn update(&self, record: SessionRecord) -> StoreResult<bool> {
-        let found = self.store.update_session(&record).await?;
+        let found = self.store().update_session(&record).await?;
         if found {
             self.cache
                 .insert(record.key, Cached::now(Arc::new(record)))
@@ -297,7 +313,7 @@ impl Sessions {
         key: &SessionKey,
         jar: Option<Vec<u8>>,
     ) -> StoreResult<bool> {
-        let found = self.store.set_diary_cookies(key, jar.as_deref()).await?;
+        let found = self.store().set_diary_cookies(key, jar.as_deref()).await?;
         match (found, self.cache.get(key).await) {
             (true, Some(cached)) => {
                 let mut r = (*cached.record).clone();
@@ -319,11 +335,11 @@ impl Sessions {
         let key = id.key();
         let record = match self.cache.get(&key).await {
             Some(c) => Some(c.record),
-            None => self.store.get_session(&key).await?.map(Arc::new),
+            None => self.store().get_session(&key).await?.map(Arc::new),
         };
         // Store first: if the delete fails the user is told so and stays signed in
         // everywhere, rather than being signed out on this replica only.
-        self.store.delete_session(&key).await?;
+        self.store().delete_session(&key).await?;
         self.cache.invalidate(&key).await;
         Ok(record)
     }
@@ -331,7 +347,7 @@ impl Sessions {
     /// Ends every session of a diary user (unbind, changed diary password). Other
     /// replicas follow within `cache_ttl`.
     pub async fn end_all_of_login(&self, login: &str) -> StoreResult<u64> {
-        let n = self.store.delete_sessions_of_login(login).await?;
+        let n = self.store().delete_sessions_of_login(login).await?;
         let login = login.to_owned();
         // Fails only if closures were not enabled at build time (they are).
         let _ = self
