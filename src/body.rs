@@ -59,6 +59,47 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// How long a body the gateway reads itself (a login or link form, a body read to decide
+/// on its parameters) may take to arrive. The connection's idle timer does not run while
+/// a request is in flight, so without this a client sending a few bytes a minute would
+/// hold the request forever.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why [`read_within`] gave no body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyReadError {
+    /// More than the limit (413).
+    TooLarge,
+    /// The client's body broke off (400).
+    Broken,
+    /// Not complete within the time allowed (408).
+    TimedOut,
+}
+
+/// The whole body, at most `limit` bytes, within `timeout`.
+pub async fn read_within(
+    mut body: Body,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, BodyReadError> {
+    let read = async {
+        let mut out = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| BodyReadError::Broken)?;
+            if let Some(data) = frame.data_ref() {
+                if out.len() + data.len() > limit {
+                    return Err(BodyReadError::TooLarge);
+                }
+                out.extend_from_slice(data);
+            }
+        }
+        Ok(out.freeze())
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(BodyReadError::TimedOut))
+}
+
 /// The client's address as the proxy resolved it (the browser's own behind trusted
 /// forwarders), carried in request extensions to the services that limit per client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +179,31 @@ mod tests {
         let got = body.collect().await.unwrap().to_bytes();
         assert_eq!(got.len(), 100);
         assert!(!tripped.load(Ordering::Acquire));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_never_ends_times_out_and_limits_hold() {
+        use futures_util::StreamExt;
+        use std::time::Duration;
+        // One byte, then silence: a slow client.
+        let frames =
+            futures_util::stream::iter([Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"a")))])
+                .chain(futures_util::stream::pending());
+        let slow = boxed(http_body_util::StreamBody::new(frames));
+        assert_eq!(
+            read_within(slow, 100, Duration::from_millis(50)).await,
+            Err(BodyReadError::TimedOut)
+        );
+        assert_eq!(
+            read_within(full("0123456789"), 5, Duration::from_secs(1)).await,
+            Err(BodyReadError::TooLarge)
+        );
+        assert_eq!(
+            read_within(full("abc"), 5, Duration::from_secs(1))
+                .await
+                .unwrap(),
+            Bytes::from_static(b"abc")
+        );
     }
 
     #[tokio::test]

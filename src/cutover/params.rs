@@ -13,10 +13,8 @@
 //! byte for byte as it was read. A body the gateway cannot read (an odd multipart, a
 //! non-UTF-8 charset) counts as naming every protected parameter.
 
-use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 
 use crate::body::{self, Body};
 use crate::policy::{CanonicalRequest, PhpQuery};
@@ -39,10 +37,14 @@ pub async fn with_body_params(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let bytes = match read_capped(incoming, MAX_DECISION_BODY).await {
-        Ok(b) => b,
-        Err(status) => return Err(status),
-    };
+    let bytes =
+        crate::body::read_within(incoming, MAX_DECISION_BODY, crate::body::BODY_READ_TIMEOUT)
+            .await
+            .map_err(|e| match e {
+                crate::body::BodyReadError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                crate::body::BodyReadError::Broken => StatusCode::BAD_REQUEST,
+                crate::body::BodyReadError::TimedOut => StatusCode::REQUEST_TIMEOUT,
+            })?;
     let mut pairs: Vec<(String, String)> = canonical
         .query
         .params()
@@ -105,18 +107,4 @@ fn cookie_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
             (n, v.into_owned())
         })
         .collect()
-}
-
-async fn read_capped(mut body: Body, limit: usize) -> Result<Bytes, StatusCode> {
-    let mut out = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
-        if let Some(data) = frame.data_ref() {
-            if out.len() + data.len() > limit {
-                return Err(StatusCode::PAYLOAD_TOO_LARGE);
-            }
-            out.extend_from_slice(data);
-        }
-    }
-    Ok(out.freeze())
 }

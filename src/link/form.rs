@@ -52,7 +52,8 @@ impl Fields {
     }
 }
 
-/// Reads a small form body; `None` when too large or broken.
+/// Reads a small form body; `None` when too large, broken, or not complete within
+/// [`crate::body::BODY_READ_TIMEOUT`].
 pub(super) async fn read_body<B>(body: B, limit: usize) -> Option<bytes::Bytes>
 where
     B: http_body::Body + Send + Unpin,
@@ -60,7 +61,8 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let limited = http_body_util::Limited::new(body, limit);
-    Some(limited.collect().await.ok()?.to_bytes())
+    let read = tokio::time::timeout(crate::body::BODY_READ_TIMEOUT, limited.collect()).await;
+    Some(read.ok()?.ok()?.to_bytes())
 }
 
 fn return_param(query: Option<&str>) -> String {

@@ -57,7 +57,9 @@ impl Link {
             ));
         }
         let (mut parts, body) = req.into_parts();
-        let Some(bytes) = read_capped(body, MAX_LOGIN_FORM).await else {
+        let Ok(bytes) =
+            crate::body::read_within(body, MAX_LOGIN_FORM, crate::body::BODY_READ_TIMEOUT).await
+        else {
             return refuse(self.bad_form("legacy login form unreadable or too large"));
         };
         let content_type = parts
@@ -332,24 +334,6 @@ fn from_our_pages(h: &http::HeaderMap) -> bool {
                 .and_then(|v| Url::parse(v).ok())
                 .is_some_and(|u| u.origin() == ours.origin())
         })
-}
-
-/// The whole body when it is at most `limit` bytes; `None` when larger or broken.
-/// Written against the concrete body type: the generic `Limited` needs an error
-/// conversion bound the connection task's `Send` check cannot see through.
-async fn read_capped(mut body: Body, limit: usize) -> Option<Bytes> {
-    use http_body_util::BodyExt;
-    let mut out = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.ok()?;
-        if let Some(data) = frame.data_ref() {
-            if out.len() + data.len() > limit {
-                return None;
-            }
-            out.extend_from_slice(data);
-        }
-    }
-    Some(out.freeze())
 }
 
 #[cfg(test)]
