@@ -44,7 +44,7 @@ echo "== building the gateway (release)"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/esia-gateway"
 
 echo "== starting the demo (ESIA mock + demo diary) and logging in through it"
-(cd "$WORK" && RUST_LOG=warn "$BIN" demo --data-dir "$WORK/demo" --https "127.0.0.1:$DEMO" \
+(cd "$WORK" && RUST_LOG=warn exec "$BIN" demo --data-dir "$WORK/demo" --https "127.0.0.1:$DEMO" \
   --admin "127.0.0.1:$DEMO_ADMIN" --at 2019-02-01 >"$WORK/logs/demo.txt" 2>&1) & PIDS+=($!)
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$DEMO_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 CA="$WORK/demo/certs/demo-ca.pem"
@@ -61,7 +61,7 @@ text = re.sub(r'(?m)^level = ".*"$', 'level = "warn"', text, count=1)
 text = re.sub(r'(?m)^access_log = .*$', 'access_log = false', text, count=1)
 open(sys.argv[2], "w").write(text)
 PY
-(cd "$WORK" && RUST_LOG=error "$BIN" run --config "$WORK/gateway.toml" >"$WORK/logs/gw.txt" 2>&1) & PIDS+=($!)
+(cd "$WORK" && RUST_LOG=error exec "$BIN" run --config "$WORK/gateway.toml" >"$WORK/logs/gw.txt" 2>&1) & PIDS+=($!)
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 GWPID=$(pgrep -f "esia-gateway run --config $WORK/gateway.toml" | head -1)
 
