@@ -121,6 +121,7 @@ impl Services {
             public_url: config.listen.public_url.clone(),
             legacy_login_url: config.login.legacy_login_url.clone(),
             starts_per_minute: config.login.starts_per_minute,
+            callback_origin: Some(esia.redirect_uri.clone()),
         };
         let backend = Arc::new(
             StoreBackend::new(store.clone(), sessions.clone(), clock.clone())

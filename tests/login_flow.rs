@@ -767,10 +767,12 @@ async fn the_config_sections_turn_the_esia_login_on() {
     let ca = dir.join("cfg-ca.pem");
     std::fs::write(&ca, stand.mock().ca_pem().unwrap()).unwrap();
     let hash = esia_gateway::esia::request::certificate_hash(&stand.rp.cert_der);
+    let https = support::free_addr();
+    let port = https.port();
     let text = format!(
         r#"
 [listen]
-https = "127.0.0.1:0"
+https = "{https}"
 [tls]
 cert = "{cert}"
 key = "{key}"
@@ -779,7 +781,7 @@ url = "{upstream}"
 [esia]
 base_url = "{base}"
 client_id = "{CLIENT_ID}"
-redirect_uri = "https://localhost/auth/callback"
+redirect_uri = "https://localhost:{port}/auth/callback"
 certificate_hash = "{hash}"
 token_keys = ["cfg-token.pem"]
 ca_bundle = "cfg-ca.pem"
@@ -833,6 +835,16 @@ path = "state/gw.db"
         "{to}"
     );
     assert!(to.contains("client_secret=") && to.contains(&hash));
+    // Issue 10: a login started by another name (here the address) goes to the
+    // callback's origin first, where the flow cookie will be found again.
+    let by_address = format!("https://127.0.0.1:{port}/auth/login?return=%2Fmarks");
+    let resp = b.get(&by_address).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(location(&resp), url("/auth/login?return=%2Fmarks"));
+    assert!(
+        resp.headers().get("set-cookie").is_none(),
+        "no flow on the wrong origin"
+    );
     // The default prefix is the diary's now.
     b.get(url("/esia/start")).send().await.unwrap();
     assert_eq!(stand.upstream.last().uri, "/esia/start");

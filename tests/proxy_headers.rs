@@ -164,6 +164,7 @@ async fn public_url_is_the_rewrite_target_when_configured() {
     let up = TestUpstream::start().await;
     let mut cfg = config(&pki, &up.url());
     cfg.listen.public_url = Some(url::Url::parse("https://dnevnik.example").unwrap());
+    cfg.listen.hosts = vec!["localhost".into()];
     let gw = start(cfg).await;
     let resp = client(&pki, &gw)
         .get(url(&gw, "/redirect"))
@@ -214,4 +215,46 @@ async fn every_https_answer_carries_hsts_unless_switched_off() {
     let gw = start(off).await;
     let resp = client(&pki, &gw).get(url(&gw, "/")).send().await.unwrap();
     assert!(!resp.headers().contains_key("strict-transport-security"));
+}
+
+/// Issue 10: with `public_url` set, a browser that reaches the gateway by another name (an
+/// address, an alias, a name an attacker points at us) is sent to the same page on the
+/// public name first (GET/HEAD: the ESIA flow cookie must live there) and a form gets
+/// 421 rather than being re-sent elsewhere; names in `listen.hosts` are served.
+#[tokio::test]
+async fn only_the_gateways_own_names_are_served() {
+    let pki = Pki::new();
+    let up = TestUpstream::start().await;
+    let mut cfg = config(&pki, &up.url());
+    cfg.listen.public_url = Some(url::Url::parse("https://dnevnik.example").unwrap());
+    let gw = start(cfg.clone()).await;
+    let c = client(&pki, &gw);
+
+    let resp = c.get(url(&gw, "/marks?id=7")).send().await.unwrap();
+    assert_eq!(resp.status(), 307);
+    assert_eq!(
+        resp.headers()["location"],
+        "https://dnevnik.example/marks?id=7"
+    );
+    let resp = c.head(url(&gw, "/")).send().await.unwrap();
+    assert_eq!(resp.status(), 307);
+    let resp = c
+        .post(url(&gw, "/login"))
+        .body("user=a&pass=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 421);
+    assert!(up.seen().is_empty(), "nothing reached the diary");
+    drop(gw);
+
+    cfg.listen.hosts = vec!["localhost".into()];
+    let gw = start(cfg).await;
+    let resp = client(&pki, &gw)
+        .get(url(&gw, "/echo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(up.seen().len(), 1);
 }

@@ -68,6 +68,8 @@ pub struct ListenFile {
     pub http: Option<String>,
     pub admin: Option<String>,
     pub public_url: Option<String>,
+    /// Other names browsers may use (aliases); anything else is sent to `public_url`.
+    pub hosts: Option<Vec<String>>,
 }
 
 /// `[tls]`

@@ -76,6 +76,32 @@ pub struct Listen {
     /// The origin browsers use, e.g. `https://dnevnik.example.ru`. When absent, the
     /// request's own `Host` is used (after validation) to build absolute URLs.
     pub public_url: Option<url::Url>,
+    /// Further names browsers may reach the gateway by, besides `public_url`'s host
+    /// (lowercase, no port). Both absent: any well-formed `Host` (check-config warns).
+    pub hosts: Vec<String>,
+}
+
+impl Listen {
+    /// Whether a browser may reach the gateway as `authority` (`host[:port]`, already
+    /// validated and lowercased by the proxy). The port is not compared: behind a
+    /// load balancer the browser's port is not ours.
+    pub fn serves_host(&self, authority: &str) -> bool {
+        let public = self.public_url.as_ref().and_then(|u| u.host_str());
+        if public.is_none() && self.hosts.is_empty() {
+            return true;
+        }
+        let Ok(asked) = authority.parse::<http::uri::Authority>() else {
+            return false;
+        };
+        let host = asked.host();
+        public.is_some_and(|p| p.eq_ignore_ascii_case(host))
+            || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    /// Whether anything limits the names served (see [`Self::serves_host`]).
+    pub fn names_known(&self) -> bool {
+        self.public_url.is_some() || !self.hosts.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -205,6 +231,7 @@ impl GatewayConfig {
                 http: None,
                 admin: None,
                 public_url: None,
+                hosts: Vec::new(),
             },
             tls: TlsConfig {
                 cert,

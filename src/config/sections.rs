@@ -97,12 +97,43 @@ pub fn listen(f: &ListenFile, cx: &mut Ctx) -> Option<Listen> {
             .map(Some)
             .ok_or(()),
     };
+    let public_url = public_url.ok()?;
+    let hosts = allowed_hosts(f.hosts.as_deref().unwrap_or_default(), cx);
     Some(Listen {
         https: https?,
         http: http.ok()?,
         admin: admin.ok()?,
-        public_url: public_url.ok()?,
+        public_url,
+        hosts: hosts?,
     })
+}
+
+/// `listen.hosts` checked: bare names or addresses, no scheme, port or path.
+fn allowed_hosts(listed: &[String], cx: &mut Ctx) -> Option<Vec<String>> {
+    let mut hosts = Vec::new();
+    let mut ok = true;
+    for (i, raw) in listed.iter().enumerate() {
+        let name = raw.trim().to_ascii_lowercase();
+        let bare = name
+            .parse::<http::uri::Authority>()
+            .ok()
+            .filter(|a| a.port().is_none() && a.as_str() == a.host() && !a.host().is_empty());
+        if bare.is_none() || name.contains(['@', '/', ' ']) {
+            cx.error(
+                &format!("listen.hosts[{i}]"),
+                format!("{raw:?} is not a host name"),
+                Some(
+                    "a bare name or address such as \"dnevnik.example.ru\", without scheme or port",
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        if !hosts.contains(&name) {
+            hosts.push(name);
+        }
+    }
+    ok.then_some(hosts)
 }
 
 pub fn upstream(f: &UpstreamFile, cx: &mut Ctx) -> Option<UpstreamConfig> {

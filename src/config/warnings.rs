@@ -11,6 +11,14 @@ use crate::policy::Access;
 /// Every warning for `cfg` at `now`, one sentence each with what to do.
 pub fn warnings(cfg: &GatewayConfig, now: DateTime<Utc>) -> Vec<String> {
     let mut out = Vec::new();
+    if cfg.esia.is_some() && !cfg.listen.names_known() {
+        out.push(
+            "listen.public_url: not set, so the gateway answers to any Host and builds its \
+             redirects from it; set public_url (and listen.hosts for aliases) so browsers that \
+             come by an address or another name are sent to the name ESIA returns to"
+                .to_owned(),
+        );
+    }
     let Some(cutover) = &cfg.cutover else {
         return out;
     };
@@ -70,6 +78,33 @@ mod tests {
         });
         cfg.esia = None;
         cfg
+    }
+
+    #[test]
+    fn esia_without_a_public_name_is_warned_about() {
+        let mut cfg = shipped();
+        cfg.cutover = None;
+        let now = "2026-12-05T00:00:00Z".parse().unwrap();
+        assert!(warnings(&cfg, now).is_empty());
+        let esia: crate::esia::config::EsiaFile = toml::from_str(
+            r#"
+            base_url = "https://esia.example"
+            client_id = "DNEVNIK76"
+            redirect_uri = "https://dnevnik.example.ru/esia/callback"
+            certificate_hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            token_keys = ["/k.pem"]
+            signer = { kind = "demo", key = "/k.pem" }
+            "#,
+        )
+        .unwrap();
+        cfg.esia = Some(esia.validate().unwrap());
+        let w = warnings(&cfg, now);
+        assert!(
+            w.iter().any(|w| w.starts_with("listen.public_url: ")),
+            "{w:?}"
+        );
+        cfg.listen.hosts = vec!["dnevnik.example.ru".into()];
+        assert!(warnings(&cfg, now).is_empty());
     }
 
     #[test]

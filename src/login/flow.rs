@@ -44,7 +44,30 @@ impl Login {
     }
 
     /// `GET login?return=…[&public=1]`: a new flow, then 302 to ESIA.
+    /// `None` when the request came to the origin ESIA returns to (or its host cannot
+    /// be told); else the same login URL on that origin.
+    fn on_callback_origin<B>(&self, req: &Request<B>) -> Option<String> {
+        let origin = self.settings.callback_origin.as_ref()?;
+        let raw = match req.headers().get(http::header::HOST) {
+            Some(v) => v.to_str().ok()?.to_owned(),
+            None => req.uri().authority()?.as_str().to_owned(),
+        };
+        let asked: http::uri::Authority = raw.parse().ok()?;
+        let same_host = origin
+            .host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case(asked.host()));
+        let same_port = asked.port_u16().unwrap_or(443) == origin.port_or_known_default()?;
+        if same_host && same_port {
+            return None;
+        }
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        Some(format!("{}{target}", origin.origin().ascii_serialization()))
+    }
+
     pub(super) async fn begin<B>(&self, req: &Request<B>) -> PageResponse {
+        if let Some(elsewhere) = self.on_callback_origin(req) {
+            return redirect(&elsewhere);
+        }
         if let Some(crate::body::ClientAddr(ip)) = req.extensions().get()
             && let Err(wait) = self.starts.check(*ip, std::time::Instant::now())
         {

@@ -59,6 +59,10 @@ pub struct LoginSettings {
     pub legacy_login_url: Option<String>,
     /// ESIA logins one client address may start per minute; more → 429.
     pub starts_per_minute: u32,
+    /// The origin of ESIA's `redirect_uri`. A login started on another name (an
+    /// address, an alias) is sent there first: the flow cookie must live on the origin
+    /// ESIA returns to, or the callback finds no flow.
+    pub callback_origin: Option<Url>,
 }
 
 impl Default for LoginSettings {
@@ -71,6 +75,7 @@ impl Default for LoginSettings {
             public_url: None,
             legacy_login_url: None,
             starts_per_minute: 30,
+            callback_origin: None,
         }
     }
 }

@@ -39,6 +39,10 @@ fn ru(status: StatusCode) -> (&'static str, &'static str) {
             "Слишком длинный адрес",
             "Адрес страницы слишком длинный. Проверьте ссылку и попробуйте ещё раз.",
         ),
+        421 => (
+            "Неверный адрес сайта",
+            "Этот адрес не относится к электронному дневнику. Откройте дневник по его основному адресу.",
+        ),
         431 => (
             "Слишком большой запрос",
             "Запрос содержит слишком много данных в заголовках. Очистите cookie для этого сайта и попробуйте ещё раз.",
@@ -81,6 +85,10 @@ fn en(status: StatusCode) -> (&'static str, &'static str) {
         414 => (
             "Address too long",
             "The page address is too long. Check the link and try again.",
+        ),
+        421 => (
+            "Wrong site address",
+            "This address does not belong to the e-diary. Open the diary at its main address.",
         ),
         431 => (
             "Request too large",

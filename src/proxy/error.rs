@@ -12,6 +12,14 @@ use crate::upstream::UpstreamError;
 pub enum ProxyError {
     #[error("missing or invalid Host")]
     BadHost,
+    /// A `Host` that is not one of the gateway's names (`listen.hosts`, `public_url`).
+    /// GET/HEAD go to the same page on the canonical origin (`location`), so the ESIA
+    /// flow cookie and the session live on the origin ESIA returns to; the rest get 421.
+    #[error("Host {host:?} is not one of the gateway's names")]
+    OtherHost {
+        host: String,
+        location: Option<String>,
+    },
     #[error("request target cannot be forwarded: {0}")]
     BadTarget(String),
     #[error("request target of {0} bytes: over the limit")]
@@ -30,11 +38,34 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadHost | Self::BadTarget(_) => StatusCode::BAD_REQUEST,
+            Self::OtherHost {
+                location: Some(_), ..
+            } => StatusCode::TEMPORARY_REDIRECT,
+            Self::OtherHost { location: None, .. } => StatusCode::MISDIRECTED_REQUEST,
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Upstream(e) => e.status(),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The answer the browser gets: a redirect to the canonical origin, else the
+    /// error page for [`Self::status`].
+    pub fn into_response(
+        self,
+        language: crate::language::Language,
+    ) -> http::Response<crate::body::Body> {
+        match self {
+            Self::OtherHost {
+                location: Some(location),
+                ..
+            } => {
+                let mut resp = crate::pages::into_body(crate::pages::redirect(&location));
+                *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+                resp
+            }
+            other => crate::pages::error_page(other.status(), language),
         }
     }
 }

@@ -228,7 +228,7 @@ impl Proxy {
                 } else {
                     tracing::debug!(error = %e, status = status.as_u16(), "request refused");
                 }
-                crate::pages::error_page(status, config.pages.language)
+                e.into_response(config.pages.language)
             }
         };
         let mut response = response;
@@ -395,6 +395,9 @@ impl Proxy {
             )));
         }
         let client_host = host::client_host(req.headers(), req.uri())?;
+        if !config.listen.serves_host(&client_host) {
+            return Err(host::other_host(req, client_host, &config.listen));
+        }
         if let Some(len) = req.headers().get(CONTENT_LENGTH) {
             let len: u64 = len
                 .to_str()

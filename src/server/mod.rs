@@ -229,11 +229,7 @@ impl Gateway {
         let mut http_addr = None;
         if let Some(listener) = http {
             http_addr = Some(local_addr(&listener, https_addr)?);
-            let redirect = Redirect::new(
-                config.listen.public_url.clone(),
-                https_addr.port(),
-                config.pages.language,
-            );
+            let redirect = Redirect::new(&config.listen, https_addr.port(), config.pages.language);
             tokio::spawn(listeners.clone().accept_plain(
                 listener,
                 Handler::Redirect(Arc::new(redirect)),

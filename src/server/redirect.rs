@@ -1,7 +1,9 @@
 //! The optional plain-HTTP listener: it serves nothing, it only sends the browser to the
 //! same page over https — 301 for GET/HEAD, 308 for the rest so a form POST is not
 //! turned into a GET. The target is `listen.public_url` when configured, else the
-//! request's own host on the https port. A missing or malformed `Host` gets 400.
+//! request's own host on the https port — only one of `listen.hosts` when that list is
+//! set, so the listener cannot be made to send browsers elsewhere. A missing, malformed
+//! or foreign `Host` gets 400.
 
 use http::header::{HOST, HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
@@ -12,14 +14,17 @@ use crate::language::Language;
 #[derive(Debug)]
 pub struct Redirect {
     public: Option<url::Url>,
+    /// The names served; with `public_url` unset, only these are redirected to.
+    listen: crate::config::Listen,
     https_port: u16,
     language: Language,
 }
 
 impl Redirect {
-    pub fn new(public: Option<url::Url>, https_port: u16, language: Language) -> Self {
+    pub fn new(listen: &crate::config::Listen, https_port: u16, language: Language) -> Self {
         Self {
-            public,
+            public: listen.public_url.clone(),
+            listen: listen.clone(),
             https_port,
             language,
         }
@@ -57,6 +62,9 @@ impl Redirect {
                 if authority.as_str().contains('@') || authority.host().is_empty() {
                     return None;
                 }
+                if !self.listen.serves_host(authority.as_str()) {
+                    return None;
+                }
                 let host = authority.host().to_ascii_lowercase();
                 match self.https_port {
                     443 => format!("https://{host}"),
@@ -72,6 +80,16 @@ impl Redirect {
 mod tests {
     use super::*;
 
+    fn listen(public: Option<&str>, hosts: &[&str]) -> crate::config::Listen {
+        crate::config::Listen {
+            https: "127.0.0.1:0".parse().unwrap(),
+            http: None,
+            admin: None,
+            public_url: public.map(|u| url::Url::parse(u).unwrap()),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        }
+    }
+
     fn req(method: Method, uri: &str, host: Option<&str>) -> Request<()> {
         let mut b = Request::builder().method(method).uri(uri);
         if let Some(h) = host {
@@ -82,7 +100,7 @@ mod tests {
 
     #[test]
     fn redirects_to_the_same_host_on_the_https_port() {
-        let r = Redirect::new(None, 8443, Language::Ru);
+        let r = Redirect::new(&listen(None, &[]), 8443, Language::Ru);
         let resp = r.handle(&req(Method::GET, "/a?b=1", Some("Dnevnik.example:8080")));
         assert_eq!(resp.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(
@@ -95,18 +113,32 @@ mod tests {
 
     #[test]
     fn public_url_wins_over_host() {
-        let public = url::Url::parse("https://dnevnik.example").unwrap();
-        let r = Redirect::new(Some(public), 443, Language::Ru);
+        let r = Redirect::new(
+            &listen(Some("https://dnevnik.example"), &[]),
+            443,
+            Language::Ru,
+        );
         let resp = r.handle(&req(Method::GET, "/x", Some("evil.example")));
         assert_eq!(resp.headers()[LOCATION], "https://dnevnik.example/x");
     }
 
     #[test]
     fn bad_hosts_get_400() {
-        let r = Redirect::new(None, 443, Language::En);
+        let r = Redirect::new(&listen(None, &[]), 443, Language::En);
         for host in [None, Some("user@evil.example"), Some("a b"), Some("x/y")] {
             let resp = r.handle(&req(Method::GET, "/", host));
             assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{host:?}");
+        }
+    }
+
+    #[test]
+    fn with_a_host_list_only_listed_names_are_redirected_to() {
+        let r = Redirect::new(&listen(None, &["dnevnik.example"]), 443, Language::Ru);
+        let ok = r.handle(&req(Method::GET, "/x", Some("DNEVNIK.example:80")));
+        assert_eq!(ok.headers()[LOCATION], "https://dnevnik.example/x");
+        for host in ["evil.example", "dnevnik.example.evil", "10.0.0.1"] {
+            let resp = r.handle(&req(Method::GET, "/", Some(host)));
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{host}");
         }
     }
 }

@@ -7,9 +7,9 @@
 
 use http::header::{HOST, HeaderValue};
 use http::uri::Authority;
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, Method, Uri};
 
-use crate::config::HostHeader;
+use crate::config::{HostHeader, Listen};
 use crate::proxy::error::ProxyError;
 
 /// The host the browser asked for, as `host[:port]`.
@@ -38,6 +38,21 @@ fn parse(raw: &str) -> Result<String, ProxyError> {
         return Err(ProxyError::BadHost);
     }
     Ok(a.as_str().to_ascii_lowercase())
+}
+
+/// The refusal for a `Host` the gateway does not serve: GET/HEAD are sent to the same
+/// path and query on `public_url`, anything else gets 421 (a browser that coalesced an
+/// HTTP/2 connection retries on a new one; a form is never re-sent elsewhere).
+pub fn other_host<B>(req: &http::Request<B>, host: String, listen: &Listen) -> ProxyError {
+    let location = listen
+        .public_url
+        .as_ref()
+        .filter(|_| matches!(*req.method(), Method::GET | Method::HEAD))
+        .map(|url| {
+            let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            format!("{}{target}", url.origin().ascii_serialization())
+        });
+    ProxyError::OtherHost { host, location }
 }
 
 /// The `Host` value to send to the diary.
