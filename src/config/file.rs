@@ -113,6 +113,8 @@ pub struct LimitsFile {
     pub max_header_bytes: Option<SizeValue>,
     pub max_headers: Option<usize>,
     pub max_body_bytes: Option<SizeValue>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
 }
 
 /// `[timeouts]`

@@ -152,6 +152,10 @@ pub struct Limits {
     pub max_headers: usize,
     /// Request body bytes → 413 beyond.
     pub max_body_bytes: u64,
+    /// Open browser connections over the public listeners; more get a 503 page.
+    pub max_connections: usize,
+    /// Open connections from one peer address (trusted forwarders exempt).
+    pub max_connections_per_client: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +200,9 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_body_bytes: 10 * 1024 * 1024,
+            max_connections: 10_000,
+            // A school behind one NAT address: 30 browsers with HTTP/1's 6 each.
+            max_connections_per_client: 256,
         }
     }
 }

@@ -220,10 +220,28 @@ pub fn limits(f: &LimitsFile, cx: &mut Ctx) -> Option<Limits> {
     let body = f.max_body_bytes.map_or(Some(d.max_body_bytes), |v| {
         bounded(v.0, 1, u64::MAX, "limits.max_body_bytes", cx)
     });
+    let connections = f
+        .max_connections
+        .map_or(Some(d.max_connections as u64), |v| {
+            bounded(v as u64, 1, 1_000_000, "limits.max_connections", cx)
+        });
+    let per_client =
+        f.max_connections_per_client
+            .map_or(Some(d.max_connections_per_client as u64), |v| {
+                bounded(
+                    v as u64,
+                    1,
+                    1_000_000,
+                    "limits.max_connections_per_client",
+                    cx,
+                )
+            });
     Some(Limits {
         max_header_bytes: usize::try_from(header_bytes?).ok()?,
         max_headers: usize::try_from(headers?).ok()?,
         max_body_bytes: body?,
+        max_connections: usize::try_from(connections?).ok()?,
+        max_connections_per_client: usize::try_from(per_client?).ok()?,
     })
 }
 

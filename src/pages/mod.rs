@@ -33,9 +33,21 @@ pub fn error_page(status: StatusCode, language: Language) -> Response<Body> {
     into_body(html_response(status, render_error(status, language)))
 }
 
+/// The page for a connection past a `[limits]` cap (503).
+pub fn busy_page(language: Language) -> Response<Body> {
+    let t = texts::busy(language);
+    into_body(html_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        render(StatusCode::SERVICE_UNAVAILABLE, &t, language),
+    ))
+}
+
 /// The HTML of the error page; falls back to a bare page if rendering ever fails.
 pub fn render_error(status: StatusCode, language: Language) -> String {
-    let t = texts::for_status(status, language);
+    render(status, &texts::for_status(status, language), language)
+}
+
+fn render(status: StatusCode, t: &texts::Texts, language: Language) -> String {
     let lang = match language {
         Language::Ru => "ru",
         Language::En => "en",

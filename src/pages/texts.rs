@@ -23,6 +23,22 @@ pub fn for_status(status: StatusCode, language: Language) -> Texts {
     Texts { title, text, home }
 }
 
+/// The page for a connection past a connection cap.
+pub fn busy(language: Language) -> Texts {
+    let (title, text) = match language {
+        Language::Ru => (
+            "Сервер перегружен",
+            "Сейчас к дневнику подключено слишком много пользователей. Попробуйте обновить страницу через минуту.",
+        ),
+        Language::En => (
+            "Server overloaded",
+            "Too many people are connected to the diary right now. Reload the page in a minute.",
+        ),
+    };
+    let home = for_status(StatusCode::SERVICE_UNAVAILABLE, language).home;
+    Texts { title, text, home }
+}
+
 fn ru(status: StatusCode) -> (&'static str, &'static str) {
     match status.as_u16() {
         400 => (

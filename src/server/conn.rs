@@ -37,6 +37,8 @@ pub enum Handler {
     Proxy(Arc<Proxy>),
     Redirect(Arc<Redirect>),
     Admin(Arc<Admin>),
+    /// A connection past a cap of `[limits]`: one page saying so, then closed.
+    Busy(crate::language::Language),
 }
 
 impl Handler {
@@ -45,6 +47,7 @@ impl Handler {
             Self::Proxy(p) => p.handle(req, client).await,
             Self::Redirect(r) => r.handle(&req),
             Self::Admin(a) => a.handle(&req).await,
+            Self::Busy(language) => busy(&req, *language),
         }
     }
 
@@ -55,11 +58,34 @@ impl Handler {
     }
 }
 
+/// The answer on a connection past a cap: 503 with `Retry-After`, and the connection
+/// closed after it (HTTP/1 by `Connection: close`; HTTP/2 forbids that header, its
+/// connection ends at the idle deadline).
+fn busy<B>(req: &Request<B>, language: crate::language::Language) -> Response<Body> {
+    let mut resp = crate::pages::busy_page(language);
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("10"),
+    );
+    if req.version() <= http::Version::HTTP_11 {
+        h.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
+}
+
 /// Connection settings shared by every connection of a listener.
 pub struct ConnSettings {
     builder: auto::Builder<TokioExecutor>,
     header_read: Duration,
     idle: Duration,
+    /// `[limits]` connection caps (read at every accept, so a reload applies at once).
+    pub caps: super::admission::Caps,
+    /// For the refusal page.
+    pub language: crate::language::Language,
 }
 
 impl ConnSettings {
@@ -92,6 +118,12 @@ impl ConnSettings {
             builder,
             header_read: config.timeouts.header_read,
             idle: config.timeouts.idle,
+            caps: super::admission::Caps {
+                total: limits.max_connections,
+                per_client: limits.max_connections_per_client,
+                exempt: config.forwarding.trusted_proxies.clone(),
+            },
+            language: config.pages.language,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! addresses) and returns a [`RunningGateway`]; [`run`] is start + signals for the binary:
 //! SIGHUP reloads the certificate, SIGTERM/SIGINT shut down gracefully.
 
+mod admission;
 pub mod conn;
 pub mod redirect;
 mod reload;
@@ -216,6 +217,7 @@ impl Gateway {
             settings: settings.clone(),
             signal: shutdown.signal(),
             metrics: metrics.clone(),
+            admission: admission::Admission::new(&metrics),
         };
         let tls_timeout = config.timeouts.header_read;
         tokio::spawn(listeners.clone().accept_tls(
@@ -355,9 +357,33 @@ struct Listener {
     settings: Arc<ArcSwap<ConnSettings>>,
     signal: ShutdownSignal,
     metrics: Arc<Metrics>,
+    /// Connection caps (admin connections are not counted).
+    admission: Arc<admission::Admission>,
+}
+
+/// Whether a new public connection is served, answered with the "too many
+/// connections" page, or closed at once.
+enum Admitted {
+    Serve(admission::Ticket),
+    Refuse(admission::Answering),
+    Close,
 }
 
 impl Listener {
+    fn admit(&self, peer: SocketAddr) -> Admitted {
+        let settings = self.settings.load();
+        match self.admission.admit(peer.ip(), &settings.caps) {
+            Ok(ticket) => Admitted::Serve(ticket),
+            Err(refusal) => {
+                tracing::debug!(%peer, cap = refusal.as_str(), "connection refused: cap reached");
+                match self.admission.answer_refusal() {
+                    Some(slot) => Admitted::Refuse(slot),
+                    None => Admitted::Close,
+                }
+            }
+        }
+    }
+
     async fn accept_tls(
         self,
         listener: TcpListener,
@@ -371,6 +397,10 @@ impl Listener {
                 accepted = accept(&listener) => accepted,
                 _ = self.signal.graceful() => break,
             };
+            let admitted = self.admit(peer);
+            if matches!(admitted, Admitted::Close) {
+                continue;
+            }
             let this = self.clone();
             let acceptor = acceptor.clone();
             let handler = handler.clone();
@@ -378,6 +408,7 @@ impl Listener {
             tokio::spawn(async move {
                 let _guard = guard;
                 let _open = OpenConnection::new(&this.metrics);
+                let (handler, _place) = this.handler_for(handler, admitted);
                 let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(tcp));
                 let tls = tokio::select! {
                     r = handshake => r,
@@ -426,17 +457,61 @@ impl Listener {
                 _ = self.signal.graceful(), if public => break,
                 _ = self.signal.hard() => break,
             };
+            let admitted = if public {
+                self.admit(peer)
+            } else {
+                Admitted::Close
+            };
+            if public && matches!(admitted, Admitted::Close) {
+                continue;
+            }
             let this = self.clone();
             let handler = handler.clone();
             let guard = public.then(|| self.signal.track());
             tokio::spawn(async move {
                 let _guard = guard;
                 let _open = public.then(|| OpenConnection::new(&this.metrics));
+                // Admin connections are not counted (`Close` is never acted on for them).
+                let (handler, _place) = if public {
+                    this.handler_for(handler, admitted)
+                } else {
+                    (handler, Place::default())
+                };
                 conn::serve(tcp, peer, handler, this.settings.load_full(), this.signal).await;
             });
         }
         drop(listener);
         drop(running);
+    }
+}
+
+/// What an admitted or refused connection holds until it closes.
+#[derive(Default)]
+struct Place {
+    _ticket: Option<admission::Ticket>,
+    _answering: Option<admission::Answering>,
+}
+
+impl Listener {
+    /// The handler a connection gets: its listener's, or the refusal page.
+    fn handler_for(&self, handler: Handler, admitted: Admitted) -> (Handler, Place) {
+        match admitted {
+            Admitted::Serve(ticket) => (
+                handler,
+                Place {
+                    _ticket: Some(ticket),
+                    ..Place::default()
+                },
+            ),
+            Admitted::Refuse(slot) => (
+                Handler::Busy(self.settings.load().language),
+                Place {
+                    _answering: Some(slot),
+                    ..Place::default()
+                },
+            ),
+            Admitted::Close => (handler, Place::default()),
+        }
     }
 }
 

@@ -135,6 +135,7 @@ mod tests {
             max_header_bytes: 20,
             max_headers: 2,
             max_body_bytes: 0,
+            ..Limits::default()
         };
         let root = Uri::from_static("/");
         assert!(check_limits(&root, &with(&["a", "b"]), &limits).is_ok());
