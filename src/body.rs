@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
@@ -59,8 +59,43 @@ pin_project_lite::pin_project! {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A body that keeps `guard` (a semaphore place, a counter) until it is dropped.
+    pub struct Holding<B, G> {
+        #[pin]
+        inner: B,
+        guard: G,
+    }
+}
+
+impl<B, G> Holding<B, G> {
+    pub fn new(inner: B, guard: G) -> Self {
+        Self { inner, guard }
+    }
+}
+
+impl<B: http_body::Body, G> http_body::Body for Holding<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// How long a body the gateway reads itself (a login or link form, a body read to decide
-/// on its parameters) may take to arrive. The connection's idle timer does not run while
+/// on its parameters) may take to arrive by default (`[timeouts] body_read`). The connection's idle timer does not run while
 /// a request is in flight, so without this a client sending a few bytes a minute would
 /// hold the request forever.
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -76,21 +111,26 @@ pub enum BodyReadError {
     TimedOut,
 }
 
-/// The whole body, at most `limit` bytes, within `timeout`.
-pub async fn read_within(
-    mut body: Body,
+/// The whole body, at most `limit` bytes, within `timeout` — the one way the gateway
+/// reads a body itself (forms, bodies read to decide on their parameters).
+pub async fn read_within<B>(
+    mut body: B,
     limit: usize,
     timeout: std::time::Duration,
-) -> Result<Bytes, BodyReadError> {
+) -> Result<Bytes, BodyReadError>
+where
+    B: http_body::Body + Unpin,
+{
     let read = async {
         let mut out = bytes::BytesMut::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|_| BodyReadError::Broken)?;
             if let Some(data) = frame.data_ref() {
-                if out.len() + data.len() > limit {
+                let chunk = data.chunk();
+                if out.len() + chunk.len() > limit {
                     return Err(BodyReadError::TooLarge);
                 }
-                out.extend_from_slice(data);
+                out.extend_from_slice(chunk);
             }
         }
         Ok(out.freeze())
@@ -98,6 +138,18 @@ pub async fn read_within(
     tokio::time::timeout(timeout, read)
         .await
         .unwrap_or(Err(BodyReadError::TimedOut))
+}
+
+/// `[timeouts] body_read` for this request, carried in its extensions by the proxy
+/// (a reload changes it for new requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+/// The time a body read by the gateway may take for the request with `extensions`.
+pub fn read_timeout(extensions: &http::Extensions) -> std::time::Duration {
+    extensions
+        .get::<BodyTimeout>()
+        .map_or(BODY_READ_TIMEOUT, |t| t.0)
 }
 
 /// The client's address as the proxy resolved it (the browser's own behind trusted

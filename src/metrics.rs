@@ -29,6 +29,7 @@ pub struct Metrics {
     tls_handshake_failures: Family<Labels, Counter>,
     /// Sign-in events (the audit trail's kinds): ESIA logins, links, lockouts, …
     auth_events: Family<Labels, Counter>,
+    rewrites_skipped: Counter,
     /// Cutover (issue 6): refusals by reason, decisions, canonicalisation rejects, phase.
     denied: Family<Labels, Counter>,
     decisions: Family<Labels, Counter>,
@@ -70,6 +71,13 @@ impl Metrics {
         let open_connections = Gauge::default();
         let tls_handshake_failures = Family::<Labels, Counter>::default();
         let auth_events = Family::<Labels, Counter>::default();
+        let rewrites_skipped = Counter::default();
+        registry.register(
+            "rewrites_skipped",
+            "HTML pages passed through without the banner or button because \
+             [limits] max_rewrites rewrites were already in progress",
+            rewrites_skipped.clone(),
+        );
         registry.register(
             "requests",
             "Requests answered, by status class",
@@ -141,6 +149,7 @@ impl Metrics {
             open_connections,
             tls_handshake_failures,
             auth_events,
+            rewrites_skipped,
         }
     }
 
@@ -170,6 +179,11 @@ impl Metrics {
         self.tls_handshake_failures
             .get_or_create(&vec![("cause", cause)])
             .inc();
+    }
+
+    /// An HTML page passed through without its banner: every rewrite place was taken.
+    pub fn rewrite_skipped(&self) {
+        self.rewrites_skipped.inc();
     }
 
     /// An audit-trail event of sign-in and linking, by its kind's stable name.

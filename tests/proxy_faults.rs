@@ -364,3 +364,34 @@ async fn an_unreachable_diary_gives_502_within_the_connect_timeout() {
             .contains(r#"esia_gateway_upstream_errors_total{kind="connect"} 1"#)
     );
 }
+
+/// Issue 10: a body the gateway must read itself (here: a POST to a page whose route
+/// depends on `module`, which PHP may take from the body) that trickles in is cut with
+/// 408 after `[timeouts] body_read`, and nothing reaches the diary.
+#[tokio::test]
+async fn a_trickling_body_the_gateway_reads_gets_408_after_body_read() {
+    let pki = Pki::new();
+    let up = TestUpstream::start().await;
+    let mut cfg = config(&pki, &up.url());
+    cfg.cutover = Some(esia_gateway::cutover::CutoverConfig::seed_004());
+    cfg.timeouts.body_read = Duration::from_millis(700);
+    let gw = start(cfg).await;
+
+    let mut tls = tls_stream(&pki, gw.https_addr()).await;
+    tls.write_all(
+        b"POST /index.php?module=homework HTTP/1.1\r\nHost: localhost\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nmodule=",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut buf = vec![0u8; 8192];
+    let n = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buf))
+        .await
+        .expect("the gateway answers, not waits forever")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert!(up.seen().is_empty(), "nothing reached the diary");
+}

@@ -115,6 +115,7 @@ pub struct LimitsFile {
     pub max_body_bytes: Option<SizeValue>,
     pub max_connections: Option<usize>,
     pub max_connections_per_client: Option<usize>,
+    pub max_rewrites: Option<usize>,
 }
 
 /// `[timeouts]`
@@ -126,6 +127,7 @@ pub struct TimeoutsFile {
     pub upstream_connect: Option<DurationValue>,
     pub upstream_response: Option<DurationValue>,
     pub shutdown_grace: Option<DurationValue>,
+    pub body_read: Option<DurationValue>,
 }
 
 /// `[pages]`

@@ -156,6 +156,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Open connections from one peer address (trusted forwarders exempt).
     pub max_connections_per_client: usize,
+    /// HTML pages rewritten (banner, button) at once; more pass through unmodified.
+    pub max_rewrites: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +171,8 @@ pub struct Timeouts {
     pub upstream_response: Duration,
     /// How long SIGTERM waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// How long a body the gateway reads itself (forms, bodies decided on) may take.
+    pub body_read: Duration,
 }
 
 pub use crate::language::Language;
@@ -203,6 +207,7 @@ impl Default for Limits {
             max_connections: 10_000,
             // A school behind one NAT address: 30 browsers with HTTP/1's 6 each.
             max_connections_per_client: 256,
+            max_rewrites: 256,
         }
     }
 }
@@ -215,6 +220,7 @@ impl Default for Timeouts {
             upstream_connect: Duration::from_secs(5),
             upstream_response: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            body_read: crate::body::BODY_READ_TIMEOUT,
         }
     }
 }

@@ -236,7 +236,11 @@ pub fn limits(f: &LimitsFile, cx: &mut Ctx) -> Option<Limits> {
                     cx,
                 )
             });
+    let rewrites = f.max_rewrites.map_or(Some(d.max_rewrites as u64), |v| {
+        bounded(v as u64, 1, 100_000, "limits.max_rewrites", cx)
+    });
     Some(Limits {
+        max_rewrites: usize::try_from(rewrites?).ok()?,
         max_header_bytes: usize::try_from(header_bytes?).ok()?,
         max_headers: usize::try_from(headers?).ok()?,
         max_body_bytes: body?,
@@ -281,7 +285,9 @@ pub fn timeouts(f: &TimeoutsFile, cx: &mut Ctx) -> Option<Timeouts> {
         "timeouts.upstream_response",
         cx,
     );
+    let body_read = positive(f.body_read, d.body_read, "timeouts.body_read", cx);
     Some(Timeouts {
+        body_read: body_read?,
         header_read: header_read?,
         idle: idle?,
         upstream_connect: connect?,

@@ -5,14 +5,21 @@
 //! gzip when it takes gzip) and the diary is asked only for codings the injector can
 //! read: gzip, deflate, identity. Non-HTML answers, HEAD, 204/304 and codings the
 //! injector cannot read pass through untouched ([`crate::inject::plan_for`]).
+//!
+//! A rewrite holds one of `[limits] max_rewrites` places until its body ends (each may
+//! inflate and buffer a page); when none is free the page passes through unmodified —
+//! it loses its banner, never its content — and `rewrites_skipped_total` counts it.
 
 use std::sync::Arc;
 
 use http::header::ACCEPT_ENCODING;
 use http::{HeaderMap, HeaderValue, Method, Response};
 
+use tokio::sync::Semaphore;
+
 use crate::body::{self, Body};
 use crate::inject::{self, Rule};
+use crate::metrics::Metrics;
 
 /// What to do with the diary's answer to one request.
 #[derive(Debug, Clone)]
@@ -20,6 +27,7 @@ pub struct Decorate {
     method: Method,
     rules: Arc<[Rule]>,
     gzip_out: bool,
+    slots: Option<(Arc<Semaphore>, Arc<Metrics>)>,
 }
 
 impl Decorate {
@@ -33,17 +41,34 @@ impl Decorate {
             method: method.clone(),
             rules,
             gzip_out,
+            slots: None,
         }
+    }
+
+    /// Rewrites only while a place in `slots` is free (skips counted in `metrics`).
+    pub fn with_slots(mut self, slots: Arc<Semaphore>, metrics: Arc<Metrics>) -> Self {
+        self.slots = Some((slots, metrics));
+        self
     }
 
     /// Applies the rules when the answer is an HTML page the injector can rewrite.
     pub fn apply(&self, resp: Response<Body>) -> Response<Body> {
-        match inject::plan_for(&self.method, resp.status(), resp.headers()) {
-            Some(plan) => {
-                inject::inject(resp, plan, self.rules.clone(), self.gzip_out).map(body::boxed)
-            }
-            None => resp,
-        }
+        let Some(plan) = inject::plan_for(&self.method, resp.status(), resp.headers()) else {
+            return resp;
+        };
+        let place = match &self.slots {
+            None => None,
+            Some((slots, metrics)) => match slots.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    metrics.rewrite_skipped();
+                    tracing::debug!("every rewrite place is taken; page passed through as it is");
+                    return resp;
+                }
+            },
+        };
+        inject::inject(resp, plan, self.rules.clone(), self.gzip_out)
+            .map(|b| body::boxed(body::Holding::new(b, place)))
     }
 }
 
@@ -137,6 +162,33 @@ mod tests {
         assert_eq!(run("application/json", json).await, json);
         let html = run("text/html; charset=utf-8", "<html><body>hi</body></html>").await;
         assert!(html.contains("<body><p id=\"x\">banner</p>hi"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn past_the_rewrite_cap_pages_pass_through_unmodified() {
+        use http_body_util::BodyExt;
+        let rule = Rule::new("body", "<p>banner</p>", crate::inject::Position::Prepend).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let d = Decorate::prepare(&Method::GET, &mut HeaderMap::new(), Arc::from(vec![rule]))
+            .with_slots(Arc::new(Semaphore::new(1)), metrics.clone());
+        let page = || {
+            Response::builder()
+                .header("content-type", "text/html")
+                .body(body::full("<html><body>hi</body></html>"))
+                .unwrap()
+        };
+        let text = |r: Response<Body>| async move {
+            let out = r.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8(out.to_vec()).unwrap()
+        };
+        // The first page is being rewritten (its body not yet sent): the second is not.
+        let first = d.apply(page());
+        let second = text(d.apply(page())).await;
+        assert_eq!(second, "<html><body>hi</body></html>");
+        assert!(metrics.render().contains("rewrites_skipped_total 1"));
+        assert!(text(first).await.contains("<p>banner</p>"));
+        // The place came back with the first body's end.
+        assert!(text(d.apply(page())).await.contains("<p>banner</p>"));
     }
 
     #[test]

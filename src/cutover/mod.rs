@@ -67,6 +67,9 @@ pub struct CutoverParts {
     /// Where denied requests are audited; `None` = log and metrics only.
     pub audit: Option<SharedStore>,
     pub metrics: Arc<Metrics>,
+    /// HTML pages rewritten at once (`[limits] max_rewrites`); past it pages pass
+    /// through unmodified.
+    pub max_rewrites: usize,
 }
 
 /// The authorize phase; cheap to share.
@@ -93,6 +96,8 @@ pub struct Cutover {
     after_legacy_rules: Arc<[Rule]>,
     legacy_rules: Arc<[Rule]>,
     anonymous_rules: Arc<[Rule]>,
+    /// Places for HTML rewrites in progress (see [`Decorate`]).
+    rewrites: Arc<tokio::sync::Semaphore>,
 }
 
 impl Cutover {
@@ -183,6 +188,7 @@ impl Cutover {
             legacy_login_path,
             audit: p.audit,
             metrics: p.metrics,
+            rewrites: Arc::new(tokio::sync::Semaphore::new(p.max_rewrites)),
         });
         let weak = Arc::downgrade(&cutover);
         cutover
@@ -353,7 +359,8 @@ impl Cutover {
         set_target(&mut req, &canonical.forward_target);
         let rules = self.rules_for(phase, &view);
         let decorate = (!rules.is_empty())
-            .then(|| Decorate::prepare(&canonical.method, req.headers_mut(), rules));
+            .then(|| Decorate::prepare(&canonical.method, req.headers_mut(), rules))
+            .map(|d| d.with_slots(self.rewrites.clone(), self.metrics.clone()));
         let discover = match (&self.routes, verdict.group, &view) {
             (Some(routes), None, SessionView::Legacy { .. } | SessionView::EsiaLinked { .. })
                 if canonical.method == Method::GET =>

@@ -37,14 +37,17 @@ pub async fn with_body_params(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let bytes =
-        crate::body::read_within(incoming, MAX_DECISION_BODY, crate::body::BODY_READ_TIMEOUT)
-            .await
-            .map_err(|e| match e {
-                crate::body::BodyReadError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                crate::body::BodyReadError::Broken => StatusCode::BAD_REQUEST,
-                crate::body::BodyReadError::TimedOut => StatusCode::REQUEST_TIMEOUT,
-            })?;
+    let bytes = crate::body::read_within(
+        incoming,
+        MAX_DECISION_BODY,
+        crate::body::read_timeout(&parts.extensions),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::body::BodyReadError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        crate::body::BodyReadError::Broken => StatusCode::BAD_REQUEST,
+        crate::body::BodyReadError::TimedOut => StatusCode::REQUEST_TIMEOUT,
+    })?;
     let mut pairs: Vec<(String, String)> = canonical
         .query
         .params()

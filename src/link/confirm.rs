@@ -116,7 +116,7 @@ impl Link {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
-        let Some(body) = read_body(body, MAX_FORM_BYTES).await else {
+        let Some(body) = read_body(body, &parts.extensions, MAX_FORM_BYTES).await else {
             return self.confirm_gone();
         };
         let fields = Fields::parse(&body);

@@ -11,7 +11,6 @@
 use std::net::IpAddr;
 
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::Link;
@@ -53,16 +52,18 @@ impl Fields {
 }
 
 /// Reads a small form body; `None` when too large, broken, or not complete within
-/// [`crate::body::BODY_READ_TIMEOUT`].
-pub(super) async fn read_body<B>(body: B, limit: usize) -> Option<bytes::Bytes>
+/// the request's [`crate::body::read_timeout`].
+pub(super) async fn read_body<B>(
+    body: B,
+    extensions: &http::Extensions,
+    limit: usize,
+) -> Option<bytes::Bytes>
 where
-    B: http_body::Body + Send + Unpin,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Unpin,
 {
-    let limited = http_body_util::Limited::new(body, limit);
-    let read = tokio::time::timeout(crate::body::BODY_READ_TIMEOUT, limited.collect()).await;
-    Some(read.ok()?.ok()?.to_bytes())
+    crate::body::read_within(body, limit, crate::body::read_timeout(extensions))
+        .await
+        .ok()
 }
 
 fn return_param(query: Option<&str>) -> String {
@@ -136,8 +137,12 @@ impl Link {
         let Some(oid) = s.esia_oid else {
             return redirect(&self.start_url("/"));
         };
-        let (_, body) = req.into_parts();
-        let fields = Fields::parse(&read_body(body, MAX_FORM_BYTES).await.unwrap_or_default());
+        let (parts, body) = req.into_parts();
+        let fields = Fields::parse(
+            &read_body(body, &parts.extensions, MAX_FORM_BYTES)
+                .await
+                .unwrap_or_default(),
+        );
         let return_path = safe_return_path(fields.single("return").unwrap_or("/"));
         let login = fields.single("login").unwrap_or("").trim().to_owned();
         let form = |status, error| {

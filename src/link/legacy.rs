@@ -57,9 +57,8 @@ impl Link {
             ));
         }
         let (mut parts, body) = req.into_parts();
-        let Ok(bytes) =
-            crate::body::read_within(body, MAX_LOGIN_FORM, crate::body::BODY_READ_TIMEOUT).await
-        else {
+        let timeout = crate::body::read_timeout(&parts.extensions);
+        let Ok(bytes) = crate::body::read_within(body, MAX_LOGIN_FORM, timeout).await else {
             return refuse(self.bad_form("legacy login form unreadable or too large"));
         };
         let content_type = parts

@@ -5,7 +5,6 @@
 //! (seed 004's «ВАЖНО»). ESIA returns the browser to our start page.
 
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use subtle::ConstantTimeEq;
 use url::Url;
 
@@ -39,7 +38,7 @@ impl Login {
             clear_session_cookie(&mut resp, &self.settings.cookies.session);
             return resp;
         };
-        let form = read_form(body).await;
+        let form = read_form(body, &parts.extensions).await;
         let token = form.as_deref().and_then(|f| single_param(Some(f), "csrf"));
         let valid = token.is_some_and(|t| {
             t.len() == session.csrf_token.len()
@@ -108,13 +107,13 @@ fn clear_session_cookie(resp: &mut PageResponse, name: &str) {
 }
 
 /// The request body as text, at most [`MAX_FORM_BYTES`]; `None` when larger or broken.
-async fn read_form<B>(body: B) -> Option<String>
+async fn read_form<B>(body: B, extensions: &http::Extensions) -> Option<String>
 where
-    B: http_body::Body + Send + Unpin,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Unpin,
 {
-    let limited = http_body_util::Limited::new(body, MAX_FORM_BYTES);
-    let bytes = limited.collect().await.ok()?.to_bytes();
+    let timeout = crate::body::read_timeout(extensions);
+    let bytes = crate::body::read_within(body, MAX_FORM_BYTES, timeout)
+        .await
+        .ok()?;
     String::from_utf8(bytes.to_vec()).ok()
 }

@@ -259,6 +259,8 @@ impl Proxy {
         let route = self.route(&req, config.clone())?;
         let mut req = req;
         req.extensions_mut().insert(crate::body::ClientAddr(ip));
+        req.extensions_mut()
+            .insert(crate::body::BodyTimeout(config.timeouts.body_read));
         // authenticate: the gateway's own pages answer; other requests carry their
         // session (resolved once, cache-backed) on, gateway cookies stripped.
         if let (Some(link), Some(login)) = (&self.link, &self.login)

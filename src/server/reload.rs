@@ -50,6 +50,7 @@ impl Reloader {
             esia_login: self.esia_login,
             audit: self.store.clone(),
             metrics: self.metrics.clone(),
+            max_rewrites: config.limits.max_rewrites,
         }))
     }
 
