@@ -108,6 +108,18 @@ async fn oversize_headers_get_431_by_size_and_by_count() {
         }
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 431, "too many headers, http1={http1}");
+
+        // Far past every limit (hyper's and h2's own too): still a 431, never a reset
+        // a client would retry (HTTP/2's REFUSED_STREAM).
+        let resp = client
+            .get(url(&gw, "/"))
+            .header("cookie", "a".repeat(60_000))
+            .send()
+            .await;
+        match resp {
+            Ok(r) => assert_eq!(r.status(), 431, "huge header, http1={http1}"),
+            Err(e) => panic!("huge header, http1={http1}: {e:?}"),
+        }
     }
 
     let long = format!("/index.php?q={}", "a".repeat(5000));
@@ -394,4 +406,48 @@ async fn a_trickling_body_the_gateway_reads_gets_408_after_body_read() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(started.elapsed() >= Duration::from_millis(500));
     assert!(up.seen().is_empty(), "nothing reached the diary");
+}
+
+/// Fault suite (issue 10): the diary dies in the middle of a body. The browser must see
+/// a broken transfer (an error reading the body), never a short body passed off as the
+/// whole page — over HTTP/1.1 and HTTP/2, for a page passed through and for one the
+/// gateway rewrites (no Content-Length there: the chunked end must not be sent) — and
+/// the gateway goes on serving.
+#[tokio::test]
+async fn a_diary_that_dies_mid_body_gives_a_broken_transfer_not_a_short_page() {
+    for (kind, answer) in [
+        (
+            "plain",
+            &b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nonly ten b"[..],
+        ),
+        (
+            "html",
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n\
+              1a\r\n<html><body><form>abcdefgh\r\n",
+        ),
+    ] {
+        let pki = Pki::new();
+        let mut cfg = config(&pki, &raw_upstream(answer).await);
+        // The shipped calendar rewrites HTML pages (the login button).
+        cfg.cutover = Some(esia_gateway::cutover::CutoverConfig::seed_004());
+        let gw = start(cfg).await;
+        for http1 in [true, false, true] {
+            let mut b = client_builder(&pki, &gw);
+            if http1 {
+                b = b.http1_only();
+            }
+            let resp = b.build().unwrap().get(url(&gw, "/login")).send().await;
+            let body = match resp {
+                Ok(r) => {
+                    assert_eq!(r.status(), 200, "{kind}, http1={http1}");
+                    r.bytes().await
+                }
+                Err(e) => Err(e),
+            };
+            assert!(
+                body.is_err(),
+                "{kind}, http1={http1}: a cut body must not arrive as complete: {body:?}"
+            );
+        }
+    }
 }
