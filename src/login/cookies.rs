@@ -14,6 +14,16 @@ use http::header::{COOKIE, HeaderMap, HeaderValue};
 /// Prefix every flow cookie name starts with; the flow id follows.
 pub const FLOW_COOKIE_PREFIX: &str = "__Host-gw_flow_";
 
+/// Set at logout for a few minutes so the page the browser lands on (after ESIA's own
+/// logout, or at once) can say what happened: `esia` or `password`.
+pub const SIGNED_OUT_COOKIE: &str = "__Host-gw_signed_out";
+
+/// The [`SIGNED_OUT_COOKIE`] for a session that signed in through ESIA or not.
+pub fn signed_out_cookie(esia: bool) -> String {
+    let value = if esia { "esia" } else { "password" };
+    set_cookie(SIGNED_OUT_COOKIE, value, Some(Duration::from_secs(300)))
+}
+
 /// Names of the gateway's cookies.
 #[derive(Debug, Clone)]
 pub struct CookieNames {
@@ -32,7 +42,7 @@ impl Default for CookieNames {
 impl CookieNames {
     /// True for the session cookie and every flow cookie.
     pub fn is_gateway_cookie(&self, name: &str) -> bool {
-        name == self.session || name.starts_with(FLOW_COOKIE_PREFIX)
+        name == self.session || name == SIGNED_OUT_COOKIE || name.starts_with(FLOW_COOKIE_PREFIX)
     }
 }
 

@@ -35,12 +35,25 @@ impl Login {
         // offered the link to ESIA instead (issue 15).
         let signed_in = session.as_ref().is_some_and(|s| s.auth_method == "esia");
         let legacy = session.as_ref().is_some_and(|s| s.auth_method == "legacy");
-        self.pages.start(
+        // Said once, right after a logout (the cookie is cleared here).
+        let signed_out = cookies::cookie_values(req.headers(), cookies::SIGNED_OUT_COOKIE)
+            .into_iter()
+            .next()
+            .filter(|_| session.is_none());
+        let mut resp = self.pages.start(
             &return_path,
             signed_in,
             legacy && self.link.is_some(),
             self.settings.legacy_login_url.as_deref(),
-        )
+            signed_out.as_deref(),
+        );
+        if signed_out.is_some()
+            && let Ok(v) =
+                http::HeaderValue::from_str(&cookies::clear_cookie(cookies::SIGNED_OUT_COOKIE))
+        {
+            resp.headers_mut().append(http::header::SET_COOKIE, v);
+        }
+        resp
     }
 
     /// `GET login?return=…[&public=1]`: a new flow, then 302 to ESIA.

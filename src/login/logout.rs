@@ -1,8 +1,12 @@
-//! Single logout. `GET logout` only shows a confirmation form (a link or an image tag on
-//! another site must not sign anyone out); `POST logout` with the session's CSRF token
-//! ends the gateway session, clears the cookie and sends the browser to ESIA's
-//! `/idp/ext/Logout`, so a shared computer is not left signed in to Госуслуги
-//! (seed 004's «ВАЖНО»). ESIA returns the browser to our start page.
+//! Single logout, one behaviour wherever «Выйти» is clicked (issue 15): a click on our
+//! own pages (`GET logout` with same-origin Fetch Metadata or Referer, the diary's
+//! logout link, `POST logout` with the session's CSRF token) logs out at once; a link
+//! or an image tag on another site only gets the confirmation form. Logging out ends
+//! the diary session and the gateway's, and sends an ESIA session to ESIA's
+//! `/idp/ext/Logout` so a shared computer is not left signed in to Госуслуги (seed
+//! 004's «ВАЖНО»). Either way the browser lands on the start page, which then says
+//! «Вы вышли из электронного дневника и из Госуслуг» (or only «…из дневника» for a
+//! password session, which never went to ESIA).
 
 use http::{Request, StatusCode};
 use subtle::ConstantTimeEq;
@@ -16,9 +20,14 @@ use super::{Login, single_param};
 const MAX_FORM_BYTES: usize = 4096;
 
 impl Login {
-    /// `GET logout`: the confirmation page; without a session, back to the start page.
-    pub(super) async fn logout_page<B>(&self, req: &Request<B>) -> PageResponse {
-        match self.session_of(req.headers()).await {
+    /// `GET logout`: from our own pages, the logout itself; from elsewhere the
+    /// confirmation page; without a session, back to the start page.
+    pub(super) async fn logout_page<B>(&self, req: Request<B>) -> PageResponse {
+        let (parts, _) = req.into_parts();
+        match self.session_of(&parts.headers).await {
+            Some(session) if super::origin::from_our_pages(&parts.headers) => {
+                self.end_session(&parts, session).await
+            }
             Some(session) => self.pages.logout_confirm(&session.csrf_token),
             None => redirect(&format!("{}start", self.settings.prefix)),
         }
@@ -52,6 +61,16 @@ impl Login {
             problem.retry = false;
             return self.pages.problem(&problem);
         }
+        self.end_session(&parts, session).await
+    }
+
+    /// Ends the diary and gateway sessions; the browser goes to ESIA's logout (an ESIA
+    /// session) or straight to the start page, which says it signed out.
+    async fn end_session(
+        &self,
+        parts: &http::request::Parts,
+        session: super::ActiveSession,
+    ) -> PageResponse {
         // The diary session ends with the gateway's (DESIGN §3.5).
         if let Some(link) = &self.link {
             link.end_diary_session(&session.cookie).await;
@@ -63,8 +82,9 @@ impl Login {
         tracing::info!(oid = ?session.esia_oid, "logout");
         let start = format!("{}start", self.settings.prefix);
         // A password session never signed in to Госуслуги: no ESIA logout for it.
-        let target = if session.auth_method == "esia" {
-            self.start_url(&parts)
+        let esia = session.auth_method == "esia";
+        let target = if esia {
+            self.start_url(parts)
                 .and_then(|start| self.idp.logout_url(&start))
                 .map_or(start, |u| u.to_string())
         } else {
@@ -72,6 +92,9 @@ impl Login {
         };
         let mut resp = redirect(&target);
         clear_session_cookie(&mut resp, &self.settings.cookies.session);
+        if let Ok(v) = http::HeaderValue::from_str(&cookies::signed_out_cookie(esia)) {
+            resp.headers_mut().append(http::header::SET_COOKIE, v);
+        }
         resp
     }
 

@@ -20,6 +20,7 @@ pub mod config;
 pub mod cookies;
 mod flow;
 mod logout;
+pub mod origin;
 pub mod pages;
 pub mod ports;
 pub mod return_path;
@@ -238,7 +239,12 @@ impl Login {
             // GET only: a HEAD (link prefetchers, monitors) must not create flows.
             ("login", &Method::GET) => self.begin(&request).await,
             ("callback", &Method::GET) => self.callback(&request).await,
-            ("logout", &Method::GET | &Method::HEAD) => self.logout_page(&request).await,
+            ("logout", &Method::GET) => self.logout_page(request).await,
+            // HEAD (link prefetchers) never logs out: at most the confirmation.
+            ("logout", &Method::HEAD) => match self.session_of(request.headers()).await {
+                Some(s) => self.pages.logout_confirm(&s.csrf_token),
+                None => pages::redirect(&format!("{}start", self.settings.prefix)),
+            },
             ("logout", &Method::POST) => self.logout(request).await,
             ("start" | "" | "login" | "callback" | "logout", _) => {
                 let t = self.pages.texts();

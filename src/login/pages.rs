@@ -105,8 +105,14 @@ impl Pages {
         signed_in: bool,
         link_legacy: bool,
         legacy_login_url: Option<&str>,
+        signed_out: Option<&str>,
     ) -> PageResponse {
         let t = self.texts();
+        let signed_out = match signed_out {
+            Some("esia") => Some(t.signed_out_esia),
+            Some("password") => Some(t.signed_out_password),
+            _ => None,
+        };
         // A password session links its diary account instead of starting a new login.
         let action = if link_legacy { "link/start" } else { "login" };
         let legacy_login_url = legacy_login_url.filter(|_| !link_legacy);
@@ -114,7 +120,7 @@ impl Pages {
             StatusCode::OK,
             "start.html",
             context! { t, title => t.start_title, prefix => self.prefix_value(), return_path,
-            signed_in, legacy_login_url, action },
+            signed_in, legacy_login_url, action, signed_out },
         )
     }
 
@@ -171,7 +177,7 @@ mod tests {
     #[tokio::test]
     async fn start_page_has_the_seed_words_and_escapes_the_return_path() {
         let pages = Pages::new(Language::Ru, "/esia/").unwrap();
-        let resp = pages.start("/marks?a=1&b=\"x\"", false, false, Some("/login"));
+        let resp = pages.start("/marks?a=1&b=\"x\"", false, false, Some("/login"), None);
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
         let html = body(resp).await;

@@ -13,6 +13,9 @@ pub struct Texts {
     pub start_title: &'static str,
     pub start_lead: &'static str,
     pub start_signed_in: &'static str,
+    /// The start page after a logout of an ESIA session / of a password session.
+    pub signed_out_esia: &'static str,
+    pub signed_out_password: &'static str,
     pub start_continue: &'static str,
     pub esia_button: &'static str,
     pub public_computer: &'static str,
@@ -66,6 +69,8 @@ static RU: Texts = Texts {
     start_lead: "Вход в личный кабинет электронного дневника осуществляется через ЕСИА — \
         учетную запись портала Госуслуг.",
     start_signed_in: "Вы уже вошли через Госуслуги.",
+    signed_out_esia: "Вы вышли из электронного дневника и из Госуслуг.",
+    signed_out_password: "Вы вышли из электронного дневника.",
     start_continue: "Продолжить",
     esia_button: "Войти через Госуслуги",
     public_computer: "Чужой компьютер",
@@ -116,6 +121,8 @@ static EN: Texts = Texts {
     start_title: "Sign in to the e-diary",
     start_lead: "The e-diary is entered through ESIA, your Gosuslugi account.",
     start_signed_in: "You are already signed in through Gosuslugi.",
+    signed_out_esia: "You have signed out of the e-diary and of Gosuslugi.",
+    signed_out_password: "You have signed out of the e-diary.",
     start_continue: "Continue",
     esia_button: "Sign in with Gosuslugi",
     public_computer: "Public computer",

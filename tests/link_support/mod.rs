@@ -562,6 +562,7 @@ impl Browser {
             let name = c.split('=').next().unwrap_or("");
             assert!(
                 name == esia_gateway::session::SESSION_COOKIE
+                    || name == esia_gateway::login::cookies::SIGNED_OUT_COOKIE
                     || name.starts_with("__Host-gw_flow_"),
                 "{url} set a non-gateway cookie: {c}"
             );
