@@ -48,7 +48,7 @@ impl std::fmt::Debug for LinkPages {
 
 impl LinkPages {
     pub fn new(language: Language, prefix: &str) -> Result<Self, minijinja::Error> {
-        let mut env = Environment::new();
+        let mut env = crate::pages::kit::environment();
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }

@@ -123,6 +123,11 @@ impl IdentityProvider for EsiaProvider {
     fn logout_url(&self, redirect_url: &url::Url) -> Option<url::Url> {
         Some(self.client.logout_url(redirect_url))
     }
+
+    fn form_targets(&self) -> Vec<url::Url> {
+        let c = self.client.config();
+        vec![c.ac_url.clone(), c.logout_url.clone()]
+    }
 }
 
 /// Flows in the store, sessions through [`Sessions`] (moka cache in front of the store).

@@ -203,6 +203,17 @@ impl Login {
         }
     }
 
+    /// Lets the gateway's pages in `headers` send forms that end at ESIA (see
+    /// [`crate::pages::kit::allow_forms_to`]).
+    pub fn allow_forms_to_esia(&self, headers: &mut http::HeaderMap) {
+        if !crate::pages::kit::is_own_page(headers) {
+            return;
+        }
+        let targets = self.idp.form_targets();
+        let targets: Vec<&Url> = targets.iter().collect();
+        crate::pages::kit::allow_forms_to(headers, &targets);
+    }
+
     /// The live session the request's cookie names, if any. A store failure counts as
     /// no session (the request goes on anonymous; the calendar decides what that may see).
     pub async fn session_of(&self, headers: &http::HeaderMap) -> Option<ActiveSession> {

@@ -73,7 +73,7 @@ const TEMPLATES: [(&str, &str); 4] = [
 
 impl Pages {
     pub fn new(language: Language, prefix: &str) -> Result<Self, minijinja::Error> {
-        let mut env = Environment::new();
+        let mut env = crate::pages::kit::environment();
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }

@@ -56,6 +56,11 @@ pub trait IdentityProvider: Send + Sync {
     fn callback_error(&self, error: &str, description: &str) -> IdpFailure;
     /// ESIA's single-logout URL that sends the browser back to `redirect_url`.
     fn logout_url(&self, redirect_url: &Url) -> Option<Url>;
+    /// The ESIA URLs the gateway's forms end at after a redirect (authorization and
+    /// logout): their origins go into the pages' `form-action`.
+    fn form_targets(&self) -> Vec<Url> {
+        Vec::new()
+    }
 }
 
 /// The store or session layer failed; the user sees a 503 page.

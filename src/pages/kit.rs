@@ -13,9 +13,52 @@ use crate::body::{self, Body};
 /// A page the gateway answers itself, whole.
 pub type PageResponse = Response<Full<Bytes>>;
 
+/// The one stylesheet of every gateway page, inlined (the CSP allows no other).
+pub const STYLE: &str = include_str!("style.css");
+
+/// A template environment with what every gateway page template uses: `style`.
+pub fn environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.add_global(
+        "style",
+        minijinja::Value::from_safe_string(STYLE.to_owned()),
+    );
+    env
+}
+
 /// The content security policy of every gateway page.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
                        frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Lets the gateway's own pages submit forms that end at `esia` (ESIA's origin): the
+/// «Войти через Госуслуги» form, the logout and «Это не я» buttons are answered with a
+/// redirect to ESIA, and browsers apply `form-action` to every redirect of a form
+/// submission — with `'self'` alone Chromium blocks the login button. Other answers
+/// (the diary's) are left alone.
+pub fn allow_forms_to(h: &mut HeaderMap, esia: &[&url::Url]) {
+    if !is_own_page(h) {
+        return;
+    }
+    let mut policy = CSP.to_owned();
+    let mut origins: Vec<String> = esia
+        .iter()
+        .map(|u| u.origin().ascii_serialization())
+        .collect();
+    origins.dedup();
+    for origin in origins.iter().filter(|o| *o != "null") {
+        policy.push(' ');
+        policy.push_str(origin);
+    }
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// Whether a response with headers `h` is one of the gateway's own pages (by its CSP).
+pub fn is_own_page(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_SECURITY_POLICY)
+        .is_some_and(|v| v.as_bytes() == CSP.as_bytes())
+}
 
 /// An HTML page with the headers every gateway page carries.
 pub fn html_response(status: StatusCode, html: String) -> PageResponse {
@@ -67,6 +110,27 @@ fn page_headers(h: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateway_pages_may_send_forms_to_esia_and_nothing_else_changes() {
+        let esia = url::Url::parse("https://esia.gosuslugi.ru/aas/oauth2/v2/ac").unwrap();
+        let mut page = html_response(StatusCode::OK, "<p>x</p>".into());
+        allow_forms_to(page.headers_mut(), &[&esia, &esia]);
+        assert_eq!(
+            page.headers()[header::CONTENT_SECURITY_POLICY],
+            format!("{CSP} https://esia.gosuslugi.ru")
+        );
+        let mut diary = Response::new(());
+        diary.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'"),
+        );
+        allow_forms_to(diary.headers_mut(), &[&esia]);
+        assert_eq!(
+            diary.headers()[header::CONTENT_SECURITY_POLICY],
+            "default-src 'self'"
+        );
+    }
 
     #[test]
     fn every_page_and_redirect_carries_the_same_headers() {

@@ -20,7 +20,7 @@ use crate::body::Body;
 use crate::language::Language;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
+    let mut env = crate::pages::kit::environment();
     // The template is part of the binary; a syntax error is caught by the unit test below.
     if let Err(e) = env.add_template("error.html", include_str!("error.html")) {
         tracing::error!(error = %e, "embedded error template does not compile");

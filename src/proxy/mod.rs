@@ -232,6 +232,9 @@ impl Proxy {
             }
         };
         let mut response = response;
+        if let Some(login) = &self.login {
+            login.allow_forms_to_esia(response.headers_mut());
+        }
         if config.tls.hsts
             && !response
                 .headers()

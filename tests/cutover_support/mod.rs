@@ -75,6 +75,9 @@ impl IdentityProvider for LateIdp {
     fn logout_url(&self, redirect_url: &url::Url) -> Option<url::Url> {
         self.get().logout_url(redirect_url)
     }
+    fn form_targets(&self) -> Vec<url::Url> {
+        self.get().form_targets()
+    }
 }
 
 pub struct Stand {

@@ -66,6 +66,9 @@ impl IdentityProvider for LateIdp {
     fn logout_url(&self, redirect_url: &url::Url) -> Option<url::Url> {
         self.get().logout_url(redirect_url)
     }
+    fn form_targets(&self) -> Vec<url::Url> {
+        self.get().form_targets()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
