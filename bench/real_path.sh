@@ -59,6 +59,8 @@ text = re.sub(r'(?m)^https = ".*"$', f'https = "127.0.0.1:{sys.argv[3]}"', text,
 text = re.sub(r'(?m)^admin = ".*"$', f'admin = "127.0.0.1:{sys.argv[4]}"', text, count=1)
 text = re.sub(r'(?m)^level = ".*"$', 'level = "warn"', text, count=1)
 text = re.sub(r'(?m)^access_log = .*$', 'access_log = false', text, count=1)
+# wrk asks by address: serve 127.0.0.1 as an alias of the demo's public name.
+text = re.sub(r'(?m)^(public_url = ".*")$', r'\1\nhosts = ["127.0.0.1"]', text, count=1)
 open(sys.argv[2], "w").write(text)
 PY
 (cd "$WORK" && RUST_LOG=error exec "$BIN" run --config "$WORK/gateway.toml" >"$WORK/logs/gw.txt" 2>&1) & PIDS+=($!)

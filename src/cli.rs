@@ -312,6 +312,24 @@ pub fn summary(cfg: &GatewayConfig) -> String {
     if let Some(public) = &l.public_url {
         out.push_str(&format!("  public    {public}\n"));
     }
+    let names = match (&l.public_url, l.hosts.is_empty()) {
+        (None, true) => "any Host (set public_url)".to_owned(),
+        (Some(u), true) => u.host_str().unwrap_or_default().to_owned(),
+        (public, false) => {
+            let mut all: Vec<&str> = public.iter().filter_map(|u| u.host_str()).collect();
+            all.extend(l.hosts.iter().map(String::as_str));
+            all.join(", ")
+        }
+    };
+    out.push_str(&format!("  names     {names}\n"));
+    let lim = &cfg.limits;
+    out.push_str(&format!(
+        "  limits    {} connections ({} per client), {} rewrites at once, bodies read within {}s\n",
+        lim.max_connections,
+        lim.max_connections_per_client,
+        lim.max_rewrites,
+        cfg.timeouts.body_read.as_secs()
+    ));
     let host = match &cfg.upstream.host_header {
         HostHeader::Keep => "keep".to_string(),
         HostHeader::Upstream => "upstream".to_string(),
@@ -352,6 +370,12 @@ pub fn summary(cfg: &GatewayConfig) -> String {
         if form { "form" } else { "header" },
         on_off(cfg.linking.legacy_login)
     ));
+    if linking {
+        out.push_str(&format!(
+            "  diary     session expiry: {}\n",
+            cfg.diary.rules.expired.describe()
+        ));
+    }
     out.push_str(&format!(
         "  vault     {}\n",
         match &cfg.vault {

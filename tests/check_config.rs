@@ -127,7 +127,32 @@ fn valid_file_prints_ok_and_a_summary() {
         "{}",
         out.stdout
     );
+    // Issue 10: the names served and the limits in force are on the summary too.
+    assert!(
+        out.stdout.contains("names     any Host (set public_url)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "limits    10000 connections (256 per client), 256 rewrites at once, bodies read within 30s"
+        ),
+        "{}",
+        out.stdout
+    );
     assert!(out.stderr.is_empty(), "{}", out.stderr);
+
+    site.write(&VALID.replace(
+        "[listen]\n",
+        "[listen]\npublic_url = \"https://localhost\"\nhosts = [\"127.0.0.1\"]\n",
+    ));
+    let out = site.check(&[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("names     localhost, 127.0.0.1"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -59,6 +59,29 @@ pub struct Expiry {
 }
 
 impl Expiry {
+    /// One line for `check-config`'s summary: how a dead diary session is recognised.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.redirect_to.is_empty() {
+            parts.push(format!(
+                "redirect to {}",
+                self.redirect_to.sources().join(", ")
+            ));
+        }
+        if !self.body_contains.is_empty() {
+            parts.push(format!("{} body marker(s)", self.body_contains.len()));
+        }
+        if !self.status.is_empty() {
+            let codes: Vec<String> = self.status.iter().map(|s| s.as_u16().to_string()).collect();
+            parts.push(format!("status {}", codes.join(", ")));
+        }
+        if parts.is_empty() {
+            "never recognised".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+
     /// The demo diary: a redirect to `/login`, or a 401.
     pub fn demo() -> Self {
         Self {
@@ -288,6 +311,13 @@ mod tests {
         assert!(e.by_body(StatusCode::OK, page));
         assert!(!e.by_body(StatusCode::OK, b"<h1>Grades</h1>"));
         assert!(!e.by_body(StatusCode::NOT_FOUND, page));
+        // check-config's summary says it in one line.
+        let line = e.describe();
+        assert!(line.starts_with("redirect to "), "{line}");
+        assert!(
+            line.contains("1 body marker(s)") && line.ends_with("status 401"),
+            "{line}"
+        );
     }
 
     #[test]
