@@ -56,7 +56,7 @@ async fn seed_004_legacy_user_before_during_after_the_cutover_then_linked() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert!(!html.contains(MARKS), "{path}");
         assert!(html.contains(DENIED_TITLE), "{html}");
-        assert!(html.contains("выполнить привязку к ЕСИА"), "{html}");
+        assert!(html.contains("Выполнить привязку к ЕСИА"), "{html}");
         assert!(html.contains("href=\"/esia/link/start\""), "{html}");
         assert!(html.contains("legacy-session-after-cutover"), "{html}");
     }
@@ -245,7 +245,7 @@ async fn the_banner_is_in_html_pages_and_nowhere_else() {
     let bytes = resp.bytes().await.unwrap();
     let (html, _, bad) = encoding_rs::WINDOWS_1251.decode(&bytes);
     assert!(!bad, "valid windows-1251");
-    assert!(html.contains(BANNER) && html.contains("выполнить привязку к ЕСИА"));
+    assert!(html.contains(BANNER) && html.contains("Выполнить привязку к ЕСИА"));
     assert!(html.contains("page-schedule"));
 
     // JSON and HEAD are not touched.

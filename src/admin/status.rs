@@ -113,7 +113,7 @@ pub fn render(f: &StatusFacts) -> String {
         }
     }
 
-    h.push_str("<h2>Привязка учётных записей по ролям, 7 дней</h2>");
+    h.push_str("<h2>Привязка учетных записей по ролям, 7 дней</h2>");
     match &f.week {
         None => {
             h.push_str("<p class=\"muted\">Нет данных: хранилище не настроено или недоступно.</p>")
@@ -147,7 +147,7 @@ pub fn render(f: &StatusFacts) -> String {
             h.push_str("</table>");
             let _ = write!(
                 h,
-                "<p>Учётные записи Госуслуг без привязки: {}. Помеченные привязки (ФИО не совпали): {}.</p>",
+                "<p>Учетные записи Госуслуг без привязки: {}. Помеченные привязки (ФИО не совпали): {}.</p>",
                 w.esia_not_linked,
                 w.flagged.len()
             );
@@ -166,7 +166,7 @@ pub fn render(f: &StatusFacts) -> String {
                 "<table id=\"day\"><tr><td>Входы через Госуслуги</td><td class=\"num\">{esia}</td></tr>\
                  <tr><td>Входы по паролю дневника</td><td class=\"num\">{legacy}</td></tr>\
                  <tr><td>Отказы в доступе</td><td class=\"num\">{}</td></tr>\
-                 <tr><td>Отказы по уровню учётной записи</td><td class=\"num\">{level}</td></tr></table>",
+                 <tr><td>Отказы по уровню учетной записи</td><td class=\"num\">{level}</td></tr></table>",
                 d.denied
             );
         }

@@ -241,7 +241,7 @@ fn print_welcome(demo: &RunningDemo, opts: &DemoOptions) {
         println!("  {:<12} {}", p.id, p.title);
     }
     println!(
-        "\nУчётные записи дневника (пароль «{}» для всех):",
+        "\nУчетные записи дневника (пароль «{}» для всех):",
         demo_diary::DEMO_PASSWORD
     );
     for (login, role, name) in demo_diary::demo_accounts() {

@@ -65,14 +65,14 @@ pub fn transition_banner(esia_only_from: NaiveDate, link_url: &str, lang: Langua
         Language::Ru => format!(
             "<div id=\"esia-gw-banner\" role=\"alert\" style=\"{BOX}\"><b>Внимание!</b> С {date} вход в \
              интернет-дневник будет возможен только через Единую систему идентификации и аутентификации \
-             (ЕСИА) — через Госуслуги. Если у вас уже есть подтвержденная учетная запись, вы можете \
+             (ЕСИА) — через Госуслуги. Если у вас уже есть учетная запись на Госуслугах, вы можете \
              выполнить привязку к ЕСИА прямо сейчас. Возможность привязки при входе по логину и паролю \
              останется и после указанной даты, но успеваемость учащегося при этом отображаться не будет.\
-             <br><a id=\"esia-gw-link\" href=\"{link}\" style=\"{BUTTON}\">выполнить привязку к ЕСИА</a></div>"
+             <br><a id=\"esia-gw-link\" href=\"{link}\" style=\"{BUTTON}\">Выполнить привязку к ЕСИА</a></div>"
         ),
         Language::En => format!(
             "<div id=\"esia-gw-banner\" role=\"alert\" style=\"{BOX}\"><b>Attention!</b> From {date} the \
-             e-diary can only be entered through ESIA (Gosuslugi). If you already have a confirmed account, \
+             e-diary can only be entered through ESIA (Gosuslugi). If you already have a Gosuslugi account, \
              you can link it now. Signing in with the diary password stays possible after that date, but \
              grades will not be shown.<br><a id=\"esia-gw-link\" href=\"{link}\" style=\"{BUTTON}\">Link \
              my ESIA account</a></div>"
@@ -90,7 +90,7 @@ pub fn cutover_banner(esia_only_from: NaiveDate, link_url: &str, lang: Language)
             "<div id=\"esia-gw-banner\" role=\"alert\" style=\"{BOX}\"><b>Внимание!</b> С {date} \
              текущая успеваемость в интернет-дневнике показывается только после входа через Госуслуги \
              (ЕСИА). Вы вошли по логину и паролю: выполните привязку к ЕСИА, чтобы снова видеть оценки.\
-             <br><a id=\"esia-gw-link\" href=\"{link}\" style=\"{BUTTON}\">выполнить привязку к ЕСИА</a></div>"
+             <br><a id=\"esia-gw-link\" href=\"{link}\" style=\"{BUTTON}\">Выполнить привязку к ЕСИА</a></div>"
         ),
         Language::En => format!(
             "<div id=\"esia-gw-banner\" role=\"alert\" style=\"{BOX}\"><b>Attention!</b> Since {date} \
@@ -133,7 +133,7 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
         let html = transition_banner(d, "/esia/link/start?return=/a\"b", Language::Ru);
         assert!(html.contains("С 01 января 2019 г. вход"));
-        assert!(html.contains("выполнить привязку к ЕСИА</a>"));
+        assert!(html.contains("Выполнить привязку к ЕСИА</a>"));
         assert!(html.contains("href=\"/esia/link/start?return=/a&quot;b\""));
         assert!(login_button("/esia/start", Language::Ru).contains("Войти через Госуслуги"));
     }

@@ -292,7 +292,10 @@ impl Login {
             StatusCode::GATEWAY_TIMEOUT => (t.esia_slow_title, t.esia_slow_text),
             StatusCode::BAD_GATEWAY => (t.esia_down_title, t.esia_down_text),
             StatusCode::INTERNAL_SERVER_ERROR => (t.config_title, t.config_text),
-            _ => (t.esia_refused_title, t.esia_down_text),
+            _ if failure.code.as_deref() == Some("ESIA-007004") => {
+                (t.esia_refused_title, t.esia_declined_text)
+            }
+            _ => (t.esia_refused_title, t.esia_refused_text),
         };
         // ESIA's messages are Russian; an English page keeps the generic English text.
         let text = match self.pages.language() {

@@ -317,6 +317,33 @@ async fn esia_errors_and_timeouts_become_pages_without_a_session() {
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("ESIA-007004"));
 
+    // Issue 15: in English, a user who declined is told so, not that ESIA was down.
+    let settings = LoginSettings {
+        language: crate::language::Language::En,
+        ..LoginSettings::default()
+    };
+    let en = Login::new(
+        settings,
+        Arc::new(FakeEsia),
+        backend.clone(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let (state, flow) = begin(&en, "/esia/login").await;
+    let uri = format!(
+        "/esia/callback?error=access_denied&error_description=ESIA-007004%3A+declined&state={state}"
+    );
+    let body = en
+        .handle(get(&uri, &[flow]))
+        .await
+        .into_body()
+        .collect()
+        .await
+        .unwrap();
+    let page = String::from_utf8_lossy(&body.to_bytes()).into_owned();
+    assert!(page.contains("You declined the access request"), "{page}");
+    assert!(!page.contains("could not be reached"), "{page}");
+
     let (state, flow) = begin(&l, "/esia/login").await;
     let resp = l
         .handle(get(

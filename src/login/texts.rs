@@ -37,6 +37,10 @@ pub struct Texts {
     pub flow_invalid_title: &'static str,
     pub flow_invalid_text: &'static str,
     pub esia_refused_title: &'static str,
+    /// An English page for an ESIA refusal (ESIA's own messages are Russian), and for the
+    /// user's own «Отказаться» (ESIA-007004).
+    pub esia_refused_text: &'static str,
+    pub esia_declined_text: &'static str,
     pub esia_down_title: &'static str,
     pub esia_down_text: &'static str,
     pub esia_slow_title: &'static str,
@@ -93,6 +97,9 @@ static RU: Texts = Texts {
     flow_invalid_text: "Ссылка для входа устарела, уже была использована или открыта в \
         другом браузере. Начните вход заново.",
     esia_refused_title: "Госуслуги не выполнили вход",
+    esia_refused_text: "Портал Госуслуг не выполнил вход. Попробуйте войти ещё раз.",
+    esia_declined_text: "Вы отказались предоставить доступ к данным на портале Госуслуг. \
+        Чтобы войти в электронный дневник, войдите ещё раз и разрешите доступ.",
     esia_down_title: "Госуслуги недоступны",
     esia_down_text: "Не удалось связаться с порталом Госуслуг или проверить его ответ. \
         Попробуйте войти ещё раз через несколько минут.",
@@ -144,6 +151,9 @@ static EN: Texts = Texts {
     flow_invalid_text: "The sign-in link has expired, was already used, or was opened in \
         another browser. Please start again.",
     esia_refused_title: "Gosuslugi did not sign you in",
+    esia_refused_text: "Gosuslugi did not sign you in. Please try again.",
+    esia_declined_text: "You declined the access request on Gosuslugi. To enter the e-diary, \
+        sign in again and allow access.",
     esia_down_title: "Gosuslugi is unavailable",
     esia_down_text: "Gosuslugi could not be reached or its answer could not be verified. \
         Please try again in a few minutes.",
