@@ -34,6 +34,7 @@ if ! need nginx || ! need wrk; then
 fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); GW=$(free_port); ADMIN=$(free_port)
+chmod 755 "$WORK"  # nginx workers (www-data) read the page
 mkdir -p "$WORK/www" "$WORK/logs"
 head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/www/1k.html"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \

@@ -314,6 +314,38 @@ async fn idle_keep_alive_connections_are_closed() {
     assert_eq!(gw.metrics().open_connections(), 0);
 }
 
+/// `timeouts.idle` governs a kept-alive connection between requests, not `header_read`:
+/// found by bench/reliability.sh, where every idle HTTP/1.1 connection was closed after
+/// 10 s (hyper's header-read timer runs while it waits for the next head).
+#[tokio::test]
+async fn a_keep_alive_connection_lives_for_idle_not_for_header_read() {
+    let pki = Pki::new();
+    let up = TestUpstream::start().await;
+    let mut cfg = config(&pki, &up.url());
+    cfg.timeouts.header_read = Duration::from_millis(400);
+    cfg.timeouts.idle = Duration::from_secs(30);
+    let gw = start(cfg).await;
+
+    let mut tls = tls_stream(&pki, gw.https_addr()).await;
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..2 {
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let n = tls.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        // Well past header_read, well within idle.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+    }
+    assert_eq!(gw.metrics().open_connections(), 1, "still open");
+    // A head that then trickles is still cut (by idle here, as no request is in flight).
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let n = tls.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}
+
 /// A "diary" that answers every connection with the given bytes, then closes.
 async fn raw_upstream(answer: &'static [u8]) -> url::Url {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

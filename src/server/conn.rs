@@ -98,10 +98,15 @@ impl ConnSettings {
             .max_header_bytes
             .saturating_mul(2)
             .saturating_add(8192);
+        // hyper's header-read timer also runs while a kept-alive connection waits for its
+        // next head, so with `header_read` there it would close every idle connection
+        // after `header_read`. The first head's deadline is the watchdog's (below); for
+        // the later ones hyper's timer is the idle time a connection may wait.
+        let between_requests = config.timeouts.idle.max(config.timeouts.header_read);
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(config.timeouts.header_read)
+            .header_read_timeout(between_requests)
             .max_headers(limits.max_headers.saturating_mul(2).clamp(100, 10_000))
             .max_buf_size(head_buf.max(400 * 1024))
             .keep_alive(true);
