@@ -165,7 +165,12 @@ impl Admin {
             let since = now.checked_sub_signed(d)?;
             // The store keeps whole seconds: include this one.
             let until = now.checked_add_signed(chrono::TimeDelta::seconds(1))?;
-            match readiness::gather(store, since, until).await {
+            let zone = self
+                .live
+                .as_ref()
+                .and_then(|l| l.cutover.load_full())
+                .map_or(chrono_tz::UTC, |c| c.policy().calendar.time_zone);
+            match readiness::gather_in(store, since, until, zone).await {
                 Ok(r) => Some(r),
                 Err(e) => {
                     tracing::warn!(error = %e, "status page: cannot read the audit trail");

@@ -31,7 +31,8 @@ pub struct Readiness {
     pub total: RoleRow,
     /// ESIA accounts that signed in during the window and have no binding.
     pub esia_not_linked: usize,
-    /// Every UTC day of the window, also days without sign-ins.
+    /// Every day of the window (in the calendar's time zone; UTC without a calendar),
+    /// also days without sign-ins.
     pub days: Vec<DayRow>,
     /// Requests refused by the calendar after the cutover, by reason and route group.
     pub refused_after_cutover: Vec<RefusedRow>,
@@ -107,6 +108,17 @@ pub async fn gather(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> StoreResult<Readiness> {
+    gather_in(store, since, until, chrono_tz::UTC).await
+}
+
+/// [`gather`] with the days counted in `zone` (the calendar's: a login at 23:30 in
+/// Moscow belongs to that Moscow day, not to the next UTC one).
+pub async fn gather_in(
+    store: &SharedStore,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> StoreResult<Readiness> {
     let mut events = Vec::new();
     for kind in KINDS {
         let mut q = AuditQuery {
@@ -130,10 +142,10 @@ pub async fn gather(
     }
     let bindings = store.list_bindings().await?;
     let flagged = store.list_flagged_bindings().await?;
-    Ok(compute(since, until, &events, &bindings, &flagged))
+    Ok(compute_in(zone, since, until, &events, &bindings, &flagged))
 }
 
-/// The figures for `[since, until)`; events outside the window are ignored.
+/// The figures for `[since, until)`, days in UTC; events outside the window are ignored.
 pub fn compute(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
@@ -141,6 +153,19 @@ pub fn compute(
     bindings: &[Binding],
     flagged: &[Binding],
 ) -> Readiness {
+    compute_in(chrono_tz::UTC, since, until, events, bindings, flagged)
+}
+
+/// [`compute`] with the days counted in `zone`.
+pub fn compute_in(
+    zone: chrono_tz::Tz,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    events: &[AuditEvent],
+    bindings: &[Binding],
+    flagged: &[Binding],
+) -> Readiness {
+    let local_day = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
     let by_oid: HashMap<i64, &Binding> = bindings.iter().map(|b| (b.esia_oid, b)).collect();
     let linked_logins: HashMap<&str, &Binding> = bindings
         .iter()
@@ -159,8 +184,8 @@ pub fn compute(
         std::collections::BTreeSet<i64>,
     > = BTreeMap::new();
 
-    let mut day = since.date_naive();
-    while day <= last_day(since, until) {
+    let mut day = local_day(since);
+    while day <= local_day(last_instant(since, until)) {
         days.insert(
             day,
             DayRow {
@@ -181,7 +206,7 @@ pub fn compute(
             .map(str::to_owned);
         match &e.kind {
             AuditKind::Login => {
-                if let Some(d) = days.get_mut(&e.ts.date_naive()) {
+                if let Some(d) = days.get_mut(&local_day(e.ts)) {
                     d.esia += 1;
                 }
                 let binding = e.esia_oid.and_then(|oid| by_oid.get(&oid));
@@ -205,7 +230,7 @@ pub fn compute(
                 }
             }
             AuditKind::LegacyLogin => {
-                if let Some(d) = days.get_mut(&e.ts.date_naive()) {
+                if let Some(d) = days.get_mut(&local_day(e.ts)) {
                     d.legacy += 1;
                 }
                 if let Some(login) = e.diary_login.as_deref() {
@@ -320,10 +345,10 @@ pub fn compute(
     }
 }
 
-/// The last day the window touches (`until` is exclusive).
-fn last_day(since: DateTime<Utc>, until: DateTime<Utc>) -> NaiveDate {
+/// The last instant the window holds (`until` is exclusive).
+fn last_instant(since: DateTime<Utc>, until: DateTime<Utc>) -> DateTime<Utc> {
     let end = until - chrono::TimeDelta::nanoseconds(1);
-    end.max(since).date_naive()
+    end.max(since)
 }
 
 fn note(users: &mut BTreeMap<String, Activity>, login: &str, role: Option<String>, esia: bool) {
@@ -576,6 +601,30 @@ mod tests {
         );
         assert_eq!(r.flagged.len(), 1);
         assert_eq!(r.bindings, 3);
+    }
+
+    #[test]
+    fn days_are_the_calendars_days() {
+        // 22:30 UTC on the 10th is 01:30 on the 11th in Moscow.
+        let events = [event(
+            "2019-01-10T22:30:00Z",
+            AuditKind::LegacyLogin,
+            None,
+            Some("p"),
+            json!({"role": "parent"}),
+        )];
+        let (since, until) = (at("2019-01-10T00:00:00Z"), at("2019-01-12T00:00:00Z"));
+        let utc = compute(since, until, &events, &[], &[]);
+        let msk = compute_in(chrono_tz::Europe::Moscow, since, until, &events, &[], &[]);
+        let legacy = |r: &Readiness| -> Vec<(String, usize)> {
+            r.days
+                .iter()
+                .map(|d| (d.day.to_string(), d.legacy))
+                .collect()
+        };
+        assert_eq!(legacy(&utc)[0], ("2019-01-10".into(), 1));
+        assert_eq!(legacy(&msk)[1], ("2019-01-11".into(), 1));
+        assert_eq!(legacy(&msk)[0], ("2019-01-10".into(), 0));
     }
 
     #[test]

@@ -93,8 +93,13 @@ pub fn main(a: ReportArgs) -> ExitCode {
                 until.to_rfc3339()
             )));
         }
-        let (_cfg, store) = open(&a.config.path).await?;
-        let r = crate::admin::readiness::gather(&store, since, until).await?;
+        let (cfg, store) = open(&a.config.path).await?;
+        // Days as the region counts them: the calendar's time zone (UTC without one).
+        let zone = cfg
+            .cutover
+            .as_ref()
+            .map_or(chrono_tz::UTC, |c| c.policy.calendar.time_zone);
+        let r = crate::admin::readiness::gather_in(&store, since, until, zone).await?;
         let mut out = std::io::stdout().lock();
         match a.format {
             ReportFormat::Text => out.write_all(render::text(&r).as_bytes())?,
