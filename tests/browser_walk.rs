@@ -319,6 +319,26 @@ async fn a_parent_walks_every_page_in_chromium_at_desktop_and_phone_size() {
             w.wait_until("a gateway page", |u| !u.as_str().starts_with(&mock))
                 .await;
             w.check("after-simplified-login").await;
+            // A teacher's account with a simplified ESIA account: the level page, with
+            // how to confirm the account and a way out.
+            w.c.find(Locator::Id("login"))
+                .await
+                .unwrap()
+                .send_keys("teacher")
+                .await
+                .unwrap();
+            w.c.find(Locator::Id("password"))
+                .await
+                .unwrap()
+                .send_keys("demo")
+                .await
+                .unwrap();
+            w.click("form button.button").await;
+            w.wait_until("the level page", |u| u.path().starts_with("/esia/"))
+                .await;
+            let text = w.text().await;
+            assert!(text.contains("МФЦ"), "{text}");
+            w.check("level").await;
         }
         eprintln!("{size}: checked {:?}", w.seen);
         w.c.close().await.unwrap();

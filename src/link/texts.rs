@@ -35,6 +35,9 @@ pub struct Texts {
     pub level_text: &'static str,
     pub level_steps_lead: &'static str,
     pub level_steps: [&'static str; 3],
+    /// How an account gets confirmed, and where Госуслуги explains it.
+    pub level_how: &'static str,
+    pub level_help_link: &'static str,
     pub level_after: &'static str,
     pub resend_title: &'static str,
     pub resend_text: &'static str,
@@ -115,7 +118,7 @@ pub fn level_name(language: Language, level: Option<&str>) -> &'static str {
 
 static RU: Texts = Texts {
     lang: "ru",
-    status_label: "Код ответа:",
+    status_label: "Код для службы поддержки:",
     link_title: "Учетная запись Госуслуг не привязана к электронному дневнику",
     link_lead: "Если у Вас есть логин и пароль от электронного дневника, найдите \
         существующего пользователя и прикрепите его к своей учетной записи Госуслуг. \
@@ -146,14 +149,17 @@ static RU: Texts = Texts {
         дневника: отвязать учетную запись может только он.",
     level_title: "Нужна подтвержденная учетная запись Госуслуг",
     level_text: "Для роли «{role}» нужна {needed} учетная запись на портале Госуслуг. \
-        Сейчас у Вас {current} учетная запись, поэтому вход в электронный дневник \
-        невозможен.",
+        Сейчас у Вас {current} учетная запись, поэтому войти в электронный дневник \
+        через Госуслуги пока нельзя.",
     level_steps_lead: "Чтобы получить подтвержденную учетную запись:",
     level_steps: [
         "пройдите в кабинет портала Госуслуг и введите личные данные;",
         "пройдите проверку введенных данных;",
         "получите подтвержденную учетную запись.",
     ],
+    level_how: "Подтвердить личность можно в центре обслуживания (МФЦ) с паспортом и СНИЛС \
+        или онлайн — через интернет-банк, если Вы его клиент.",
+    level_help_link: "Как подтвердить учетную запись — на портале Госуслуг",
     level_after: "После этого войдите в электронный дневник через Госуслуги ещё раз.",
     resend_title: "Отправьте форму ещё раз",
     resend_text: "Сессия электронного дневника истекла, и вход был выполнен заново. \
@@ -190,7 +196,7 @@ static RU: Texts = Texts {
 
 static EN: Texts = Texts {
     lang: "en",
-    status_label: "Status:",
+    status_label: "Code for the support desk:",
     link_title: "Your Gosuslugi account is not linked to the e-diary",
     link_lead: "If you have a login and password for the e-diary, find your existing \
         user and attach it to your Gosuslugi account. The password is asked only once.",
@@ -217,13 +223,16 @@ static EN: Texts = Texts {
         can unlink it.",
     level_title: "A confirmed Gosuslugi account is needed",
     level_text: "The role «{role}» needs a {needed} Gosuslugi account. Yours is \
-        {current}, so the e-diary cannot be opened.",
+        {current}, so you cannot enter the e-diary through Gosuslugi yet.",
     level_steps_lead: "To get a confirmed account:",
     level_steps: [
         "open your Gosuslugi profile and enter your personal data;",
         "have the data verified;",
         "receive the confirmed account.",
     ],
+    level_how: "You can confirm your identity at a service centre (MFC) with your passport \
+        and SNILS, or online through your bank if it offers this.",
+    level_help_link: "How to confirm an account — on the Gosuslugi portal",
     level_after: "Then sign in to the e-diary through Gosuslugi again.",
     resend_title: "Please send the form again",
     resend_text: "Your e-diary session had expired and was renewed. The form was not \
