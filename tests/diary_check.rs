@@ -216,3 +216,51 @@ async fn the_shipped_demo_profile_fits_the_demo_diary() {
     let out = diary_check(&cfg, &[]).await;
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// Issue 14: `diary-check` passes on the demo diary's `Modules.php` mode with the shipped
+/// `examples/modules-php.toml` (only the addresses and certificate paths changed): login
+/// on `/index.php`, identity from the page header, the grade pages by `modname` prefix,
+/// a logout link with a token, a dead session as a 200 + script page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_modules_profile_passes_every_step() {
+    let pki = Pki::new();
+    let d = demo_diary::start(demo_diary::DiaryConfig {
+        mode: demo_diary::DiaryMode::Modules,
+        ..demo_diary::DiaryConfig::new("127.0.0.1:0".parse().unwrap())
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let q = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let profile = std::fs::read_to_string(root.join("examples/modules-php.toml"))
+        .unwrap()
+        .replace("https = \"0.0.0.0:443\"", "https = \"127.0.0.1:0\"")
+        .replace(
+            "cert = \"certs/gateway.pem\"",
+            &format!("cert = {}", q(&pki.files.cert)),
+        )
+        .replace(
+            "key = \"certs/gateway.key\"",
+            &format!("key = {}", q(&pki.files.key)),
+        )
+        .replace(
+            "url = \"http://127.0.0.1:8080\"",
+            &format!("url = \"{}\"", d.url()),
+        );
+    let cfg = dir.path().join("gateway.toml");
+    std::fs::write(&cfg, profile).unwrap();
+    let out = diary_check(&cfg, &[]).await;
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    for step in [
+        "login form",
+        "wrong password",
+        "sign in",
+        "sample",
+        "logout",
+        "expiry",
+    ] {
+        assert!(all.contains(&format!("✓ {step}")), "no ✓ {step} in\n{all}");
+    }
+}

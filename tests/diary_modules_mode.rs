@@ -271,3 +271,37 @@ fn modules_php_example_passes_check_config() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.starts_with("OK: "), "{stdout}");
 }
+
+/// The gateway's own «Выйти» ends the diary session in both modes: in the Modules mode
+/// the diary logs out only through the token link on its pages, which the gateway finds
+/// on the probe page and follows (before, the session was left to idle out).
+async fn the_gateways_logout_ends_the_diary_session(mode: &Mode) {
+    let (stand, _clock) = stand(mode).await;
+    let b = linked(&stand, mode).await;
+    let (status, _) = page(&b, &stand, mode.home).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(stand.diary.signed_in().contains(&"parent".to_owned()));
+    // «Выйти» clicked on our own page (the browser says so with Fetch Metadata).
+    let resp = b
+        .client
+        .get(stand.url("/esia/logout"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    assert!(
+        !stand.diary.signed_in().contains(&"parent".to_owned()),
+        "the diary session ended"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_gateway_logout_ends_the_diary_session() {
+    the_gateways_logout_ends_the_diary_session(&CLASSIC).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_gateway_logout_follows_the_token_link() {
+    the_gateways_logout_ends_the_diary_session(&MODULES).await;
+}

@@ -15,6 +15,7 @@ pub mod expiry;
 pub mod form;
 pub mod jar;
 pub mod location;
+pub mod logout;
 pub mod probe;
 pub mod signin;
 pub mod vault;

@@ -268,8 +268,13 @@ impl Link {
             return;
         }
         let jar = self.jar_of(&record);
-        let target = self.diary.rules.logout_path.clone();
-        self.forward_logout(&jar, &target).await;
+        let host = self.http.host();
+        let now = self.clock.now();
+        if let Err(e) =
+            crate::diary::logout::log_out(&self.http, &self.diary.rules, &host, &jar, now).await
+        {
+            tracing::warn!(error = %e, "diary logout failed; ending the gateway session anyway");
+        }
     }
 
     /// Best effort: the diary's own logout with the session's cookies.

@@ -271,20 +271,21 @@ pub async fn check(
         }
     }
 
-    // Logout: the diary's own, as the gateway sends it for a single logout.
-    let logout = get(&http, &host, &rules.logout_path, &jar).await;
+    // Logout: the diary's own, as the gateway sends it for a single logout (the logout
+    // link on the probe page, else logout_path).
+    let logout = crate::diary::logout::log_out(&http, rules, &host, &jar, Utc::now()).await;
     let after_logout = probe::probe(&http, rules, &host, &jar, Utc::now()).await;
     steps.push(match (logout, after_logout) {
         (Err(e), _) => Step::fail("logout", format!("{}: {e}", rules.logout_path)),
-        (_, Ok(Probed::SignedOut)) => Step::pass(
-            "logout",
-            format!("{} ended the diary session", rules.logout_path),
-        ),
-        (_, Ok(Probed::User(u))) => Step::fail(
+        (Ok(target), Ok(Probed::SignedOut)) => {
+            Step::pass("logout", format!("{target} ended the diary session"))
+        }
+        (Ok(target), Ok(Probed::User(u))) => Step::fail(
             "logout",
             format!(
-                "after {} the probe still names {:?}: check [diary] logout_path",
-                rules.logout_path, u.login
+                "after {target} the probe still names {:?}: check [diary] logout_endpoints \
+                 (a logout link on the probe page) or logout_path",
+                u.login
             ),
         ),
         (_, Err(e)) => Step::fail("logout", e.to_string()),
