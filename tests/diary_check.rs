@@ -61,6 +61,23 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Asserts a passing run with a ✓ for every step; the whole output.
+fn every_step_passes(out: &Output) -> String {
+    let all = text(out);
+    assert!(out.status.success(), "{all}");
+    for step in [
+        "login form",
+        "wrong password",
+        "sign in",
+        "sample",
+        "logout",
+        "expiry",
+    ] {
+        assert!(all.contains(&format!("✓ {step}")), "no ✓ {step} in\n{all}");
+    }
+    all
+}
+
 fn failed_steps(o: &Output) -> Vec<String> {
     String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -76,18 +93,7 @@ async fn a_fitting_config_passes_every_step() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &pki, &d, "", esia_gateway::policy::EXAMPLE_TOML);
     let out = diary_check(&cfg, &[]).await;
-    let all = text(&out);
-    assert!(out.status.success(), "{all}");
-    for step in [
-        "login form",
-        "wrong password",
-        "sign in",
-        "sample",
-        "logout",
-        "expiry",
-    ] {
-        assert!(all.contains(&format!("✓ {step}")), "no ✓ {step} in\n{all}");
-    }
+    let all = every_step_passes(&out);
     assert!(
         all.contains("/marks (group grades): served (200 OK)"),
         "{all}"
@@ -250,17 +256,5 @@ async fn the_modules_profile_passes_every_step() {
         );
     let cfg = dir.path().join("gateway.toml");
     std::fs::write(&cfg, profile).unwrap();
-    let out = diary_check(&cfg, &[]).await;
-    let all = text(&out);
-    assert!(out.status.success(), "{all}");
-    for step in [
-        "login form",
-        "wrong password",
-        "sign in",
-        "sample",
-        "logout",
-        "expiry",
-    ] {
-        assert!(all.contains(&format!("✓ {step}")), "no ✓ {step} in\n{all}");
-    }
+    every_step_passes(&diary_check(&cfg, &[]).await);
 }

@@ -192,19 +192,7 @@ async fn the_diarys_logout_link_ends_both_sessions(mode: &Mode) {
         }
     };
     assert!(stand.diary.signed_in().contains(&"parent".to_owned()));
-    // The link clicked on the diary's own page (a browser sends Fetch Metadata).
-    let resp = b
-        .client
-        .get(stand.url(&logout))
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_redirection(), "{}", resp.status());
-    assert!(
-        !stand.diary.signed_in().contains(&"parent".to_owned()),
-        "the diary session ended"
-    );
+    log_out_from_our_page(&stand, &b, &logout).await;
     let resp = b.get(&stand.url(mode.grades)).await;
     assert_ne!(resp.status(), StatusCode::OK);
     assert!(!location(&resp).is_empty());
@@ -281,18 +269,23 @@ async fn the_gateways_logout_ends_the_diary_session(mode: &Mode) {
     let (status, _) = page(&b, &stand, mode.home).await;
     assert_eq!(status, StatusCode::OK);
     assert!(stand.diary.signed_in().contains(&"parent".to_owned()));
-    // «Выйти» clicked on our own page (the browser says so with Fetch Metadata).
+    log_out_from_our_page(&stand, &b, "/esia/logout").await;
+}
+
+/// «Выйти» at `path`, clicked on a page of this site (the browser says so with Fetch
+/// Metadata): logged out at once, and the diary session ended with it.
+async fn log_out_from_our_page(stand: &Stand, b: &Browser, path: &str) {
     let resp = b
         .client
-        .get(stand.url("/esia/logout"))
+        .get(stand.url(path))
         .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .unwrap();
-    assert!(resp.status().is_redirection(), "{}", resp.status());
+    assert!(resp.status().is_redirection(), "{path}: {}", resp.status());
     assert!(
         !stand.diary.signed_in().contains(&"parent".to_owned()),
-        "the diary session ended"
+        "{path}: the diary session ended"
     );
 }
 
