@@ -110,7 +110,12 @@ wait "$WRK" || true
 reqs=$(awk '/Requests\/sec/{print $2}' "$WORK/logs/soak.txt")
 first=${samples[1]:-${samples[0]}}; last=${samples[-1]}
 min=$(printf '%s\n' "${samples[@]}" | sort -n | head -1); max=$(printf '%s\n' "${samples[@]}" | sort -n | tail -1)
-SOAK_ROW="| soak $SOAK at $reqs req/s (wrk -c20, 1 KB) | RSS $((first / 1024)) MiB after 10 s → $((last / 1024)) MiB at the end (min $((min / 1024)), max $((max / 1024)), ${#samples[@]} samples) |"
+n=${#samples[@]}
+quarters=""
+for q in 0 1 2 3 4; do
+  i=$(( (n - 1) * q / 4 )); quarters+="$((samples[i] / 1024)) "
+done
+SOAK_ROW="| soak $SOAK at $reqs req/s (wrk -c20, 1 KB) | RSS $((first / 1024)) MiB after 10 s → $((last / 1024)) MiB at the end (min $((min / 1024)), max $((max / 1024)); at 0/25/50/75/100 %: ${quarters% } MiB; $n samples) |"
 echo "$SOAK_ROW"
 
 {
