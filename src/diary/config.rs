@@ -10,7 +10,7 @@
 //! extra_fields = {}                # other fields the form sends, e.g. { remember = "1" }
 //! failure_text = "Неверный логин или пароль"
 //! expired = { redirect_to = [{ path = "/login" }], body_contains = [], status = [401] }
-//! logout_path = "/logout"          # where the gateway's own logout request goes
+//! logout_path = "/logout"          # the gateway's own logout, when the probe page has no logout link
 //! login_endpoints = [{ path = "/login" }]   # route-group matchers: browser logins
 //! logout_endpoints = [{ path = "/logout" }] # route-group matchers: diary logouts
 //! login_form_get = true            # GET the form first (cookies, hidden fields)
