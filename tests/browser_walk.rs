@@ -218,6 +218,16 @@ impl Walk {
         self.seen.push(format!("{} {name}", self.size));
     }
 
+    /// The link form filled in (whatever it held before) and sent.
+    async fn submit_link_form(&self, login: &str, password: &str) {
+        for (id, value) in [("login", login), ("password", password)] {
+            let field = self.c.find(Locator::Id(id)).await.unwrap();
+            field.clear().await.unwrap();
+            field.send_keys(value).await.unwrap();
+        }
+        self.click("form button.button").await;
+    }
+
     async fn click(&self, css: &str) {
         self.c
             .find(Locator::Css(css))
@@ -263,19 +273,7 @@ async fn a_parent_walks_every_page_in_chromium_at_desktop_and_phone_size() {
         w.check("link").await;
 
         // A wrong password first: the form again, with the reason.
-        w.c.find(Locator::Id("login"))
-            .await
-            .unwrap()
-            .send_keys(login)
-            .await
-            .unwrap();
-        w.c.find(Locator::Id("password"))
-            .await
-            .unwrap()
-            .send_keys("wrong")
-            .await
-            .unwrap();
-        w.click("form button.button").await;
+        w.submit_link_form(login, "wrong").await;
         w.wait_until("the link page again", |u| {
             u.path().starts_with("/esia/link")
         })
@@ -283,16 +281,7 @@ async fn a_parent_walks_every_page_in_chromium_at_desktop_and_phone_size() {
         w.check("link-wrong-password").await;
 
         // The right one: linked, on the grades.
-        let login_field = w.c.find(Locator::Id("login")).await.unwrap();
-        login_field.clear().await.unwrap();
-        login_field.send_keys(login).await.unwrap();
-        w.c.find(Locator::Id("password"))
-            .await
-            .unwrap()
-            .send_keys("demo")
-            .await
-            .unwrap();
-        w.click("form button.button").await;
+        w.submit_link_form(login, "demo").await;
         w.wait_until("the grades", |u| u.path() == "/marks").await;
 
         // A gateway page that does not exist, then the logout with its final page.
@@ -321,19 +310,7 @@ async fn a_parent_walks_every_page_in_chromium_at_desktop_and_phone_size() {
             w.check("after-simplified-login").await;
             // A teacher's account with a simplified ESIA account: the level page, with
             // how to confirm the account and a way out.
-            w.c.find(Locator::Id("login"))
-                .await
-                .unwrap()
-                .send_keys("teacher")
-                .await
-                .unwrap();
-            w.c.find(Locator::Id("password"))
-                .await
-                .unwrap()
-                .send_keys("demo")
-                .await
-                .unwrap();
-            w.click("form button.button").await;
+            w.submit_link_form("teacher", "demo").await;
             w.wait_until("the level page", |u| u.path().starts_with("/esia/"))
                 .await;
             let text = w.text().await;

@@ -90,10 +90,14 @@ impl Listen {
         if public.is_none() && self.hosts.is_empty() {
             return true;
         }
-        let Ok(asked) = authority.parse::<http::uri::Authority>() else {
-            return false;
+        // `authority` is already a validated `host[:port]`: cut the port off without a
+        // parse (this runs on every request).
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6
+                .split_once(']')
+                .map_or(authority, |(h, _)| &authority[..h.len() + 2]),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
         };
-        let host = asked.host();
         public.is_some_and(|p| p.eq_ignore_ascii_case(host))
             || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
     }

@@ -90,7 +90,8 @@ fn unescape(href: &str) -> String {
         .replace("&#x26;", "&")
 }
 
-async fn get(
+/// A GET of `target` on the diary with the session's cookies from `jar`; the body.
+pub async fn get(
     http: &dyn DiaryHttp,
     host: &str,
     target: &str,

@@ -14,10 +14,8 @@
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
 use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::Full;
 use serde_json::json;
 use url::Url;
 
@@ -27,7 +25,6 @@ use crate::body::{self, Body, Outcome};
 use crate::diary::form::{LoginPost, read_login_post};
 use crate::diary::jar::Jar;
 use crate::diary::probe::Probed;
-use crate::diary::signin::DiaryHttp;
 use crate::login::cookies::{clear_cookie, signed_out_cookie};
 use crate::login::origin::from_our_pages;
 use crate::pages::{PageResponse, redirect};
@@ -279,14 +276,9 @@ impl Link {
 
     /// Best effort: the diary's own logout with the session's cookies.
     async fn forward_logout(&self, jar: &Jar, target: &str) {
-        let mut builder = Request::get(target).header(http::header::HOST, self.http.host());
-        if let Some(c) = jar.header_for(target.split('?').next().unwrap_or("/"), self.clock.now()) {
-            builder = builder.header(http::header::COOKIE, c);
-        }
-        let Ok(req) = builder.body(Full::new(Bytes::new())) else {
-            return;
-        };
-        if let Err(e) = self.http.send(req).await {
+        let host = self.http.host();
+        let sent = crate::diary::logout::get(&self.http, &host, target, jar, self.clock.now());
+        if let Err(e) = sent.await {
             tracing::warn!(error = %e, "diary logout failed; ending the gateway session anyway");
         }
     }

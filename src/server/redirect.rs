@@ -136,6 +136,11 @@ mod tests {
         let r = Redirect::new(&listen(None, &["dnevnik.example"]), 443, Language::Ru);
         let ok = r.handle(&req(Method::GET, "/x", Some("DNEVNIK.example:80")));
         assert_eq!(ok.headers()[LOCATION], "https://dnevnik.example/x");
+        let v6 = Redirect::new(&listen(None, &["[::1]"]), 443, Language::Ru);
+        let ok = v6.handle(&req(Method::GET, "/", Some("[::1]:8080")));
+        assert_eq!(ok.headers()[LOCATION], "https://[::1]/");
+        let no = v6.handle(&req(Method::GET, "/", Some("[::2]:8080")));
+        assert_eq!(no.status(), StatusCode::BAD_REQUEST);
         for host in ["evil.example", "dnevnik.example.evil", "10.0.0.1"] {
             let resp = r.handle(&req(Method::GET, "/", Some(host)));
             assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{host}");
