@@ -284,6 +284,34 @@ async fn a_parent_walks_every_page_in_chromium_at_desktop_and_phone_size() {
         w.submit_link_form(login, "demo").await;
         w.wait_until("the grades", |u| u.path() == "/marks").await;
 
+        // The account chooser with one account, and (desktop) a second child's account
+        // linked from it, then chosen between (issue 15 point 8).
+        w.c.goto(&stand.url("/esia/accounts?return=/marks"))
+            .await
+            .unwrap();
+        w.check("accounts-one").await;
+        if size == "desktop" {
+            w.click("#add-account").await;
+            w.wait_until("the form for one more account", |u| {
+                u.path() == "/esia/link"
+            })
+            .await;
+            w.check("link-add").await;
+            w.submit_link_form("parent2", "demo").await;
+            w.wait_until("the second child's grades", |u| u.path() == "/marks")
+                .await;
+            w.c.goto(&stand.url("/esia/accounts?return=/marks"))
+                .await
+                .unwrap();
+            w.check("accounts-two").await;
+            // The open account's button is the secondary one: press the other.
+            w.click("form button[id^=account-]:not(.secondary)").await;
+            w.wait_until("the first child's grades", |u| u.path() == "/marks")
+                .await;
+            let text = w.text().await;
+            assert!(text.contains(PARENTS_CHILD), "{text}");
+        }
+
         // A gateway page that does not exist, then the logout with its final page.
         w.c.goto(&stand.url("/esia/no-such-page")).await.unwrap();
         w.check("not-found").await;

@@ -365,7 +365,7 @@ async fn api_me_answers_each_account_and_401_without_a_session() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"], "not_authenticated");
     let accounts = demo_accounts();
-    assert_eq!(accounts.len(), 7);
+    assert_eq!(accounts.len(), 8);
     for (login_name, role, full_name) in accounts {
         let c = client();
         login(&c, &base, login_name).await;
@@ -390,6 +390,7 @@ async fn api_me_answers_each_account_and_401_without_a_session() {
         roles,
         [
             "student",
+            "parent",
             "parent",
             "teacher",
             "class_teacher",
@@ -1278,7 +1279,7 @@ async fn identity_is_visible_in_stable_places() {
         login(&c, &base, login_name).await;
         let title = match login_name {
             "student" => "Учащийся",
-            "parent" => "Родитель",
+            "parent" | "parent2" => "Родитель",
             "teacher" => "Учитель",
             "classteacher" => "Классный руководитель",
             "headteacher" => "Завуч",

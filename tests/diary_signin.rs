@@ -300,9 +300,10 @@ async fn header_mode_assertion_is_verified_by_the_diary(db: Db) {
     assert!(echoed.contains("vsess=parent"), "{echoed:?}");
     let used = stand
         .store
-        .binding_by_oid(CONFIRMED_OID)
+        .bindings_of_oid(CONFIRMED_OID)
         .await
         .unwrap()
+        .pop()
         .unwrap();
     assert!(used.last_used_at >= now - TimeDelta::seconds(1));
 

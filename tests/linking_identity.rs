@@ -79,7 +79,12 @@ async fn a_parent_whose_esia_child_is_the_diarys_pupil_is_linked() {
     assert_eq!(location(&linked), "/marks");
     let marks = b.get(&stand.url("/marks")).await.text().await.unwrap();
     assert!(marks.contains(PARENTS_CHILD), "{marks}");
-    let binding = stand.store.binding_by_oid(CONFIRMED_OID).await.unwrap();
+    let binding = stand
+        .store
+        .bindings_of_oid(CONFIRMED_OID)
+        .await
+        .unwrap()
+        .pop();
     assert_eq!(binding.unwrap().diary_login, "parent");
     assert!(flagged(&stand).await.is_empty());
     let e = check_event(&stand).await;
@@ -155,7 +160,12 @@ async fn another_adult_is_bound_and_flagged_under_warn(db: Db) {
         .login_and_link(&b, "confirmed-2", "parent", "demo")
         .await;
     assert_eq!(location(&linked), "/marks");
-    let binding = stand.store.binding_by_oid(CONFIRMED2_OID).await.unwrap();
+    let binding = stand
+        .store
+        .bindings_of_oid(CONFIRMED2_OID)
+        .await
+        .unwrap()
+        .pop();
     assert_eq!(binding.unwrap().diary_login, "parent");
     assert_eq!(flagged(&stand).await, [CONFIRMED2_OID]);
     let e = check_event(&stand).await;
@@ -174,12 +184,18 @@ async fn another_adult_is_bound_and_flagged_under_warn(db: Db) {
     assert!(
         stand
             .store
-            .set_binding_flagged(CONFIRMED2_OID, false)
+            .set_binding_flagged("parent", false)
             .await
             .unwrap()
     );
     assert!(flagged(&stand).await.is_empty());
-    assert!(!stand.store.set_binding_flagged(1, true).await.unwrap());
+    assert!(
+        !stand
+            .store
+            .set_binding_flagged("nobody", true)
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,9 +216,10 @@ async fn a_student_with_his_own_child_account_is_linked() {
     assert_eq!(location(&linked), "/marks");
     let binding = stand
         .store
-        .binding_by_oid(CHILD2_OID)
+        .bindings_of_oid(CHILD2_OID)
         .await
         .unwrap()
+        .pop()
         .unwrap();
     assert_eq!(binding.diary_login, "student");
     assert_eq!(binding.account_level.as_deref(), Some("child"));
@@ -263,6 +280,11 @@ async fn a_legacy_session_is_not_linked_to_another_persons_esia_account_under_re
     assert_eq!(location(&cb), "/esia/link/confirm");
     let (_, linked) = stand.answer_link_confirmation(&her, "confirm").await;
     assert_eq!(location(&linked), "/marks");
-    let binding = stand.store.binding_by_oid(CONFIRMED_OID).await.unwrap();
+    let binding = stand
+        .store
+        .bindings_of_oid(CONFIRMED_OID)
+        .await
+        .unwrap()
+        .pop();
     assert_eq!(binding.unwrap().diary_login, "parent");
 }

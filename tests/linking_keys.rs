@@ -147,9 +147,10 @@ async fn binding_survives_kill_9(db: TestDb) {
     .await;
     let binding = stand
         .store
-        .binding_by_oid(CONFIRMED_OID)
+        .bindings_of_oid(CONFIRMED_OID)
         .await
         .unwrap()
+        .pop()
         .unwrap();
     assert_eq!(binding.diary_login, "parent");
     let b = stand.browser();

@@ -99,7 +99,12 @@ async fn survives_kill_9(db: TestDb) {
     let last_audit = last_audit.unwrap();
 
     let store = db.reopen().await;
-    let binding = store.binding_by_oid(1_000_321).await.unwrap().unwrap();
+    let binding = store
+        .bindings_of_oid(1_000_321)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(binding.diary_login, "parent");
     let keys = Keyring::new(VaultKey::load(&key_path).unwrap(), vec![]);
     let vault = Vault::new(store.clone(), keys, Arc::new(SystemClock));

@@ -28,6 +28,7 @@ fn session(key_byte: u8) -> SessionRecord {
         csrf_token: "csrf-token".into(),
         diary_cookies: None,
         esia_id_token_hint: Some(vec![1, 2, 3]),
+        diary_accounts: 2,
     }
 }
 
@@ -204,15 +205,19 @@ async fn bindings_crud_and_conflicts(db: &TestDb) {
     let s = db.store.as_ref();
     let b = binding(1_000_123, "parent");
     s.create_binding(&b).await.unwrap();
-    assert_eq!(s.binding_by_oid(1_000_123).await.unwrap(), Some(b.clone()));
+    assert_eq!(
+        s.bindings_of_oid(1_000_123).await.unwrap().pop(),
+        Some(b.clone())
+    );
     assert_eq!(s.binding_by_login("parent").await.unwrap(), Some(b.clone()));
     assert_eq!(s.binding_by_login("Parent").await.unwrap(), None);
 
-    let oid_taken = s.create_binding(&binding(1_000_123, "teacher")).await;
-    assert!(
-        matches!(oid_taken, Err(StoreError::Conflict(Conflict::OidTaken))),
-        "{oid_taken:?}"
-    );
+    // One ESIA account, several diary accounts (a parent, children in two schools);
+    // each diary account still belongs to one ESIA account.
+    let second = binding(1_000_123, "parent-school2");
+    s.create_binding(&second).await.unwrap();
+    let held = s.bindings_of_oid(1_000_123).await.unwrap();
+    assert_eq!(held.len(), 2, "{held:?}");
     let login_taken = s.create_binding(&binding(2_000_000, "parent")).await;
     assert!(
         matches!(login_taken, Err(StoreError::Conflict(Conflict::LoginTaken))),
@@ -227,11 +232,14 @@ async fn bindings_crud_and_conflicts(db: &TestDb) {
 
     let later = t0() + TimeDelta::days(1);
     assert!(
-        s.record_binding_use(1_000_123, None, Some("standard"), later)
+        s.record_binding_use("parent", None, Some("standard"), later)
             .await
             .unwrap()
     );
-    let got = s.binding_by_oid(1_000_123).await.unwrap().unwrap();
+    // The one used last comes first; the other account was not touched.
+    let held = s.bindings_of_oid(1_000_123).await.unwrap();
+    assert_eq!(held[1], second);
+    let got = held[0].clone();
     assert_eq!(got.account_level.as_deref(), Some("standard"));
     assert_eq!(
         got.diary_role.as_deref(),
@@ -239,9 +247,11 @@ async fn bindings_crud_and_conflicts(db: &TestDb) {
         "None keeps the role"
     );
     assert_eq!(got.last_used_at, later);
-    assert!(s.set_binding_stale(1_000_123, true).await.unwrap());
-    assert!(s.binding_by_oid(1_000_123).await.unwrap().unwrap().stale);
-    assert!(!s.set_binding_stale(42, true).await.unwrap());
+    assert!(s.set_binding_stale("parent", true).await.unwrap());
+    let held = s.bindings_of_oid(1_000_123).await.unwrap();
+    assert!(held[0].stale && !held[1].stale, "{held:?}");
+    assert!(!s.set_binding_stale("nobody", true).await.unwrap());
+    assert!(s.unbind("parent-school2").await.unwrap().is_some());
 
     s.create_binding(&binding(5, "student")).await.unwrap();
     let all = s.list_bindings().await.unwrap();
@@ -250,9 +260,9 @@ async fn bindings_crud_and_conflicts(db: &TestDb) {
         vec![5, 1_000_123]
     );
 
-    let removed = s.unbind(1_000_123).await.unwrap().unwrap();
+    let removed = s.unbind("parent").await.unwrap().unwrap();
     assert_eq!(removed.diary_login, "parent");
-    assert_eq!(s.unbind(1_000_123).await.unwrap(), None);
+    assert_eq!(s.unbind("parent").await.unwrap(), None);
     // Once unbound, both sides are free again.
     s.create_binding(&binding(2_000_000, "parent"))
         .await
@@ -368,7 +378,7 @@ async fn data_survives_reopening(db: &TestDb) {
     db.store.create_session(&session(8)).await.unwrap();
     let again = db.reopen().await;
     assert_eq!(
-        again.binding_by_oid(77).await.unwrap(),
+        again.bindings_of_oid(77).await.unwrap().pop(),
         Some(binding(77, "teacher"))
     );
     assert!(

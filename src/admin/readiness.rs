@@ -166,7 +166,11 @@ pub fn compute_in(
     flagged: &[Binding],
 ) -> Readiness {
     let local_day = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
-    let by_oid: HashMap<i64, &Binding> = bindings.iter().map(|b| (b.esia_oid, b)).collect();
+    // An OID may hold several diary accounts (a parent, two schools).
+    let mut by_oid: HashMap<i64, Vec<&Binding>> = HashMap::new();
+    for b in bindings {
+        by_oid.entry(b.esia_oid).or_default().push(b);
+    }
     let linked_logins: HashMap<&str, &Binding> = bindings
         .iter()
         .map(|b| (b.diary_login.as_str(), b))
@@ -209,17 +213,31 @@ pub fn compute_in(
                 if let Some(d) = days.get_mut(&local_day(e.ts)) {
                     d.esia += 1;
                 }
-                let binding = e.esia_oid.and_then(|oid| by_oid.get(&oid));
-                match (binding, e.diary_login.as_deref()) {
-                    (Some(b), _) => {
-                        note(&mut users, &b.diary_login, b.diary_role.clone(), true);
+                let held = e.esia_oid.and_then(|oid| by_oid.get(&oid));
+                match (held, e.diary_login.as_deref()) {
+                    (_, Some(login)) => note(&mut users, login, role_in_detail, true),
+                    (Some(held), None) => {
+                        // With several accounts the one chosen is noted by its
+                        // `diary_sign_in` event below; one account is this login's.
+                        if let [b] = held.as_slice() {
+                            note(&mut users, &b.diary_login, b.diary_role.clone(), true);
+                        }
                     }
-                    (None, Some(login)) => note(&mut users, login, role_in_detail, true),
                     (None, None) => {
                         if let Some(oid) = e.esia_oid {
                             unlinked.insert(oid);
                         }
                     }
+                }
+            }
+            AuditKind::Other(kind) if kind == "diary_sign_in" => {
+                if let (Some(login), Some("esia")) = (
+                    e.diary_login.as_deref(),
+                    e.detail.get("method").and_then(|m| m.as_str()),
+                ) {
+                    let role = role_in_detail
+                        .or_else(|| linked_logins.get(login).and_then(|b| b.diary_role.clone()));
+                    note(&mut users, login, role, true);
                 }
             }
             AuditKind::Link => {

@@ -34,7 +34,7 @@ pub use self::request::view_of;
 use self::request::{raw_target, return_path, set_target, without_body};
 use crate::body::{Body, Outcome};
 use crate::clock::SharedClock;
-use crate::inject::banner::{cutover_banner, login_button, transition_banner};
+use crate::inject::banner::{account_switcher, cutover_banner, login_button, transition_banner};
 use crate::inject::{Position, Rule};
 use crate::language::Language;
 use crate::login::ActiveSession;
@@ -96,6 +96,10 @@ pub struct Cutover {
     after_legacy_rules: Arc<[Rule]>,
     legacy_rules: Arc<[Rule]>,
     anonymous_rules: Arc<[Rule]>,
+    /// Where the account switcher goes (the banner's place); its HTML names the
+    /// session's diary login, so it is made per request — for people with several
+    /// diary accounts only.
+    switcher_at: Option<Rule>,
     /// Places for HTML rewrites in progress (see [`Decorate`]).
     rewrites: Arc<tokio::sync::Semaphore>,
 }
@@ -173,7 +177,12 @@ impl Cutover {
             .max_capacity(100_000)
             .time_to_live(std::time::Duration::from_secs(60))
             .build();
+        let switcher_at = p
+            .esia_login
+            .then(|| rule(&banner.selector, String::new(), Position::Prepend))
+            .flatten();
         let cutover = Arc::new(Self {
+            switcher_at,
             first_button_rules: set([button_first.clone(), None]),
             after_legacy_rules: set([after_notice, button_first]),
             audited,
@@ -357,7 +366,12 @@ impl Cutover {
         // Forward exactly what was decided on: the canonical method and target.
         *req.method_mut() = canonical.method.clone();
         set_target(&mut req, &canonical.forward_target);
-        let rules = self.rules_for(phase, &view);
+        let mut rules = self.rules_for(phase, &view);
+        if let Some(switcher) = self.switcher_for(session, &canonical) {
+            rules = std::iter::once(switcher)
+                .chain(rules.iter().cloned())
+                .collect();
+        }
         let decorate = (!rules.is_empty())
             .then(|| Decorate::prepare(&canonical.method, req.headers_mut(), rules))
             .map(|d| d.with_slots(self.rewrites.clone(), self.metrics.clone()));
@@ -370,6 +384,26 @@ impl Cutover {
             _ => None,
         };
         Outcome::Continue((req, Pending { decorate, discover }))
+    }
+
+    /// The account switcher, for an ESIA session whose person has several diary
+    /// accounts; «Сменить» leads to the chooser and back to this page.
+    fn switcher_for(
+        &self,
+        session: Option<&ActiveSession>,
+        canonical: &CanonicalRequest,
+    ) -> Option<Rule> {
+        let at = self.switcher_at.as_ref()?;
+        let s = session.filter(|s| s.diary_accounts > 1 && s.auth_method == "esia")?;
+        let login = s.diary_login.as_deref()?;
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("return", &return_path(canonical));
+        let url = format!("{}accounts?{}", self.prefix, q.finish());
+        Some(Rule {
+            selector: at.selector.clone(),
+            html: account_switcher(login, &url, self.language).into(),
+            position: at.position,
+        })
     }
 
     fn rules_for(&self, phase: Phase, view: &SessionView) -> Arc<[Rule]> {

@@ -14,6 +14,7 @@ fn session(method: &'static str, level: Option<&str>, login: Option<&str>) -> Ac
         diary_role: Some("parent".into()),
         public_computer: false,
         csrf_token: "t".into(),
+        diary_accounts: 1,
     }
 }
 

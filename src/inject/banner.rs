@@ -101,6 +101,23 @@ pub fn cutover_banner(esia_only_from: NaiveDate, link_url: &str, lang: Language)
     }
 }
 
+/// The account switcher for a person with several diary accounts (a parent with
+/// children in two schools): which account is open, and «Сменить» to the chooser.
+pub fn account_switcher(login: &str, chooser_url: &str, lang: Language) -> String {
+    let (lead, label) = match lang {
+        Language::Ru => ("Учетная запись дневника:", "Сменить"),
+        Language::En => ("E-diary account:", "Switch"),
+    };
+    format!(
+        "<div id=\"esia-gw-switcher\" style=\"margin:8px;padding:6px 12px;border:1px solid #c6d4f5;\
+         background:#f3f7ff;color:#222;font:14px/1.4 Arial,sans-serif;border-radius:6px\">{lead} \
+         <b>{}</b> <a id=\"esia-gw-switch\" href=\"{}\" style=\"display:inline-block;\
+         min-height:44px;line-height:44px;padding:0 14px;margin-left:8px;color:#0d4cd3\">{label}</a></div>",
+        escape(login),
+        escape(chooser_url)
+    )
+}
+
 /// The button added next to the diary's own login form.
 pub fn login_button(start_url: &str, lang: Language) -> String {
     let label = match lang {

@@ -9,6 +9,7 @@
 //! legacy_login = true              # the diary's own login form through the gateway
 //! identity_check = "warn"          # off | warn | require: ESIA person vs diary account
 //! identity_mismatch_contact = "классному руководителю или в службу поддержки"
+//! max_diary_accounts = 5           # diary accounts one ESIA account may be linked to
 //! # role → weakest ESIA level: one table for the policy and linking, [roles.min_level]
 //!
 //! [vault]
@@ -35,6 +36,7 @@ pub struct LinkingFile {
     pub min_level: BTreeMap<String, String>,
     pub identity_check: Option<String>,
     pub identity_mismatch_contact: Option<String>,
+    pub max_diary_accounts: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -66,6 +68,10 @@ pub struct LinkSettings {
     pub identity_check: IdentityCheck,
     /// Whom to contact, as the refusal page says it; `None`: the page's own words.
     pub identity_mismatch_contact: Option<String>,
+    /// Diary accounts one ESIA account may be linked to (a parent with children in
+    /// several schools has one diary account per school); each diary account still
+    /// belongs to one ESIA account.
+    pub max_diary_accounts: usize,
 }
 
 /// `[linking] identity_check`.
@@ -98,6 +104,7 @@ impl Default for LinkSettings {
             levels: RoleLevels::default(),
             identity_check: IdentityCheck::Warn,
             identity_mismatch_contact: None,
+            max_diary_accounts: 5,
         }
     }
 }
@@ -125,6 +132,15 @@ pub fn validate_linking(file: &LinkingFile) -> Result<LinkSettings, Vec<Issue>> 
     }
     if let Some(b) = file.legacy_login {
         s.legacy_login = b;
+    }
+    match file.max_diary_accounts {
+        Some(n) if n == 0 || n > 50 => issues.push((
+            "max_diary_accounts".into(),
+            format!("{n} is out of range"),
+            Some("between 1 (one diary account per person) and 50; 5 is the default".into()),
+        )),
+        Some(n) => s.max_diary_accounts = n as usize,
+        None => {}
     }
     match file.identity_check.as_deref() {
         None | Some("warn") => {}
@@ -273,7 +289,8 @@ mod tests {
     #[test]
     fn every_problem_is_reported() {
         let f: LinkingFile = toml::from_str(
-            "max_attempts = 0\nattempt_window_minutes = 0\n[min_level]\nparent = \"confirmed\"\n",
+            "max_attempts = 0\nattempt_window_minutes = 0\nmax_diary_accounts = 0\n\
+             [min_level]\nparent = \"confirmed\"\n",
         )
         .unwrap();
         let keys: Vec<String> = validate_linking(&f)
@@ -283,8 +300,27 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            ["max_attempts", "attempt_window_minutes", "min_level"]
+            [
+                "max_attempts",
+                "attempt_window_minutes",
+                "max_diary_accounts",
+                "min_level"
+            ]
         );
+        for (text, want) in [
+            ("", 5),
+            ("max_diary_accounts = 1", 1),
+            ("max_diary_accounts = 50", 50),
+        ] {
+            let f: LinkingFile = toml::from_str(text).unwrap();
+            assert_eq!(
+                validate_linking(&f).unwrap().max_diary_accounts,
+                want,
+                "{text}"
+            );
+        }
+        let f: LinkingFile = toml::from_str("max_diary_accounts = 51").unwrap();
+        assert!(validate_linking(&f).is_err());
         assert!(toml::from_str::<LinkingFile>("max_attempt = 1").is_err());
         assert!(toml::from_str::<VaultFile>("keys = \"a\"").is_err());
     }

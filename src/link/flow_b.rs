@@ -204,7 +204,7 @@ impl Link {
         {
             return page;
         }
-        self.flag_binding(oid, flagged).await;
+        self.flag_binding(&login, flagged).await;
         let mut jar = self
             .vault
             .as_ref()
@@ -224,7 +224,8 @@ impl Link {
             &login,
             role.clone(),
         );
-        let cookie = match self.start_session(None, new, jar.as_ref()).await {
+        let accounts = self.bindings_of(oid).await.map(|b| b.len()).unwrap_or(1);
+        let cookie = match self.start_session(None, new, jar.as_ref(), accounts).await {
             Ok(c) => c,
             Err(page) => return page,
         };

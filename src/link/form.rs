@@ -73,30 +73,42 @@ fn return_param(query: Option<&str>) -> String {
 }
 
 impl Link {
-    /// `GET <prefix>link?return=…`
+    /// `GET <prefix>link?return=…[&login=…][&add=1]`: `login` names one of the person's
+    /// diary accounts whose password is needed again; `add=1` links one more diary
+    /// account to a session already signed into another.
     pub(super) async fn link_form_page<B>(
         &self,
         req: &Request<B>,
         session: Option<ActiveSession>,
     ) -> PageResponse {
-        let return_path = return_param(req.uri().query());
+        let query = req.uri().query();
+        let return_path = return_param(query);
         let Some(s) = session else {
             return redirect(&self.start_url(&return_path));
         };
         if s.auth_method == "legacy" {
             return redirect(&format!("{}link/start", self.prefix));
         }
-        if s.diary_login.is_some() {
+        let adding = crate::login::single_param(query, "add").as_deref() == Some("1");
+        if s.diary_login.is_some() && !adding {
             return redirect(&return_path);
         }
         let t = self.pages.texts();
-        let (login, notice) = match s.esia_oid {
-            Some(oid) => match self.store.binding_by_oid(oid).await {
-                Ok(Some(b)) if b.stale => (b.diary_login, Some(t.stale_notice)),
-                Ok(Some(b)) => (b.diary_login, Some(t.password_again_notice)),
-                _ => (String::new(), None),
-            },
-            None => (String::new(), None),
+        let asked = crate::login::single_param(query, "login");
+        let bindings = match s.esia_oid {
+            Some(oid) => self.store.bindings_of_oid(oid).await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        // Prefilled only with a login this person holds: never another's.
+        let known = match asked.as_deref() {
+            Some(l) => bindings.iter().find(|b| b.diary_login == l),
+            None if !adding && bindings.len() == 1 => bindings.first(),
+            None => None,
+        };
+        let (login, notice) = match known {
+            Some(b) if b.stale => (b.diary_login.clone(), Some(t.stale_notice)),
+            Some(b) => (b.diary_login.clone(), Some(t.password_again_notice)),
+            None => (String::new(), adding.then_some(t.add_account_notice)),
         };
         let esia_name = match record_of(&self.sessions, &s.cookie).await {
             Some((_, record)) => self
@@ -114,6 +126,7 @@ impl Link {
                 error: None,
                 notice,
                 esia_name: esia_name.as_deref(),
+                adding,
             },
         )
     }
@@ -131,20 +144,13 @@ impl Link {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let t = self.pages.texts();
-        let Some(s) = session.filter(|s| s.auth_method == "esia") else {
-            return redirect(&self.start_url("/"));
+        let (s, oid, fields) = match self.esia_form(req, session, MAX_FORM_BYTES).await {
+            Ok(posted) => posted,
+            Err(page) => return page,
         };
-        let Some(oid) = s.esia_oid else {
-            return redirect(&self.start_url("/"));
-        };
-        let (parts, body) = req.into_parts();
-        let fields = Fields::parse(
-            &read_body(body, &parts.extensions, MAX_FORM_BYTES)
-                .await
-                .unwrap_or_default(),
-        );
         let return_path = safe_return_path(fields.single("return").unwrap_or("/"));
         let login = fields.single("login").unwrap_or("").trim().to_owned();
+        let adding = fields.single("add") == Some("1");
         let form = |status, error| {
             self.pages.form(
                 status,
@@ -155,6 +161,7 @@ impl Link {
                     error: Some(error),
                     notice: None,
                     esia_name: None,
+                    adding,
                 },
             )
         };
@@ -239,7 +246,7 @@ impl Link {
         {
             return page;
         }
-        self.flag_binding(oid, flagged).await;
+        self.flag_binding(&login, flagged).await;
         if let Some(vault) = &self.vault
             && self.form_mode()
             && let Err(e) = vault.put(&login, &password).await
@@ -249,7 +256,11 @@ impl Link {
         }
         let previous = previous.map(|(id, _)| id);
         let new = esia_session(s.public_computer, oid, level.clone(), &login, role.clone());
-        let cookie = match self.start_session(previous.as_ref(), new, Some(&jar)).await {
+        let accounts = self.bindings_of(oid).await.map(|b| b.len()).unwrap_or(1);
+        let cookie = match self
+            .start_session(previous.as_ref(), new, Some(&jar), accounts)
+            .await
+        {
             Ok(c) => c,
             Err(page) => return page,
         };
@@ -275,10 +286,11 @@ impl Link {
         ip: Option<IpAddr>,
     ) -> Result<(), PageResponse> {
         let now = self.clock.now();
-        let conflict = match self.store.binding_by_oid(oid).await {
-            Ok(Some(b)) if b.diary_login == login => {
-                let revived = self.store.set_binding_stale(oid, false).await;
-                let used = self.store.record_binding_use(oid, role, level, now).await;
+        let conflict = match self.store.binding_by_login(login).await {
+            // This person's own binding (stale, or linked again): revived.
+            Ok(Some(b)) if b.esia_oid == oid => {
+                let revived = self.store.set_binding_stale(login, false).await;
+                let used = self.store.record_binding_use(login, role, level, now).await;
                 return match revived.and(used) {
                     Ok(_) => Ok(()),
                     Err(e) => {
@@ -287,8 +299,14 @@ impl Link {
                     }
                 };
             }
-            Ok(Some(_)) => Conflict::OidTaken,
+            Ok(Some(_)) => Conflict::LoginTaken,
             Ok(None) => {
+                // Several diary accounts per person, up to the cap (two links racing
+                // on two replicas may pass it by one: a soft cap, not a key).
+                let held = self.bindings_of(oid).await?.len();
+                if held >= self.settings.max_diary_accounts {
+                    return Err(self.too_many_accounts(oid, login, ip).await);
+                }
                 let binding = Binding {
                     esia_oid: oid,
                     diary_login: login.to_owned(),
@@ -313,14 +331,32 @@ impl Link {
             }
         };
         let t = self.pages.texts();
-        let (title, text, code) = match conflict {
-            Conflict::OidTaken => (t.oid_taken_title, t.oid_taken_text, "oid-already-linked"),
-            Conflict::LoginTaken => (
-                t.login_taken_title,
-                t.login_taken_text,
-                "login-already-linked",
-            ),
-        };
+        let Conflict::LoginTaken = conflict;
+        let refusal = (
+            t.login_taken_title,
+            t.login_taken_text,
+            "login-already-linked",
+        );
+        Err(self.refuse_binding(oid, login, ip, refusal).await)
+    }
+
+    /// The person already holds `[linking] max_diary_accounts` bindings.
+    async fn too_many_accounts(&self, oid: i64, login: &str, ip: Option<IpAddr>) -> PageResponse {
+        let t = self.pages.texts();
+        let max = self.settings.max_diary_accounts.to_string();
+        let text = t.too_many_text.replace("{max}", &max);
+        let refusal = (t.too_many_title, text.as_str(), "too-many-diary-accounts");
+        self.refuse_binding(oid, login, ip, refusal).await
+    }
+
+    /// A binding refused: audited with its code, answered 409 with (title, text, code).
+    async fn refuse_binding(
+        &self,
+        oid: i64,
+        login: &str,
+        ip: Option<IpAddr>,
+        (title, text, code): (&str, &str, &str),
+    ) -> PageResponse {
         self.audit(
             AuditKind::LinkFailed,
             Some(oid),
@@ -329,7 +365,33 @@ impl Link {
             json!({ "reason": code }),
         )
         .await;
-        Err(self.pages.refusal(StatusCode::CONFLICT, title, text, code))
+        self.pages.refusal(StatusCode::CONFLICT, title, text, code)
+    }
+
+    /// A form posted by an ESIA session: the session, its OID and the fields (at most
+    /// `limit` bytes, read within the body timeout); anyone else goes to the ESIA login.
+    pub(super) async fn esia_form<B>(
+        &self,
+        req: Request<B>,
+        session: Option<ActiveSession>,
+        limit: usize,
+    ) -> Result<(ActiveSession, i64, Fields), PageResponse>
+    where
+        B: http_body::Body + Send + Unpin,
+    {
+        let Some((s, oid)) = session
+            .filter(|s| s.auth_method == "esia")
+            .and_then(|s| s.esia_oid.map(|oid| (s, oid)))
+        else {
+            return Err(redirect(&self.start_url("/")));
+        };
+        let (parts, body) = req.into_parts();
+        let fields = Fields::parse(
+            &read_body(body, &parts.extensions, limit)
+                .await
+                .unwrap_or_default(),
+        );
+        Ok((s, oid, fields))
     }
 
     /// 429 when this ESIA account or this address used up its attempts; otherwise the

@@ -672,6 +672,7 @@ fn with_identity(mut s: ActiveSession, record: &SessionRecord) -> ActiveSession 
     s.diary_role = record.diary_role.clone();
     s.account_level = record.account_level.clone();
     s.esia_oid = record.esia_oid;
+    s.diary_accounts = record.diary_accounts;
     s
 }
 

@@ -5,18 +5,16 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::{Link, jar_store, link_url};
+use super::{Link, jar_store, link_url, link_url_for};
 use crate::diary::jar::Jar;
 use crate::diary::signin::{self, DiaryError, LoginOutcome};
-use crate::login::cookies;
 use crate::pages::{PageResponse, redirect};
 use crate::session::{NewSession, SessionId};
-use crate::store::{AuditKind, AuthMethod, SessionRecord};
+use crate::store::{AuditKind, AuthMethod, Binding, SessionRecord};
 
 /// Why the diary could not be signed into from the vault.
 pub(super) enum VaultSignIn {
@@ -33,10 +31,10 @@ pub(super) enum VaultSignIn {
 
 impl Link {
     /// Gives an ESIA session without a diary login its diary identity, or the page the
-    /// user must see instead (link form, level page, failure).
+    /// user must see instead (link form, account chooser, level page, failure).
     pub(super) async fn establish(
         &self,
-        mut record: SessionRecord,
+        record: SessionRecord,
         return_path: &str,
         ip: IpAddr,
     ) -> Result<SessionRecord, PageResponse> {
@@ -44,14 +42,48 @@ impl Link {
         let Some(oid) = record.esia_oid else {
             return Err(to_link());
         };
-        let binding = match self.store.binding_by_oid(oid).await {
-            Ok(Some(b)) if !b.stale => b,
-            Ok(_) => return Err(to_link()),
-            Err(e) => {
-                tracing::error!(error = %e, "binding lookup failed");
-                return Err(self.store_problem());
+        let mut bindings = self.bindings_of(oid).await?;
+        match bindings.len() {
+            // Several diary accounts: the person says which, every time (a parent's two
+            // children are not guessed between).
+            2.. => Err(redirect(&self.accounts_url(return_path))),
+            1 if !bindings[0].stale => {
+                let binding = bindings.remove(0);
+                self.sign_in_as(record, &binding, 1, return_path, ip).await
             }
+            _ => Err(to_link()),
+        }
+    }
+
+    /// The ESIA account's bindings, the one used last first; a store failure is a page.
+    pub(super) async fn bindings_of(&self, oid: i64) -> Result<Vec<Binding>, PageResponse> {
+        self.store.bindings_of_oid(oid).await.map_err(|e| {
+            tracing::error!(error = %e, "binding lookup failed");
+            self.store_problem()
+        })
+    }
+
+    /// Signs the ESIA session `record` into the diary as `binding` (form mode: with the
+    /// vaulted password; a refused one makes the binding stale and sends the user to
+    /// the link form), checks the level for the role and saves the session's diary
+    /// identity. `accounts`: how many diary accounts the person has (the switcher).
+    pub(super) async fn sign_in_as(
+        &self,
+        mut record: SessionRecord,
+        binding: &Binding,
+        accounts: usize,
+        return_path: &str,
+        ip: IpAddr,
+    ) -> Result<SessionRecord, PageResponse> {
+        // The link form for this diary account: its password is needed once more.
+        let to_link = || {
+            redirect(&link_url_for(
+                &self.prefix,
+                return_path,
+                Some(&binding.diary_login),
+            ))
         };
+        let oid = binding.esia_oid;
         let level = record.account_level.clone();
         // Refused early when the cached role already says so: no diary sign-in needed.
         if binding.diary_role.is_some()
@@ -94,6 +126,7 @@ impl Link {
         .await?;
         record.diary_login = Some(binding.diary_login.clone());
         record.diary_role = role.clone();
+        record.diary_accounts = u32::try_from(accounts).unwrap_or(u32::MAX);
         if let (Some(vault), Some(jar)) = (&self.vault, &jar) {
             record.diary_cookies = jar_store::seal(vault, &record.key, jar);
         }
@@ -104,7 +137,7 @@ impl Link {
         let now = self.clock.now();
         if let Err(e) = self
             .store
-            .record_binding_use(oid, role.as_deref(), level.as_deref(), now)
+            .record_binding_use(&binding.diary_login, role.as_deref(), level.as_deref(), now)
             .await
         {
             tracing::warn!(error = %e, "cannot record the binding's use");
@@ -197,7 +230,7 @@ impl Link {
 
     /// The diary refused the vaulted password: the binding is stale until linked again.
     pub(super) async fn mark_stale(&self, oid: i64, login: &str, ip: IpAddr) {
-        if let Err(e) = self.store.set_binding_stale(oid, true).await {
+        if let Err(e) = self.store.set_binding_stale(login, true).await {
             tracing::error!(error = %e, "cannot mark the binding stale");
         }
         tracing::info!(
@@ -216,12 +249,14 @@ impl Link {
     }
 
     /// A new session (fresh id; `previous` ended first) with its jar; returns the
-    /// `Set-Cookie` value for the browser.
+    /// `Set-Cookie` value for the browser. `accounts`: the person's diary accounts after
+    /// this link (more than one shows the switcher).
     pub(super) async fn start_session(
         &self,
         previous: Option<&SessionId>,
         new: NewSession,
         jar: Option<&Jar>,
+        accounts: usize,
     ) -> Result<HeaderValue, PageResponse> {
         let (id, record) = match self.sessions.start(previous, new).await {
             Ok(started) => started,
@@ -230,18 +265,21 @@ impl Link {
                 return Err(self.store_problem());
             }
         };
+        if accounts > 1 {
+            let mut several = (*record).clone();
+            several.diary_accounts = u32::try_from(accounts).unwrap_or(u32::MAX);
+            if let Err(e) = self.sessions.update(several).await {
+                tracing::warn!(error = %e, "cannot note the session's diary accounts");
+            }
+        }
         if let Some(jar) = jar
             && let Err(e) = self.keep_jar(&record.key, jar).await
         {
             tracing::error!(error = %e, "cannot save the diary cookie jar");
             return Err(self.store_problem());
         }
-        let max_age = (!record.public_computer).then(|| {
-            let left = (record.absolute_expiry - self.clock.now()).num_seconds();
-            Duration::from_secs(u64::try_from(left).unwrap_or(0))
-        });
-        let value = cookies::set_cookie(&self.session_cookie, &id.cookie_value(), max_age);
-        HeaderValue::from_str(&value).map_err(|_| self.store_problem())
+        self.cookie_for(&id, &record)
+            .ok_or_else(|| self.store_problem())
     }
 
     pub(super) fn store_problem(&self) -> PageResponse {

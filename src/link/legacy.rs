@@ -188,7 +188,10 @@ impl Link {
             diary_login: Some(user.login.clone()),
             diary_role: user.role.clone(),
         };
-        match self.start_session(previous.as_ref(), new, Some(&jar)).await {
+        match self
+            .start_session(previous.as_ref(), new, Some(&jar), 1)
+            .await
+        {
             Ok(cookie) => {
                 resp.headers_mut().append(SET_COOKIE, cookie);
                 self.audit(

@@ -24,6 +24,7 @@
 //! In `form` mode the browser never holds a diary cookie: the diary's cookies live in a
 //! jar sealed with the vault key and bound to the gateway session.
 
+mod accounts;
 mod audit;
 pub mod config;
 mod confirm;
@@ -171,7 +172,7 @@ impl Link {
     /// True for the link pages under the reserved prefix.
     pub fn owns(&self, path: &str) -> bool {
         path.strip_prefix(&self.prefix)
-            .is_some_and(|rest| matches!(rest, "link" | "link/start" | "link/confirm"))
+            .is_some_and(|rest| matches!(rest, "link" | "link/start" | "link/confirm" | "accounts"))
     }
 
     /// Answers a link page (`owns` said yes). `session` is the browser's live session.
@@ -198,6 +199,8 @@ impl Link {
             ("link/start", &Method::GET) => self.flow_b_start(&req, session).await,
             ("link/confirm", &Method::GET | &Method::HEAD) => self.confirm_page(session).await,
             ("link/confirm", &Method::POST) => self.confirm_submit(req, session).await,
+            ("accounts", &Method::GET | &Method::HEAD) => self.accounts_page(&req, session).await,
+            ("accounts", &Method::POST) => self.accounts_choose(req, session, client_ip).await,
             _ => {
                 let t = self.pages.texts();
                 let mut resp = self.pages.refusal(
@@ -223,7 +226,16 @@ impl Link {
 
 /// `<prefix>link?return=<path>`, the return path percent-encoded.
 fn link_url(prefix: &str, return_path: &str) -> String {
+    link_url_for(prefix, return_path, None)
+}
+
+/// The link form, for diary account `login` when given (linked before, its password
+/// needed once more).
+fn link_url_for(prefix: &str, return_path: &str, login: Option<&str>) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     s.append_pair("return", return_path);
+    if let Some(login) = login {
+        s.append_pair("login", login);
+    }
     format!("{prefix}link?{}", s.finish())
 }

@@ -10,12 +10,23 @@ use super::texts::{Texts, level_name, role_name, texts};
 use crate::language::Language;
 use crate::login::pages::{PageResponse, Pages, Problem, html_response};
 
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("base.html", include_str!("../login/templates/base.html")),
     ("link.html", include_str!("templates/link.html")),
     ("level.html", include_str!("templates/level.html")),
     ("confirm.html", include_str!("templates/confirm.html")),
+    ("choose.html", include_str!("templates/choose.html")),
 ];
+
+/// One diary account on the chooser.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountChoice {
+    pub login: String,
+    /// The role in the page's language.
+    pub role: &'static str,
+    pub current: bool,
+    pub stale: bool,
+}
 
 /// What the link form shows besides its fields.
 #[derive(Debug, Default, Clone)]
@@ -29,6 +40,8 @@ pub struct FormState<'a> {
     /// The Госуслуги person signed in, as ESIA wrote the name (issue 15: the user sees
     /// whose account would be linked, with «Это не я»).
     pub esia_name: Option<&'a str>,
+    /// One more diary account for a person already signed into one (`add=1`).
+    pub adding: bool,
 }
 
 pub struct LinkPages {
@@ -74,7 +87,8 @@ impl LinkPages {
         self.render(
             status,
             "link.html",
-            context! { t, title => t.link_title, prefix => self.prefix_value(),
+            context! { t, title => if state.adding { t.accounts_add } else { t.link_title },
+            adding => state.adding, prefix => self.prefix_value(),
             csrf => state.csrf, return_path => state.return_path, login => state.login,
             error => state.error, notice => state.notice,
             signed_in_as => state.esia_name.map(|n| t.signed_in_as.replace("{esia}", &format!("«{n}»"))) },
@@ -109,6 +123,30 @@ impl LinkPages {
             "confirm.html",
             context! { t, title => t.confirm_title, question, csrf, prefix => self.prefix_value() },
         )
+    }
+
+    /// «Выберите учетную запись дневника»: one button per diary account; «Привязать
+    /// еще одну…» under the cap (`add_url`); back to the diary when one is open.
+    pub fn choose(
+        &self,
+        accounts: &[AccountChoice],
+        csrf: &str,
+        return_path: &str,
+        add_url: Option<&str>,
+    ) -> PageResponse {
+        let t = self.texts();
+        let back = accounts.iter().any(|a| a.current);
+        self.render(
+            StatusCode::OK,
+            "choose.html",
+            context! { t, title => t.accounts_title, accounts, csrf, return_path, back,
+            can_add => add_url.is_some(), add_url, prefix => self.prefix_value() },
+        )
+    }
+
+    /// The role's name in the page's language.
+    pub fn role_name(&self, role: Option<&str>) -> &'static str {
+        role_name(self.language, role)
     }
 
     pub fn problem(&self, problem: &Problem) -> PageResponse {
@@ -176,6 +214,7 @@ mod tests {
                 error: Some("Неверный логин или пароль"),
                 notice: None,
                 esia_name: Some("Иванова <b>"),
+                adding: false,
             },
         ))
         .await;

@@ -299,9 +299,9 @@ impl Link {
     }
 
     /// After the binding is saved: marks it when `warn` let a mismatch through.
-    pub(super) async fn flag_binding(&self, oid: i64, flagged: bool) {
-        if flagged && let Err(e) = self.store.set_binding_flagged(oid, true).await {
-            tracing::error!(error = %e, oid, "cannot flag the binding");
+    pub(super) async fn flag_binding(&self, login: &str, flagged: bool) {
+        if flagged && let Err(e) = self.store.set_binding_flagged(login, true).await {
+            tracing::error!(error = %e, login, "cannot flag the binding");
         }
     }
 }

@@ -26,8 +26,9 @@ pub struct Texts {
     pub rate_title: &'static str,
     /// `{minutes}` is replaced.
     pub rate_text: &'static str,
-    pub oid_taken_title: &'static str,
-    pub oid_taken_text: &'static str,
+    pub too_many_title: &'static str,
+    /// `{max}` is replaced.
+    pub too_many_text: &'static str,
     pub login_taken_title: &'static str,
     pub login_taken_text: &'static str,
     pub level_title: &'static str,
@@ -67,6 +68,15 @@ pub struct Texts {
     /// The link form's line naming the signed-in Госуслуги person.
     /// `{esia}` is replaced.
     pub signed_in_as: &'static str,
+    /// The link form for one more diary account (issue 15 point 8).
+    pub add_account_notice: &'static str,
+    /// The account chooser after login and behind «Сменить».
+    pub accounts_title: &'static str,
+    pub accounts_lead: &'static str,
+    pub accounts_current: &'static str,
+    pub accounts_stale: &'static str,
+    pub accounts_add: &'static str,
+    pub accounts_back: &'static str,
 }
 
 pub fn texts(language: Language) -> &'static Texts {
@@ -139,10 +149,10 @@ static RU: Texts = Texts {
     rate_title: "Слишком много попыток",
     rate_text: "Было сделано слишком много попыток ввести логин и пароль. Попробуйте \
         ещё раз через {minutes} мин.",
-    oid_taken_title: "Учетная запись Госуслуг уже привязана",
-    oid_taken_text: "Ваша учетная запись Госуслуг уже привязана к другому пользователю \
-        электронного дневника. Отвязать её может только администратор дневника: \
-        обратитесь к нему (например, через школу).",
+    too_many_title: "Привязано слишком много учетных записей дневника",
+    too_many_text: "К одной учетной записи Госуслуг можно привязать не больше {max} \
+        учетных записей электронного дневника. Чтобы привязать новую, попросите \
+        администратора дневника отвязать ту, что больше не нужна.",
     login_taken_title: "Пользователь дневника уже привязан",
     login_taken_text: "Этот пользователь электронного дневника уже привязан к другой \
         учетной записи Госуслуг. Если это ошибка, обратитесь к администратору \
@@ -190,6 +200,17 @@ static RU: Texts = Texts {
         из неё будет выполнен выход, а Ваш вход в электронный дневник сохранится.",
     unnamed: "(имя не указано)",
     signed_in_as: "Вы вошли на Госуслуги как {esia}. Если это не Вы, нажмите «Это не я».",
+    add_account_notice: "Введите логин и пароль еще одной учетной записи электронного \
+        дневника (например, от школы второго ребенка). После привязки выбрать учетную \
+        запись можно будет при входе через Госуслуги, без пароля.",
+    accounts_title: "Выберите учетную запись дневника",
+    accounts_lead: "К Вашей учетной записи Госуслуг привязано несколько учетных записей \
+        электронного дневника. Выберите, в какую войти.",
+    accounts_current: "открыта сейчас",
+    accounts_stale: "пароль изменился — войдите и введите новый пароль",
+    accounts_add: "Привязать еще одну учетную запись дневника",
+    accounts_back: "Вернуться в дневник",
+
     identity_contact: "Обратитесь к классному руководителю или администратору \
         электронного дневника.",
 };
@@ -214,9 +235,10 @@ static EN: Texts = Texts {
     csrf_expired: "The page has expired. Enter the login and password again.",
     rate_title: "Too many attempts",
     rate_text: "Too many login attempts. Please try again in {minutes} min.",
-    oid_taken_title: "Gosuslugi account already linked",
-    oid_taken_text: "Your Gosuslugi account is already linked to another e-diary \
-        user. Only the diary's administrator can unlink it; please contact them.",
+    too_many_title: "Too many diary accounts linked",
+    too_many_text: "One Gosuslugi account can be linked to at most {max} e-diary \
+        accounts. To link another, ask the diary's administrator to unlink one that is \
+        no longer needed.",
     login_taken_title: "Diary user already linked",
     login_taken_text: "This e-diary user is already linked to another Gosuslugi \
         account. If this is a mistake, contact the diary's administrator: only they \
@@ -263,4 +285,14 @@ static EN: Texts = Texts {
         browser, it is signed out; your e-diary session stays.",
     unnamed: "(no name given)",
     signed_in_as: "You are signed in to Gosuslugi as {esia}. If this is not you, press “This is not me”.",
+    add_account_notice: "Enter the login and password of one more e-diary account (for \
+        example, from your second child's school). Once linked, you choose the account \
+        when signing in with Gosuslugi, without a password.",
+    accounts_title: "Choose an e-diary account",
+    accounts_lead: "Several e-diary accounts are linked to your Gosuslugi account. Choose \
+        the one to open.",
+    accounts_current: "open now",
+    accounts_stale: "password changed: open it and enter the new password",
+    accounts_add: "Link one more e-diary account",
+    accounts_back: "Back to the diary",
 };

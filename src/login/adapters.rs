@@ -177,6 +177,7 @@ impl StoreBackend {
             diary_role: r.diary_role.clone(),
             public_computer: r.public_computer,
             csrf_token: r.csrf_token.clone(),
+            diary_accounts: r.diary_accounts,
         }
     }
 }

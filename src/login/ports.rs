@@ -114,6 +114,9 @@ pub struct ActiveSession {
     pub diary_role: Option<String>,
     pub public_computer: bool,
     pub csrf_token: String,
+    /// The person's diary accounts when this session's identity was set; more than one
+    /// puts the account switcher on the diary's pages.
+    pub diary_accounts: u32,
 }
 
 impl fmt::Debug for ActiveSession {

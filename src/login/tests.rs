@@ -63,6 +63,7 @@ impl SessionBackend for MemBackend {
             diary_role: None,
             public_computer: new.public_computer,
             csrf_token: format!("csrf{n}"),
+            diary_accounts: 1,
         };
         sessions.insert(session.cookie.clone(), session.clone());
         let max_age = (!new.public_computer).then_some(Duration::from_secs(3600));
@@ -227,6 +228,7 @@ fn backend_session() -> ActiveSession {
         diary_role: None,
         public_computer: false,
         csrf_token: "tok".into(),
+        diary_accounts: 1,
     }
 }
 

@@ -44,6 +44,7 @@ mod tests {
             diary_role: login.map(|_| "parent".to_owned()),
             public_computer: false,
             csrf_token: String::new(),
+            diary_accounts: 1,
         }
     }
 

@@ -229,10 +229,24 @@ fn table(all: &[Binding]) -> String {
     text
 }
 
+/// The one binding `which` names: by login, or by OID when that OID has exactly one
+/// (a parent's OID with two diary accounts needs `--login` to say which).
 async fn find(store: &SharedStore, which: &Which) -> Result<Binding, OpsError> {
     let found = match (&which.login, which.oid) {
         (Some(login), _) => store.binding_by_login(login).await?,
-        (None, Some(oid)) => store.binding_by_oid(oid).await?,
+        (None, Some(oid)) => {
+            let mut all = store.bindings_of_oid(oid).await?;
+            if all.len() > 1 {
+                let logins: Vec<String> =
+                    all.iter().map(|b| format!("{:?}", b.diary_login)).collect();
+                return Err(OpsError::Usage(format!(
+                    "ESIA OID {oid} is bound to {} diary accounts ({}): name one with --login",
+                    all.len(),
+                    logins.join(", ")
+                )));
+            }
+            all.pop()
+        }
         (None, None) => return Err(OpsError::Usage("give --login or --oid".into())),
     };
     found.ok_or_else(|| {
@@ -243,24 +257,32 @@ async fn find(store: &SharedStore, which: &Which) -> Result<Binding, OpsError> {
     })
 }
 
+/// One binding by login; by OID, every diary account that ESIA account holds.
 async fn show(store: &SharedStore, which: &Which, format: ListFormat) -> Result<(), OpsError> {
-    let b = find(store, which).await?;
-    let vault = store.get_vault_entry(&b.diary_login).await?;
-    match format {
-        ListFormat::Text => {
-            print!("{}", table(std::slice::from_ref(&b)));
-            match vault {
-                Some(v) => println!(
-                    "vault entry: sealed with key {}, saved {}",
-                    v.key_id,
-                    v.updated_at.format("%Y-%m-%d %H:%M")
-                ),
-                None => {
-                    println!("vault entry: none (the user signs in with the diary password again)")
-                }
-            }
-        }
-        _ => print_bindings(std::slice::from_ref(&b), format)?,
+    let all = match (&which.login, which.oid) {
+        (None, Some(oid)) => store.bindings_of_oid(oid).await?,
+        _ => vec![find(store, which).await?],
+    };
+    if all.is_empty() {
+        return Err(OpsError::Usage(format!(
+            "no binding for ESIA OID {}",
+            which.oid.unwrap_or_default()
+        )));
+    }
+    if format != ListFormat::Text {
+        return print_bindings(&all, format);
+    }
+    print!("{}", table(&all));
+    for b in &all {
+        let about = match store.get_vault_entry(&b.diary_login).await? {
+            Some(v) => format!(
+                "sealed with key {}, saved {}",
+                v.key_id,
+                v.updated_at.format("%Y-%m-%d %H:%M")
+            ),
+            None => "none (the user signs in with the diary password again)".to_owned(),
+        };
+        println!("vault entry of {:?}: {about}", b.diary_login);
     }
     Ok(())
 }
@@ -281,11 +303,11 @@ async fn unbind(store: &SharedStore, which: &Which, reason: &str) -> Result<(), 
         "operator": operator(),
         "reason": reason,
     });
-    let Some(done) = store.unbind_user(b.esia_oid, &event).await? else {
+    let Some(done) = store.unbind_user(&b.diary_login, &event).await? else {
         // Removed between the lookup and the transaction (another operator, a user).
         return Err(OpsError::Usage(format!(
-            "the binding of ESIA OID {} is already gone",
-            b.esia_oid
+            "the binding of diary login {:?} is already gone",
+            b.diary_login
         )));
     };
     println!(
@@ -376,29 +398,19 @@ async fn import(
     )))
 }
 
-/// Rows whose OID or login is already bound in the store.
+/// Rows whose login is already bound in the store (an OID may gain bindings).
 async fn against_store(
     store: &SharedStore,
     rows: &[(u64, Binding)],
 ) -> Result<Vec<bindings_io::BadRow>, OpsError> {
     let existing = store.list_bindings().await?;
-    let by_oid: std::collections::HashMap<i64, &Binding> =
-        existing.iter().map(|b| (b.esia_oid, b)).collect();
     let by_login: std::collections::HashMap<&str, &Binding> = existing
         .iter()
         .map(|b| (b.diary_login.as_str(), b))
         .collect();
     let mut bad = Vec::new();
     for (line, b) in rows {
-        if let Some(e) = by_oid.get(&b.esia_oid) {
-            bad.push(bindings_io::BadRow {
-                line: *line,
-                message: format!(
-                    "ESIA OID {} is already bound (to diary login {:?})",
-                    b.esia_oid, e.diary_login
-                ),
-            });
-        } else if let Some(e) = by_login.get(b.diary_login.as_str()) {
+        if let Some(e) = by_login.get(b.diary_login.as_str()) {
             bad.push(bindings_io::BadRow {
                 line: *line,
                 message: format!(

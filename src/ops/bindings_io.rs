@@ -104,17 +104,12 @@ pub fn parse(
         FileFormat::Json => json_rows(text),
     };
     let mut out = Vec::with_capacity(rows.len());
-    let mut seen_oid: HashMap<i64, u64> = HashMap::new();
+    // An OID may repeat (one ESIA account, several diary accounts); a login may not.
     let mut seen_login: HashMap<String, u64> = HashMap::new();
     for (line, row) in rows {
         match check(row, now) {
             Ok(b) => {
-                if let Some(first) = seen_oid.insert(b.esia_oid, line) {
-                    bad.push(BadRow {
-                        line,
-                        message: format!("esia_oid {} repeats line {first}", b.esia_oid),
-                    });
-                } else if let Some(first) = seen_login.insert(b.diary_login.clone(), line) {
+                if let Some(first) = seen_login.insert(b.diary_login.clone(), line) {
                     bad.push(BadRow {
                         line,
                         message: format!("diary_login {:?} repeats line {first}", b.diary_login),

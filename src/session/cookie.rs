@@ -81,6 +81,7 @@ mod tests {
             csrf_token: String::new(),
             diary_cookies: None,
             esia_id_token_hint: None,
+            diary_accounts: 1,
         }
     }
 

@@ -207,6 +207,7 @@ impl Sessions {
             csrf_token: random_token(),
             diary_cookies: None,
             esia_id_token_hint: None,
+            diary_accounts: 1,
         };
         self.store().create_session(&record).await?;
         let record = Arc::new(record);

@@ -6,8 +6,9 @@
 pub(super) const SESSION_SET_PERSON: &str =
     "UPDATE sessions SET esia_person = $2 WHERE id_hash = $1";
 pub(super) const SESSION_PERSON: &str = "SELECT esia_person FROM sessions WHERE id_hash = $1";
-pub(super) const BINDING_FLAG: &str = "UPDATE bindings SET flagged = $2 WHERE esia_oid = $1";
-pub(super) const BINDING_FLAGGED: &str = "SELECT * FROM bindings WHERE flagged ORDER BY esia_oid";
+pub(super) const BINDING_FLAG: &str = "UPDATE bindings SET flagged = $2 WHERE diary_login = $1";
+pub(super) const BINDING_FLAGGED: &str =
+    "SELECT * FROM bindings WHERE flagged ORDER BY esia_oid, diary_login";
 
 macro_rules! identity_methods {
     () => {
@@ -40,10 +41,14 @@ macro_rules! identity_methods {
             })
         }
 
-        fn set_binding_flagged(&self, oid: i64, flagged: bool) -> BoxFuture<'_, StoreResult<bool>> {
+        fn set_binding_flagged<'a>(
+            &'a self,
+            login: &'a str,
+            flagged: bool,
+        ) -> BoxFuture<'a, StoreResult<bool>> {
             Box::pin(async move {
                 let r = sqlx::query(super::identity_check::BINDING_FLAG)
-                    .bind(oid)
+                    .bind(login)
                     .bind(flagged)
                     .execute(&self.pool)
                     .await?;

@@ -49,8 +49,6 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Which uniqueness rule a new binding broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conflict {
-    /// The ESIA account is already linked to a diary account.
-    OidTaken,
     /// The diary account is already linked to another ESIA account.
     LoginTaken,
 }
@@ -134,9 +132,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete_expired_flows(&self, now: DateTime<Utc>) -> BoxFuture<'_, StoreResult<u64>>;
 
     // --- bindings ---
-    /// Fails with [`StoreError::Conflict`] when the OID or the login is already bound.
+    /// Fails with [`StoreError::Conflict`] when the diary login is already bound. An ESIA
+    /// account may hold several bindings (a parent with children in two schools).
     fn create_binding<'a>(&'a self, b: &'a Binding) -> BoxFuture<'a, StoreResult<()>>;
-    fn binding_by_oid(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>>;
+    /// The ESIA account's bindings, the one used last first.
+    fn bindings_of_oid(&self, oid: i64) -> BoxFuture<'_, StoreResult<Vec<Binding>>>;
     fn binding_by_login<'a>(
         &'a self,
         login: &'a str,
@@ -144,15 +144,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// At each login: the role and level last seen, and `last_used_at`.
     fn record_binding_use<'a>(
         &'a self,
-        oid: i64,
+        login: &'a str,
         role: Option<&'a str>,
         level: Option<&'a str>,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, StoreResult<bool>>;
-    fn set_binding_stale(&self, oid: i64, stale: bool) -> BoxFuture<'_, StoreResult<bool>>;
-    /// Removes the binding and returns it.
-    fn unbind(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>>;
-    /// All bindings ordered by OID.
+    fn set_binding_stale<'a>(
+        &'a self,
+        login: &'a str,
+        stale: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Removes the diary account's binding and returns it.
+    fn unbind<'a>(&'a self, login: &'a str) -> BoxFuture<'a, StoreResult<Option<Binding>>>;
+    /// All bindings ordered by OID, then login.
     fn list_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>>;
 
     // --- vault entries ---
@@ -209,19 +213,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         key: &'a SessionKey,
     ) -> BoxFuture<'a, StoreResult<Option<String>>>;
     /// Marks (or clears) a binding made although the identity check found a mismatch.
-    fn set_binding_flagged(&self, oid: i64, flagged: bool) -> BoxFuture<'_, StoreResult<bool>>;
+    fn set_binding_flagged<'a>(
+        &'a self,
+        login: &'a str,
+        flagged: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
     /// Flagged bindings ordered by OID.
     fn list_flagged_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>>;
     // --- the operator's commands (`src/ops`) ---
-    /// Removes the binding of `oid`, its vault entry and every session of that user
-    /// (by login or OID; PostgreSQL's trigger announces each ended session), and appends
+    /// Removes the binding of diary account `login`, its vault entry, every session of
+    /// that diary user and the OID's sessions not yet signed into a diary account
+    /// (PostgreSQL's trigger announces each ended session), and appends
     /// `audit` (its object `detail` gains `sessions_ended`) — one transaction.
     fn unbind_user<'a>(
         &'a self,
-        oid: i64,
+        login: &'a str,
         audit: &'a AuditEvent,
     ) -> BoxFuture<'a, StoreResult<Option<Unbound>>>;
-    /// Inserts every binding or none (one transaction); a taken OID or login is a
+    /// Inserts every binding or none (one transaction); a taken login is a
     /// [`StoreError::Conflict`].
     fn import_bindings<'a>(&'a self, all: &'a [Binding]) -> BoxFuture<'a, StoreResult<()>>;
     /// Audit events matching `q`, in append order, with their sequence numbers.

@@ -61,11 +61,14 @@ impl std::fmt::Debug for SessionJar {
     }
 }
 
-pub(super) const BINDING_DELETE_OID: &str = "DELETE FROM bindings WHERE esia_oid = $1 RETURNING *";
+pub(super) const BINDING_DELETE_LOGIN: &str =
+    "DELETE FROM bindings WHERE diary_login = $1 RETURNING *";
 pub(super) const VAULT_DELETE_LOGIN: &str = "DELETE FROM vault_entries WHERE diary_login = $1";
-// ESIA sessions carry the OID, linked ones the login too: both end.
+// The diary user's sessions end, and the OID's sessions not yet signed into any diary
+// account (they could become this one); the OID's sessions on its other diary accounts
+// stay — those bindings are untouched.
 pub(super) const SESSIONS_DELETE_USER: &str =
-    "DELETE FROM sessions WHERE diary_login = $1 OR esia_oid = $2";
+    "DELETE FROM sessions WHERE diary_login = $1 OR (esia_oid = $2 AND diary_login IS NULL)";
 // Columns named, so a column added later (with a default) does not break imports.
 pub(super) const BINDING_IMPORT: &str = "INSERT INTO bindings (esia_oid, diary_login, \
     diary_role, account_level, created_at, last_used_at, stale) \

@@ -44,6 +44,9 @@ pub struct SessionRecord {
     pub diary_cookies: Option<Vec<u8>>,
     /// Encrypted id token kept only for ESIA logout, if the caller needs it.
     pub esia_id_token_hint: Option<Vec<u8>>,
+    /// How many diary accounts the ESIA person had when the diary identity was set
+    /// (1 for password sessions); more than one shows the account switcher.
+    pub diary_accounts: u32,
 }
 
 impl SessionRecord {
@@ -127,7 +130,8 @@ impl fmt::Debug for LoginFlow {
     }
 }
 
-/// ESIA account ↔ diary account, one to one.
+/// ESIA account → diary account: each diary account belongs to one ESIA account; an ESIA
+/// account may hold several (a parent with children in two schools).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     pub esia_oid: i64,
@@ -272,6 +276,7 @@ mod tests {
             csrf_token: "secret-csrf".into(),
             diary_cookies: Some(b"jar".to_vec()),
             esia_id_token_hint: None,
+            diary_accounts: 1,
         }
     }
 

@@ -38,6 +38,7 @@ macro_rules! session_methods {
                     .bind(s.csrf_token.as_str())
                     .bind(s.diary_cookies.as_deref())
                     .bind(s.esia_id_token_hint.as_deref())
+                    .bind(i64::from(s.diary_accounts))
                     .execute(&self.pool)
                     .await?;
                 Ok(())
@@ -89,6 +90,7 @@ macro_rules! session_methods {
                     .bind(s.csrf_token.as_str())
                     .bind(s.diary_cookies.as_deref())
                     .bind(s.esia_id_token_hint.as_deref())
+                    .bind(i64::from(s.diary_accounts))
                     .execute(&self.pool)
                     .await?;
                 Ok(r.rows_affected() > 0)

@@ -6,14 +6,14 @@ macro_rules! ops_methods {
     () => {
         fn unbind_user<'a>(
             &'a self,
-            oid: i64,
+            login: &'a str,
             audit: &'a AuditEvent,
         ) -> BoxFuture<'a, StoreResult<Option<crate::store::Unbound>>> {
             Box::pin(async move {
                 let mut tx = self.pool.begin().await?;
                 let row: Option<sql::BindingRow> =
-                    sqlx::query_as(crate::store::ops_records::BINDING_DELETE_OID)
-                        .bind(oid)
+                    sqlx::query_as(crate::store::ops_records::BINDING_DELETE_LOGIN)
+                        .bind(login)
                         .fetch_optional(&mut *tx)
                         .await?;
                 let Some(binding) = row.map(sql::BindingRow::into_record).transpose()? else {
@@ -25,7 +25,7 @@ macro_rules! ops_methods {
                     .await?;
                 let sessions = sqlx::query(crate::store::ops_records::SESSIONS_DELETE_USER)
                     .bind(binding.diary_login.as_str())
-                    .bind(oid)
+                    .bind(binding.esia_oid)
                     .execute(&mut *tx)
                     .await?;
                 let mut event = audit.clone();
@@ -68,18 +68,7 @@ macro_rules! ops_methods {
                         Ok(_) => {}
                         // Dropping `tx` rolls everything back.
                         Err(e) if sql::is_unique_violation(&e) => {
-                            let by_oid: Option<sql::BindingRow> =
-                                sqlx::query_as(sql::BINDING_BY_OID)
-                                    .bind(b.esia_oid)
-                                    .fetch_optional(&mut *tx)
-                                    .await
-                                    .ok()
-                                    .flatten();
-                            return Err(StoreError::Conflict(if by_oid.is_some() {
-                                Conflict::OidTaken
-                            } else {
-                                Conflict::LoginTaken
-                            }));
+                            return Err(StoreError::Conflict(Conflict::LoginTaken));
                         }
                         Err(e) => return Err(e.into()),
                     }

@@ -18,28 +18,22 @@ macro_rules! record_methods {
                     .await;
                 match r {
                     Ok(_) => Ok(()),
+                    // The only unique key left is the diary login.
                     Err(e) if sql::is_unique_violation(&e) => {
-                        // Which rule broke: the OID is checked first, as the
-                        // page for "your account is already linked" is the likelier one.
-                        let by_oid = self.binding_by_oid(b.esia_oid).await?;
-                        Err(StoreError::Conflict(if by_oid.is_some() {
-                            Conflict::OidTaken
-                        } else {
-                            Conflict::LoginTaken
-                        }))
+                        Err(StoreError::Conflict(Conflict::LoginTaken))
                     }
                     Err(e) => Err(e.into()),
                 }
             })
         }
 
-        fn binding_by_oid(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>> {
+        fn bindings_of_oid(&self, oid: i64) -> BoxFuture<'_, StoreResult<Vec<Binding>>> {
             Box::pin(async move {
-                let row: Option<sql::BindingRow> = sqlx::query_as(sql::BINDING_BY_OID)
+                let r: Vec<sql::BindingRow> = sqlx::query_as(sql::BINDINGS_OF_OID)
                     .bind(oid)
-                    .fetch_optional(&self.pool)
+                    .fetch_all(&self.pool)
                     .await?;
-                row.map(sql::BindingRow::into_record).transpose()
+                sql::rows(r, sql::BindingRow::into_record)
             })
         }
 
@@ -58,14 +52,14 @@ macro_rules! record_methods {
 
         fn record_binding_use<'a>(
             &'a self,
-            oid: i64,
+            login: &'a str,
             role: Option<&'a str>,
             level: Option<&'a str>,
             now: DateTime<Utc>,
         ) -> BoxFuture<'a, StoreResult<bool>> {
             Box::pin(async move {
                 let r = sqlx::query(sql::BINDING_USE)
-                    .bind(oid)
+                    .bind(login)
                     .bind(role)
                     .bind(level)
                     .bind(sql::secs(now))
@@ -75,10 +69,14 @@ macro_rules! record_methods {
             })
         }
 
-        fn set_binding_stale(&self, oid: i64, stale: bool) -> BoxFuture<'_, StoreResult<bool>> {
+        fn set_binding_stale<'a>(
+            &'a self,
+            login: &'a str,
+            stale: bool,
+        ) -> BoxFuture<'a, StoreResult<bool>> {
             Box::pin(async move {
                 let r = sqlx::query(sql::BINDING_STALE)
-                    .bind(oid)
+                    .bind(login)
                     .bind(stale)
                     .execute(&self.pool)
                     .await?;
@@ -86,10 +84,10 @@ macro_rules! record_methods {
             })
         }
 
-        fn unbind(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>> {
+        fn unbind<'a>(&'a self, login: &'a str) -> BoxFuture<'a, StoreResult<Option<Binding>>> {
             Box::pin(async move {
                 let row: Option<sql::BindingRow> = sqlx::query_as(sql::BINDING_DELETE)
-                    .bind(oid)
+                    .bind(login)
                     .fetch_optional(&self.pool)
                     .await?;
                 row.map(sql::BindingRow::into_record).transpose()

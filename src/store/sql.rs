@@ -44,6 +44,7 @@ pub(super) struct SessionRow {
     csrf_token: String,
     diary_cookies: Option<Vec<u8>>,
     esia_id_token_hint: Option<Vec<u8>>,
+    diary_accounts: i64,
 }
 
 impl SessionRow {
@@ -66,6 +67,8 @@ impl SessionRow {
             csrf_token: self.csrf_token,
             diary_cookies: self.diary_cookies,
             esia_id_token_hint: self.esia_id_token_hint,
+            diary_accounts: u32::try_from(self.diary_accounts)
+                .map_err(|_| StoreError::Corrupt("diary_accounts out of range".into()))?,
         })
     }
 }
@@ -186,13 +189,13 @@ pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub(super) const SESSION_COLUMNS_INSERT: &str = "INSERT INTO sessions (id_hash, auth_method, \
     authenticated_at, created_at, last_seen_at, idle_timeout_secs, absolute_expiry, \
     public_computer, esia_oid, account_level, diary_login, diary_role, csrf_token, \
-    diary_cookies, esia_id_token_hint) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    diary_cookies, esia_id_token_hint, diary_accounts) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 pub(super) const SESSION_UPDATE: &str = "UPDATE sessions SET auth_method = $2, \
     authenticated_at = $3, last_seen_at = $4, idle_timeout_secs = $5, absolute_expiry = $6, \
     public_computer = $7, esia_oid = $8, account_level = $9, diary_login = $10, \
-    diary_role = $11, csrf_token = $12, diary_cookies = $13, esia_id_token_hint = $14 \
-    WHERE id_hash = $1";
+    diary_role = $11, csrf_token = $12, diary_cookies = $13, esia_id_token_hint = $14, \
+    diary_accounts = $15 WHERE id_hash = $1";
 pub(super) const SESSION_SELECT: &str = "SELECT * FROM sessions WHERE id_hash = $1";
 // `max` keeps last_seen monotonic when replicas touch out of order.
 pub(super) const SESSION_TOUCH: &str = "UPDATE sessions SET last_seen_at = \
@@ -216,13 +219,15 @@ pub(super) const FLOW_DELETE_EXPIRED: &str = "DELETE FROM login_flows WHERE expi
 pub(super) const BINDING_INSERT: &str = "INSERT INTO bindings (esia_oid, diary_login, \
     diary_role, account_level, created_at, last_used_at, stale) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
-pub(super) const BINDING_BY_OID: &str = "SELECT * FROM bindings WHERE esia_oid = $1";
+// The one used last first: the chooser lists it at the top.
+pub(super) const BINDINGS_OF_OID: &str =
+    "SELECT * FROM bindings WHERE esia_oid = $1 ORDER BY last_used_at DESC, diary_login";
 pub(super) const BINDING_BY_LOGIN: &str = "SELECT * FROM bindings WHERE diary_login = $1";
 pub(super) const BINDING_USE: &str = "UPDATE bindings SET diary_role = COALESCE($2, diary_role), \
-    account_level = COALESCE($3, account_level), last_used_at = $4 WHERE esia_oid = $1";
-pub(super) const BINDING_STALE: &str = "UPDATE bindings SET stale = $2 WHERE esia_oid = $1";
-pub(super) const BINDING_DELETE: &str = "DELETE FROM bindings WHERE esia_oid = $1 RETURNING *";
-pub(super) const BINDING_LIST: &str = "SELECT * FROM bindings ORDER BY esia_oid";
+    account_level = COALESCE($3, account_level), last_used_at = $4 WHERE diary_login = $1";
+pub(super) const BINDING_STALE: &str = "UPDATE bindings SET stale = $2 WHERE diary_login = $1";
+pub(super) const BINDING_DELETE: &str = "DELETE FROM bindings WHERE diary_login = $1 RETURNING *";
+pub(super) const BINDING_LIST: &str = "SELECT * FROM bindings ORDER BY esia_oid, diary_login";
 
 pub(super) const VAULT_UPSERT: &str = "INSERT INTO vault_entries (diary_login, key_id, nonce, \
     ciphertext, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (diary_login) DO UPDATE \

@@ -382,10 +382,18 @@ impl Stand {
         b.map(|b| b.esia_oid)
     }
 
-    /// The diary login bound to the ESIA account `oid`, if any.
+    /// The diary login bound to the ESIA account `oid` (the one used last), if any.
     pub async fn bound_login(&self, oid: i64) -> Option<String> {
-        let b = self.store.binding_by_oid(oid).await.unwrap();
-        b.map(|b| b.diary_login)
+        let b = self.store.bindings_of_oid(oid).await.unwrap();
+        b.into_iter().next().map(|b| b.diary_login)
+    }
+
+    /// Every diary login bound to the ESIA account `oid`, sorted.
+    pub async fn bound_logins(&self, oid: i64) -> Vec<String> {
+        let b = self.store.bindings_of_oid(oid).await.unwrap();
+        let mut logins: Vec<String> = b.into_iter().map(|b| b.diary_login).collect();
+        logins.sort();
+        logins
     }
 
     /// «выполнить привязку к ЕСИА» from `b`'s password session, through ESIA as

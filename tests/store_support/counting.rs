@@ -119,8 +119,8 @@ impl Store for CountingStore {
     fn create_binding<'a>(&'a self, b: &'a Binding) -> BoxFuture<'a, StoreResult<()>> {
         self.count("create_binding", self.inner.create_binding(b))
     }
-    fn binding_by_oid(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>> {
-        self.count("binding_by_oid", self.inner.binding_by_oid(oid))
+    fn bindings_of_oid(&self, oid: i64) -> BoxFuture<'_, StoreResult<Vec<Binding>>> {
+        self.count("bindings_of_oid", self.inner.bindings_of_oid(oid))
     }
     fn binding_by_login<'a>(
         &'a self,
@@ -130,24 +130,28 @@ impl Store for CountingStore {
     }
     fn record_binding_use<'a>(
         &'a self,
-        oid: i64,
+        login: &'a str,
         role: Option<&'a str>,
         level: Option<&'a str>,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, StoreResult<bool>> {
         self.count(
             "record_binding_use",
-            self.inner.record_binding_use(oid, role, level, now),
+            self.inner.record_binding_use(login, role, level, now),
         )
     }
-    fn set_binding_stale(&self, oid: i64, stale: bool) -> BoxFuture<'_, StoreResult<bool>> {
+    fn set_binding_stale<'a>(
+        &'a self,
+        login: &'a str,
+        stale: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
         self.count(
             "set_binding_stale",
-            self.inner.set_binding_stale(oid, stale),
+            self.inner.set_binding_stale(login, stale),
         )
     }
-    fn unbind(&self, oid: i64) -> BoxFuture<'_, StoreResult<Option<Binding>>> {
-        self.count("unbind", self.inner.unbind(oid))
+    fn unbind<'a>(&'a self, login: &'a str) -> BoxFuture<'a, StoreResult<Option<Binding>>> {
+        self.count("unbind", self.inner.unbind(login))
     }
     fn list_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>> {
         self.count("list_bindings", self.inner.list_bindings())
@@ -221,10 +225,14 @@ impl Store for CountingStore {
     ) -> BoxFuture<'a, StoreResult<Option<String>>> {
         self.count("session_person", self.inner.session_person(key))
     }
-    fn set_binding_flagged(&self, oid: i64, flagged: bool) -> BoxFuture<'_, StoreResult<bool>> {
+    fn set_binding_flagged<'a>(
+        &'a self,
+        login: &'a str,
+        flagged: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
         self.count(
             "set_binding_flagged",
-            self.inner.set_binding_flagged(oid, flagged),
+            self.inner.set_binding_flagged(login, flagged),
         )
     }
     fn list_flagged_bindings(&self) -> BoxFuture<'_, StoreResult<Vec<Binding>>> {
@@ -232,10 +240,10 @@ impl Store for CountingStore {
     }
     fn unbind_user<'a>(
         &'a self,
-        oid: i64,
+        login: &'a str,
         audit: &'a AuditEvent,
     ) -> BoxFuture<'a, StoreResult<Option<Unbound>>> {
-        self.count("unbind_user", self.inner.unbind_user(oid, audit))
+        self.count("unbind_user", self.inner.unbind_user(login, audit))
     }
     fn import_bindings<'a>(&'a self, all: &'a [Binding]) -> BoxFuture<'a, StoreResult<()>> {
         self.count("import_bindings", self.inner.import_bindings(all))

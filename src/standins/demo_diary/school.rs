@@ -68,7 +68,7 @@ pub struct Account {
 pub const CLASSES: [&str; 2] = ["5 «А»", "11 «В»"];
 
 /// Pupils: full name, class, birth date (`DD.MM.YYYY`, as the diary prints it).
-pub const PUPILS: [(&str, usize, &str); 8] = [
+pub const PUPILS: [(&str, usize, &str); 9] = [
     ("Иванов Дмитрий Алексеевич", 0, "12.04.2015"),
     ("Белова Анна Сергеевна", 0, "23.08.2014"),
     ("Григорьев Максим Олегович", 0, "05.01.2015"),
@@ -77,6 +77,9 @@ pub const PUPILS: [(&str, usize, &str); 8] = [
     ("Орлова Дарья Игоревна", 1, "17.06.2008"),
     ("Фёдоров Кирилл Павлович", 1, "09.09.2008"),
     ("Зайцева Полина Денисовна", 1, "21.03.2009"),
+    // Дмитрий's sister: their mother holds a second diary account for her (issue 15
+    // point 8, one ESIA account linked to two diary accounts).
+    ("Иванова Анна Алексеевна", 1, "07.09.2009"),
 ];
 
 pub const SUBJECTS: [&str; 8] = [
@@ -119,6 +122,12 @@ pub fn accounts() -> Vec<Account> {
         Account {
             pupil: Some(0),
             ..a("parent", "Иванова Мария Ивановна", Role::Parent)
+        },
+        // The same mother's second account (in a region each school's diary account
+        // is separate): one ESIA account, two diary accounts.
+        Account {
+            pupil: Some(8),
+            ..a("parent2", "Иванова Мария Ивановна", Role::Parent)
         },
         Account {
             teacher: Some(1),
