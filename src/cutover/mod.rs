@@ -96,6 +96,7 @@ pub struct Cutover {
     after_legacy_rules: Arc<[Rule]>,
     legacy_rules: Arc<[Rule]>,
     anonymous_rules: Arc<[Rule]>,
+    no_rules: Arc<[Rule]>,
     /// Where the account switcher goes (the banner's place); its HTML names the
     /// session's diary login, so it is made per request — for people with several
     /// diary accounts only.
@@ -190,6 +191,7 @@ impl Cutover {
             button_rules: set([button.clone(), None]),
             legacy_rules: set([legacy_notice, button.clone()]),
             anonymous_rules: set([anonymous_notice, button]),
+            no_rules: set([None, None]),
             policy,
             clock: p.clock,
             prefix: p.prefix,
@@ -406,8 +408,14 @@ impl Cutover {
         })
     }
 
+    /// What the diary's HTML answer gets. An ESIA session has nothing to be told — no
+    /// banner, and no «Войти через Госуслуги» (it signed in through it): its pages are
+    /// not rewritten at all, the path most requests take pays nothing for the rewriter.
     fn rules_for(&self, phase: Phase, view: &SessionView) -> Arc<[Rule]> {
         match (phase, view) {
+            (_, SessionView::EsiaLinked { .. } | SessionView::EsiaUnlinked { .. }) => {
+                self.no_rules.clone()
+            }
             (Phase::Transition, SessionView::Legacy { .. }) => self.legacy_rules.clone(),
             (Phase::Transition, SessionView::Anonymous) => self.anonymous_rules.clone(),
             (Phase::Cutover(LegacyLogin::Restricted), SessionView::Legacy { .. }) => {

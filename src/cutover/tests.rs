@@ -71,3 +71,57 @@ fn the_target_is_replaced_by_the_canonical_one() {
     set_target(&mut r, "/a?b=1");
     assert_eq!(r.uri().path_and_query().unwrap(), "/a?b=1");
 }
+
+#[tokio::test]
+async fn an_esia_sessions_pages_are_not_rewritten_unless_it_has_several_accounts() {
+    let c = Cutover::new(CutoverParts {
+        config: CutoverConfig::seed_004(),
+        clock: crate::clock::ManualClock::new(Utc::now()),
+        prefix: "/esia/".into(),
+        language: Language::Ru,
+        esia_login: true,
+        audit: None,
+        metrics: Arc::new(Metrics::new()),
+        max_rewrites: 4,
+    });
+    let linked = SessionView::EsiaLinked {
+        level: AccountLevel::Confirmed,
+        role: Some(Role::Parent),
+    };
+    let unlinked = SessionView::EsiaUnlinked {
+        level: AccountLevel::Confirmed,
+    };
+    let legacy = SessionView::Legacy {
+        role: Some(Role::Parent),
+    };
+    for phase in [
+        Phase::Transition,
+        Phase::Cutover(LegacyLogin::Restricted),
+        Phase::Cutover(LegacyLogin::Disabled),
+    ] {
+        assert!(c.rules_for(phase, &linked).is_empty(), "{phase:?}");
+        assert!(c.rules_for(phase, &unlinked).is_empty(), "{phase:?}");
+        assert!(!c.rules_for(phase, &SessionView::Anonymous).is_empty());
+        assert!(!c.rules_for(phase, &legacy).is_empty(), "{phase:?}");
+    }
+    // The switcher only for a person with several diary accounts.
+    let canonical = c.policy.canonicalize("GET", "/marks").unwrap();
+    let one = session("esia", Some("confirmed"), Some("parent"));
+    assert!(c.switcher_for(Some(&one), &canonical).is_none());
+    let two = ActiveSession {
+        diary_accounts: 2,
+        ..one
+    };
+    let switcher = c.switcher_for(Some(&two), &canonical).unwrap();
+    assert!(
+        switcher
+            .html
+            .contains("href=\"/esia/accounts?return=%2Fmarks\"")
+    );
+    assert!(switcher.html.contains("<b>parent</b>"));
+    let legacy_two = ActiveSession {
+        auth_method: "legacy",
+        ..two
+    };
+    assert!(c.switcher_for(Some(&legacy_two), &canonical).is_none());
+}
