@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -20,6 +21,7 @@ pub mod env;
 pub mod errors;
 pub mod file;
 pub mod load;
+pub mod pages;
 mod sections;
 pub mod source;
 mod tls_files;
@@ -181,9 +183,12 @@ pub struct Timeouts {
 
 pub use crate::language::Language;
 
-#[derive(Debug, Clone, Default)]
+/// `[pages]`; `Default` is Russian with the shipped templates.
+#[derive(Debug, Clone)]
 pub struct PagesConfig {
     pub language: Language,
+    /// The page templates ([`pages`]).
+    pub templates: Arc<crate::pages::Templates>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -303,6 +303,7 @@ pub fn pages(f: &PagesFile) -> PagesConfig {
             None | Some(LanguageFile::Ru) => Language::Ru,
             Some(LanguageFile::En) => Language::En,
         },
+        ..PagesConfig::default()
     }
 }
 

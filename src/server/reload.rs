@@ -19,6 +19,7 @@ use crate::clock::SharedClock;
 use crate::config::GatewayConfig;
 use crate::cutover::{Cutover, CutoverParts};
 use crate::metrics::Metrics;
+use crate::pages::LiveTemplates;
 use crate::proxy::Live;
 use crate::store::SharedStore;
 
@@ -30,6 +31,8 @@ pub(super) struct Reloader {
     pub esia_login: bool,
     pub store: Option<SharedStore>,
     pub metrics: Arc<Metrics>,
+    /// The templates of the pages built once (login, link, the http listener's).
+    pub templates: LiveTemplates,
 }
 
 /// The sections a reload applied and those that need a restart.
@@ -47,6 +50,7 @@ impl Reloader {
             clock: self.calendar_clock.clone(),
             prefix: config.login.prefix.clone(),
             language: config.pages.language,
+            templates: config.pages.templates.clone(),
             esia_login: self.esia_login,
             audit: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -97,6 +101,7 @@ impl Reloader {
         // see the new calendar with the old limits for an instant, never a calendar the
         // config does not know about.
         self.live.cutover.store(cutover);
+        self.templates.replace(merged.pages.templates.clone());
         self.live.config.store(Arc::new(merged));
         if !report.restart_needed.is_empty() {
             tracing::warn!(sections = ?report.restart_needed,
