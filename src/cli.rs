@@ -51,6 +51,9 @@ pub enum Command {
     DiaryCheck(crate::ops::diary_check::DiaryCheckArgs),
     /// Check the configuration and, if valid, make the running gateway apply it (SIGHUP).
     Reload(crate::ops::reload::ReloadArgs),
+    /// The page templates: `pages export DIR` writes the shipped ones, to start a
+    /// region's own from (`[pages] templates`).
+    Pages(crate::ops::pages::PagesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Report(a) => crate::ops::report::main(a),
         Command::DiaryCheck(a) => crate::ops::diary_check::main(a),
         Command::Reload(a) => crate::ops::reload::main(a),
+        Command::Pages(a) => crate::ops::pages::main(a),
     }
 }
 

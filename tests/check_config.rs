@@ -600,3 +600,33 @@ fn the_shipped_file_is_valid_and_warned_about() {
         out.stdout
     );
 }
+
+/// Issue 13: `pages export` writes the reference templates an operator starts from, and
+/// never over an existing file without `--force`.
+#[test]
+fn pages_export_writes_the_shipped_templates_and_keeps_existing_files() {
+    let site = Site::new();
+    let export = |extra: &[&str]| {
+        let mut args = vec!["pages", "export", "pages"];
+        args.extend_from_slice(extra);
+        run(site.dir.path(), &args, &[])
+    };
+    let out = export(&[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let start = site.path("pages/start.html");
+    assert!(
+        std::fs::read_to_string(&start)
+            .unwrap()
+            .contains("{% extends \"base.html\" %}")
+    );
+    for name in ["base.html", "error.html", "denied.html", "style.css"] {
+        assert!(site.path("pages").join(name).is_file(), "{name}");
+    }
+    std::fs::write(&start, "mine").unwrap();
+    let out = export(&[]);
+    assert_eq!(out.code, Some(2), "{}", out.stdout);
+    assert!(out.stderr.contains("start.html"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&start).unwrap(), "mine");
+    assert_eq!(export(&["--force"]).code, Some(0));
+    assert_ne!(std::fs::read_to_string(&start).unwrap(), "mine");
+}
