@@ -396,6 +396,17 @@ pub fn summary(cfg: &GatewayConfig) -> String {
         (Some(_), crate::login::config::StoreConfig::Postgres(_)) => "postgres".to_owned(),
     };
     out.push_str(&format!("  store     {store}\n"));
+    let templates = match &cfg.pages.templates_dir {
+        None => "shipped".to_owned(),
+        Some(dir) => {
+            let files: Vec<&str> = cfg.pages.templates.overrides().keys().copied().collect();
+            format!("{} ({})", dir.display(), files.join(", "))
+        }
+    };
+    out.push_str(&format!(
+        "  pages     {}, templates: {templates}\n",
+        cfg.pages.language.code()
+    ));
     out
 }
 
@@ -470,6 +481,7 @@ mod tests {
             "linking   off",
             "vault     off",
             "store     off",
+            "pages     ru, templates: shipped",
         ] {
             assert!(s.contains(line), "{line}\n{s}");
         }

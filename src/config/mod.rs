@@ -187,8 +187,13 @@ pub use crate::language::Language;
 #[derive(Debug, Clone)]
 pub struct PagesConfig {
     pub language: Language,
-    /// The page templates ([`pages`]).
+    /// `[pages] templates`, resolved; `None`: the shipped templates only.
+    pub templates_dir: Option<PathBuf>,
+    /// The shipped templates with the directory's files in their place, compiled and
+    /// checked ([`pages`]).
     pub templates: Arc<crate::pages::Templates>,
+    /// What check-config warns about in the directory: unknown files, external assets.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

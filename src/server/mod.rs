@@ -199,6 +199,7 @@ impl Gateway {
             metrics: metrics.clone(),
             templates: templates.clone(),
         };
+        reload::log_templates(&config.pages);
         if let Some(c) = reloader.cutover(&config) {
             tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
             live.cutover.store(Some(c));
