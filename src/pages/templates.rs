@@ -405,6 +405,10 @@ fn problem_of(e: &minijinja::Error, path: &Path, source: Option<&str>) -> Templa
 fn read_text(path: &Path) -> Result<String, TemplateProblem> {
     let unreadable =
         |e: std::io::Error| TemplateProblem::new(path, None, format!("cannot read: {e}"));
+    // A directory or a pipe by a template's name: named, not opened (a pipe would block).
+    if !std::fs::metadata(path).map_err(unreadable)?.is_file() {
+        return Err(TemplateProblem::new(path, None, "not a regular file"));
+    }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes))
@@ -584,13 +588,17 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_is_named_and_a_missing_directory_is_its_own_error() {
-        // A directory where a template should be: readable by nobody as text.
         let dir = dir_with(&[]);
         std::fs::create_dir(dir.path().join("start.html")).unwrap();
-        let found = problems(&dir);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].file, dir.path().join("start.html"));
+        // A dangling link: the file it names cannot be read.
+        std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("error.html")).unwrap();
+        let mut found = problems(&dir);
+        found.sort_by(|a, b| a.file.cmp(&b.file));
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].file, dir.path().join("error.html"));
         assert!(found[0].message.starts_with("cannot read: "), "{found:?}");
+        assert_eq!(found[1].file, dir.path().join("start.html"));
+        assert_eq!(found[1].message, "not a regular file");
         assert!(matches!(
             Templates::load(&LIST, &dir.path().join("nope")),
             Err(LoadError::Dir(_))
