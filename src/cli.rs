@@ -51,6 +51,9 @@ pub enum Command {
     DiaryCheck(crate::ops::diary_check::DiaryCheckArgs),
     /// Check the configuration and, if valid, make the running gateway apply it (SIGHUP).
     Reload(crate::ops::reload::ReloadArgs),
+    /// The page templates: `pages export DIR` writes the shipped ones, to start a
+    /// region's own from (`[pages] templates`).
+    Pages(crate::ops::pages::PagesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Report(a) => crate::ops::report::main(a),
         Command::DiaryCheck(a) => crate::ops::diary_check::main(a),
         Command::Reload(a) => crate::ops::reload::main(a),
+        Command::Pages(a) => crate::ops::pages::main(a),
     }
 }
 
@@ -392,6 +396,17 @@ pub fn summary(cfg: &GatewayConfig) -> String {
         (Some(_), crate::login::config::StoreConfig::Postgres(_)) => "postgres".to_owned(),
     };
     out.push_str(&format!("  store     {store}\n"));
+    let templates = match &cfg.pages.templates_dir {
+        None => "shipped".to_owned(),
+        Some(dir) => {
+            let files: Vec<&str> = cfg.pages.templates.overrides().keys().copied().collect();
+            format!("{} ({})", dir.display(), files.join(", "))
+        }
+    };
+    out.push_str(&format!(
+        "  pages     {}, templates: {templates}\n",
+        cfg.pages.language.code()
+    ));
     out
 }
 
@@ -466,6 +481,7 @@ mod tests {
             "linking   off",
             "vault     off",
             "store     off",
+            "pages     ru, templates: shipped",
         ] {
             assert!(s.contains(line), "{line}\n{s}");
         }

@@ -7,3 +7,13 @@ pub enum Language {
     Ru,
     En,
 }
+
+impl Language {
+    /// The `lang` attribute's value: `ru`, `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Ru => "ru",
+            Self::En => "en",
+        }
+    }
+}

@@ -5,9 +5,9 @@
 //! like proxied ones.
 //!
 //! ```text
-//! GatewayConfig ─▶ metrics, upstream ─▶ [esia]? ─▶ store ─▶ sessions (purge task)
-//!                                               └▶ ESIA client (signer) ─▶ login
-//!                                   [vault] or header mode ─▶ link ─▶ login.with_link
+//! GatewayConfig ─▶ metrics, upstream, templates ─▶ [esia]? ─▶ store ─▶ sessions (purge task)
+//!                                                            └▶ ESIA client (signer) ─▶ login
+//!                                                [vault] or header mode ─▶ link ─▶ login.with_link
 //! ```
 //! Without `[esia]` the gateway is a plain proxy (plus the calendar, when configured).
 
@@ -24,6 +24,7 @@ use crate::login::config::StoreConfig;
 use crate::login::cookies::CookieNames;
 use crate::login::{IdentityProvider, Login, LoginError, LoginSettings};
 use crate::metrics::Metrics;
+use crate::pages::LiveTemplates;
 use crate::session::Sessions;
 use crate::store::{SharedStore, StoreError};
 use crate::tls::TlsError;
@@ -74,6 +75,8 @@ pub struct Services {
     pub login: Option<Arc<Login>>,
     pub link: Option<Arc<Link>>,
     pub clocks: Clocks,
+    /// The page templates the login and link pages render with; a reload replaces them.
+    pub templates: LiveTemplates,
 }
 
 impl Services {
@@ -89,6 +92,7 @@ impl Services {
             login: None,
             link: None,
             clocks,
+            templates: LiveTemplates::new(config.pages.templates.clone()),
         };
         let Some(esia) = &config.esia else {
             return Ok(services);
@@ -127,7 +131,8 @@ impl Services {
             StoreBackend::new(store.clone(), sessions.clone(), clock.clone())
                 .with_metrics(services.metrics.clone()),
         );
-        let login = Login::new(settings, idp.clone(), backend, clock.clone())?;
+        let login = Login::new(settings, idp.clone(), backend, clock.clone())?
+            .with_templates(services.templates.clone());
         let link = link(config, &services, &store, sessions, idp, clock)?;
         let login = match &link {
             Some(l) => login.with_link(l.clone()),
@@ -176,7 +181,8 @@ fn link(
         upstream: services.upstream.clone(),
         idp,
         clock,
-    })?;
+    })?
+    .with_templates(services.templates.clone());
     tracing::info!(mode = ?config.diary.mode, "linking enabled");
     Ok(Some(Arc::new(link)))
 }

@@ -600,3 +600,104 @@ fn the_shipped_file_is_valid_and_warned_about() {
         out.stdout
     );
 }
+
+/// Issue 13: `pages export` writes the reference templates an operator starts from, and
+/// never over an existing file without `--force`.
+#[test]
+fn pages_export_writes_the_shipped_templates_and_keeps_existing_files() {
+    let site = Site::new();
+    let export = |extra: &[&str]| {
+        let mut args = vec!["pages", "export", "pages"];
+        args.extend_from_slice(extra);
+        run(site.dir.path(), &args, &[])
+    };
+    let out = export(&[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let start = site.path("pages/start.html");
+    assert!(
+        std::fs::read_to_string(&start)
+            .unwrap()
+            .contains("{% extends \"base.html\" %}")
+    );
+    for name in ["base.html", "error.html", "denied.html", "style.css"] {
+        assert!(site.path("pages").join(name).is_file(), "{name}");
+    }
+    std::fs::write(&start, "mine").unwrap();
+    let out = export(&[]);
+    assert_eq!(out.code, Some(2), "{}", out.stdout);
+    assert!(out.stderr.contains("start.html"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&start).unwrap(), "mine");
+    assert_eq!(export(&["--force"]).code, Some(0));
+    assert_ne!(std::fs::read_to_string(&start).unwrap(), "mine");
+}
+
+/// Issue 13: an operator's page templates are checked like the rest of the file — a
+/// broken one is an error at its file and line (every broken file at once), exit 2; a
+/// good directory is summarised, and a file no template is named after is a warning.
+#[test]
+fn page_templates_are_checked_at_their_file_and_line() {
+    let site = Site::new();
+    let pages = site.path("pages");
+    std::fs::create_dir(&pages).unwrap();
+    site.write(&format!("{VALID}[pages]\ntemplates = \"pages\"\n"));
+    let start = "{% extends \"base.html\" %}\n{% block content %}\n<h1>{{ t.start_titel }}</h1>\n{% endblock %}\n";
+    std::fs::write(
+        pages.join("start.html"),
+        start.replace("{% endblock %}", ""),
+    )
+    .unwrap();
+    std::fs::write(pages.join("error.html"), b"<p>{{ status }}</p>\n\xff\n").unwrap();
+    let out = site.check(&[]);
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    let lines = out.error_lines();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("pages/error.html:2: not UTF-8 text")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("pages/start.html:3: syntax error: unexpected end of input")),
+        "{}",
+        out.stderr
+    );
+
+    // Compiling is not enough: every page is rendered, so a misspelt variable is found.
+    std::fs::write(pages.join("start.html"), start).unwrap();
+    std::fs::write(pages.join("error.html"), "<p>{{ status }}</p>\n").unwrap();
+    let out = site.check(&[]);
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.error_lines(),
+        [
+            "pages/start.html:3: undefined value `t.start_titel` (hint: start.html is given: \
+          action, legacy_login_url, prefix, return_path, signed_in, signed_out, t, title, \
+          and `style`)"
+        ],
+        "{}",
+        out.stderr
+    );
+
+    std::fs::write(pages.join("start.html"), start.replace("titel", "title")).unwrap();
+    std::fs::write(pages.join("strat.html"), "typo").unwrap();
+    let out = site.check(&[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("pages     ru, templates: pages (error.html, start.html)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "warning: pages.templates: pages/strat.html is not a page template and is \
+             ignored (did you mean `start.html`?)"
+        ),
+        "{}",
+        out.stdout
+    );
+}

@@ -762,42 +762,13 @@ async fn start_page_and_wrong_methods() {
 async fn the_config_sections_turn_the_esia_login_on() {
     let stand = Stand::start(Options::default()).await;
     let dir = stand.dir.path();
-    let token_cert = dir.join("cfg-token.pem");
-    std::fs::write(&token_cert, stand.mock().token_cert_pem()).unwrap();
-    let ca = dir.join("cfg-ca.pem");
-    std::fs::write(&ca, stand.mock().ca_pem().unwrap()).unwrap();
     let hash = esia_gateway::esia::request::certificate_hash(&stand.rp.cert_der);
     let https = support::free_addr();
     let port = https.port();
-    let text = format!(
-        r#"
-[listen]
-https = "{https}"
-[tls]
-cert = "{cert}"
-key = "{key}"
-[upstream]
-url = "{upstream}"
-[esia]
-base_url = "{base}"
-client_id = "{CLIENT_ID}"
-redirect_uri = "https://localhost:{port}/auth/callback"
-certificate_hash = "{hash}"
-token_keys = ["cfg-token.pem"]
-ca_bundle = "cfg-ca.pem"
-signer = {{ kind = "demo", key = "rp.key" }}
-[login]
-prefix = "/auth/"
-[session]
-idle = "20m"
-[store]
-backend = "sqlite"
-path = "state/gw.db"
-"#,
-        cert = stand.pki.files.cert.display(),
-        key = stand.pki.files.key.display(),
-        upstream = stand.upstream.url(),
-        base = stand.mock().base_url(),
+    let text = stand.gateway_toml(
+        https,
+        "/auth/",
+        "[session]\nidle = \"20m\"\n[store]\nbackend = \"sqlite\"\npath = \"state/gw.db\"\n",
     );
     let origin = dir.join("gateway.toml");
     let config = esia_gateway::config::load_str(&text, &origin).unwrap();

@@ -23,6 +23,8 @@ struct Running {
     log: PathBuf,
     upstream: url::Url,
     pki_files: (PathBuf, PathBuf),
+    /// Appended to the file (more sections).
+    extra: String,
     _dir: tempfile::TempDir,
 }
 
@@ -46,13 +48,14 @@ impl Running {
                  [calendar]\ntime_zone = \"Europe/Moscow\"\ntransition_from = {}\nesia_only_from = {}\n\
                  legacy_login = \"restricted\"\n\
                  [[route_group]]\nname = \"grades\"\nmatch = [{{ prefix = \"/marks\" }}]\n\
-                 before_transition = \"any\"\ntransition = \"any\"\nafter_cutover = \"esia_linked\"\n",
+                 before_transition = \"any\"\ntransition = \"any\"\nafter_cutover = \"esia_linked\"\n{}",
                 self.https,
                 self.admin,
                 self.pki_files.0,
                 self.pki_files.1,
                 day(-30),
                 day(cutover_in_days),
+                self.extra,
             ),
         )
         .unwrap();
@@ -97,6 +100,10 @@ impl Running {
 }
 
 async fn start(pki: &Pki, upstream: &url::Url) -> Running {
+    start_with(pki, upstream, String::new()).await
+}
+
+async fn start_with(pki: &Pki, upstream: &url::Url, extra: String) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("gateway.log");
     let mut running = Running {
@@ -107,6 +114,7 @@ async fn start(pki: &Pki, upstream: &url::Url) -> Running {
         log: log.clone(),
         upstream: upstream.clone(),
         pki_files: (pki.files.cert.clone(), pki.files.key.clone()),
+        extra,
         _dir: dir,
     };
     running.write_config(10, upstream);
@@ -212,4 +220,66 @@ async fn reload_applies_a_new_calendar_and_refuses_a_broken_file() {
     let out = reload(&elsewhere);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no running"));
+}
+
+/// Issue 13: the page templates are read again at each reload — an edited page is served
+/// at once; a broken one is refused by `reload` with its file and line and, sent by a
+/// bare SIGHUP, logged while the running pages stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_rereads_the_page_templates_and_keeps_them_when_one_is_broken() {
+    let pki = Pki::new();
+    let up = TestUpstream::start().await;
+    let pages = tempfile::tempdir().unwrap();
+    let error_page = pages.path().join("error.html");
+    std::fs::write(&error_page, "<p>Школа №1: {{ status }}</p>").unwrap();
+    let extra = format!("[pages]\ntemplates = {:?}\n", pages.path());
+    let gw = start_with(&pki, &up.url(), extra).await;
+    let browser = client(&pki, gw.https);
+    // Encoded `/`: refused with 400 on the error page.
+    let bad = format!("https://localhost:{}/a%2fb", gw.https.port());
+    let served = || async {
+        browser
+            .get(&bad)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(served().await, "<p>Школа №1: 400</p>");
+
+    std::fs::write(&error_page, "<p>Гимназия №2: {{ status }}</p>").unwrap();
+    assert!(reload(&gw.config).status.success());
+    for _ in 0..100 {
+        if served().await.contains("Гимназия") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(served().await, "<p>Гимназия №2: 400</p>");
+
+    // Broken: `reload` names the file and line and signals nobody.
+    std::fs::write(&error_page, "<p>\n{{ status }</p>").unwrap();
+    let out = reload(&gw.config);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2: syntax error", error_page.display())),
+        "{stderr}"
+    );
+    // A bare SIGHUP: every error logged, the running pages stay.
+    let hup = Command::new("kill")
+        .args(["-HUP", &gw.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    gw.wait_for_log("reload refused; the running configuration stays")
+        .await;
+    assert!(
+        gw.log().contains("error.html:2: syntax error"),
+        "{}",
+        gw.log()
+    );
+    assert_eq!(served().await, "<p>Гимназия №2: 400</p>");
 }

@@ -18,6 +18,8 @@ pub enum Location {
     FileOnly { path: PathBuf },
     /// An `ESIA_GATEWAY__…` environment variable.
     Env { var: String },
+    /// A page template the config names (`[pages] templates`), at a line when known.
+    Template { path: PathBuf, line: Option<usize> },
 }
 
 /// One problem in the configuration.
@@ -54,6 +56,11 @@ impl fmt::Display for Location {
             Location::File { path, line, col } => write!(f, "{}:{line}:{col}", path.display()),
             Location::FileOnly { path } => write!(f, "{}", path.display()),
             Location::Env { var } => write!(f, "env {var}"),
+            Location::Template {
+                path,
+                line: Some(line),
+            } => write!(f, "{}:{line}", path.display()),
+            Location::Template { path, line: None } => write!(f, "{}", path.display()),
         }
     }
 }

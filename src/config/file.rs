@@ -135,6 +135,8 @@ pub struct TimeoutsFile {
 #[serde(deny_unknown_fields)]
 pub struct PagesFile {
     pub language: Option<LanguageFile>,
+    /// A directory of templates replacing the shipped ones, relative to the config file.
+    pub templates: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

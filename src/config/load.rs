@@ -113,7 +113,7 @@ pub fn load_str_with_env(
         }
         errors.push(ConfigError {
             path: path_string(&p.path),
-            location: map.locate(&p.path, p.want),
+            location: p.at.unwrap_or_else(|| map.locate(&p.path, p.want)),
             message: p.message,
             hint: p.hint,
         });
@@ -170,12 +170,14 @@ fn one_line(message: &str) -> String {
         .join("; ")
 }
 
-/// File positions first, in file order, then whole-file problems, then variables.
+/// File positions first, in file order, then whole-file problems, then variables, then
+/// the page templates (in the order they were checked).
 fn order(location: &Location) -> (u8, usize, usize) {
     match location {
         Location::File { line, col, .. } => (0, *line, *col),
         Location::FileOnly { .. } => (1, 0, 0),
         Location::Env { .. } => (2, 0, 0),
+        Location::Template { .. } => (3, 0, 0),
     }
 }
 

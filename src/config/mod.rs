@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -20,6 +21,7 @@ pub mod env;
 pub mod errors;
 pub mod file;
 pub mod load;
+pub mod pages;
 mod sections;
 pub mod source;
 mod tls_files;
@@ -181,9 +183,17 @@ pub struct Timeouts {
 
 pub use crate::language::Language;
 
-#[derive(Debug, Clone, Default)]
+/// `[pages]`; `Default` is Russian with the shipped templates.
+#[derive(Debug, Clone)]
 pub struct PagesConfig {
     pub language: Language,
+    /// `[pages] templates`, resolved; `None`: the shipped templates only.
+    pub templates_dir: Option<PathBuf>,
+    /// The shipped templates with the directory's files in their place, compiled and
+    /// checked ([`pages`]).
+    pub templates: Arc<crate::pages::Templates>,
+    /// What check-config warns about in the directory: unknown files, external assets.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

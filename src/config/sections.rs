@@ -1,5 +1,5 @@
 //! Validators of the transport sections: `[listen]`, `[upstream]`, `[forwarding]`,
-//! `[limits]`, `[timeouts]`, `[pages]`, `[log]`, and the rules between them.
+//! `[limits]`, `[timeouts]`, `[log]`, and the rules between them (`[pages]`: `pages.rs`).
 //! Each returns `None` after recording its problems; defaults come from the runtime types.
 
 use std::net::SocketAddr;
@@ -8,13 +8,12 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::file::{
-    ForwardingFile, LanguageFile, LimitsFile, ListenFile, LogFile, LogFormatFile, PagesFile,
-    TimeoutsFile, UpstreamFile,
+    ForwardingFile, LimitsFile, ListenFile, LogFile, LogFormatFile, TimeoutsFile, UpstreamFile,
 };
 use super::validate::Ctx;
 use super::{
-    Forwarding, GatewayConfig, HostHeader, Language, Limits, Listen, LogConfig, LogFormat,
-    PagesConfig, Timeouts, UpstreamConfig,
+    Forwarding, GatewayConfig, HostHeader, Limits, Listen, LogConfig, LogFormat, Timeouts,
+    UpstreamConfig,
 };
 use crate::units::DurationValue;
 
@@ -295,15 +294,6 @@ pub fn timeouts(f: &TimeoutsFile, cx: &mut Ctx) -> Option<Timeouts> {
         // Zero is allowed: stop at once, without draining.
         shutdown_grace: f.shutdown_grace.map_or(d.shutdown_grace, |v| v.0),
     })
-}
-
-pub fn pages(f: &PagesFile) -> PagesConfig {
-    PagesConfig {
-        language: match f.language {
-            None | Some(LanguageFile::Ru) => Language::Ru,
-            Some(LanguageFile::En) => Language::En,
-        },
-    }
 }
 
 pub fn log(f: &LogFile, cx: &mut Ctx) -> Option<LogConfig> {

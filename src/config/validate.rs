@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::errors::Location;
 use super::file::FileConfig;
 use super::source::{Segment, Want};
-use super::{GatewayConfig, sections, tls_files};
+use super::{GatewayConfig, pages, sections, tls_files};
 use crate::link::config as link;
 use crate::login::config as auth;
 
@@ -19,6 +20,8 @@ pub struct Problem {
     pub want: Want,
     pub message: String,
     pub hint: Option<String>,
+    /// Where the problem is when it is not in the config file (a page template).
+    pub at: Option<Location>,
 }
 
 /// What validators share: where relative paths start, and the error list.
@@ -42,6 +45,18 @@ impl Ctx {
             want: Want::Value,
             message: message.into(),
             hint: hint.map(str::to_string),
+            at: None,
+        });
+    }
+
+    /// Records a problem in another file the config names, located there.
+    pub fn error_at(&mut self, at: Location, message: impl Into<String>, hint: Option<&str>) {
+        self.problems.push(Problem {
+            path: Vec::new(),
+            want: Want::Value,
+            message: message.into(),
+            hint: hint.map(str::to_string),
+            at: Some(at),
         });
     }
 
@@ -149,7 +164,6 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
     let forwarding = sections::forwarding(&file.forwarding, cx);
     let limits = sections::limits(&file.limits, cx);
     let timeouts = sections::timeouts(&file.timeouts, cx);
-    let pages = sections::pages(&file.pages);
     let log = sections::log(&file.log, cx);
     let base = cx.base_dir().to_path_buf();
     let esia = match &file.esia {
@@ -187,6 +201,9 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
     };
     let mut linking = cx.section("linking", link::validate_linking(&file.linking));
     let audit = cx.section("audit", super::audit::validate_audit(&file.audit));
+    // The templates are rendered through the login pages, with their prefix.
+    let prefix = login.as_ref().map(|l| l.prefix.as_str());
+    let pages = pages::validate(&file.pages, prefix, cx);
     // One role → level table: `[roles.min_level]`, for the policy and for linking.
     let roles = match crate::policy::config::role_levels(file.roles.as_ref()) {
         Ok(levels) => Some(levels),
@@ -211,7 +228,7 @@ pub fn validate(file: &FileConfig, cx: &mut Ctx) -> Option<GatewayConfig> {
         forwarding: forwarding?,
         limits: limits?,
         timeouts: timeouts?,
-        pages,
+        pages: pages?,
         log: log?,
         esia: esia?,
         login: login?,

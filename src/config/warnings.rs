@@ -10,7 +10,7 @@ use crate::policy::Access;
 
 /// Every warning for `cfg` at `now`, one sentence each with what to do.
 pub fn warnings(cfg: &GatewayConfig, now: DateTime<Utc>) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = cfg.pages.warnings.clone();
     if cfg.esia.is_some() && !cfg.listen.names_known() {
         out.push(
             "listen.public_url: not set, so the gateway answers to any Host and builds its \

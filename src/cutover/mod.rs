@@ -39,6 +39,7 @@ use crate::inject::{Position, Rule};
 use crate::language::Language;
 use crate::login::ActiveSession;
 use crate::metrics::Metrics;
+use crate::pages::Templates;
 use crate::policy::{
     AccountLevel, CanonicalRequest, Decision, LegacyLogin, Phase, Policy, Reason, SessionView,
     decide_login, strip_overrides,
@@ -62,6 +63,8 @@ pub struct CutoverParts {
     /// The gateway's reserved prefix (`/esia/`).
     pub prefix: String,
     pub language: Language,
+    /// The page templates (`[pages]`), for the refusal and error pages.
+    pub templates: Arc<Templates>,
     /// True when the ESIA login pages are in the pipeline.
     pub esia_login: bool,
     /// Where denied requests are audited; `None` = log and metrics only.
@@ -78,6 +81,7 @@ pub struct Cutover {
     clock: SharedClock,
     prefix: String,
     language: Language,
+    templates: Arc<Templates>,
     /// The diary's login form path, canonical (compared with canonical paths).
     legacy_login_path: String,
     audit: Option<SharedStore>,
@@ -196,6 +200,7 @@ impl Cutover {
             clock: p.clock,
             prefix: p.prefix,
             language: p.language,
+            templates: p.templates,
             legacy_login_path,
             audit: p.audit,
             metrics: p.metrics,
@@ -281,7 +286,11 @@ impl Cutover {
                 tracing::info!(reject = reject.as_str(), method = %req.method(),
                     "request target refused: cannot be canonicalised");
                 self.metrics.rejected(reject.as_str());
-                let page = crate::pages::error_page(http::StatusCode::BAD_REQUEST, self.language);
+                let page = crate::pages::error_page(
+                    http::StatusCode::BAD_REQUEST,
+                    self.language,
+                    &self.templates,
+                );
                 if req.method() == Method::HEAD {
                     without_body(page)
                 } else {
@@ -334,7 +343,11 @@ impl Cutover {
             match params::with_body_params(req, &canonical, &names).await {
                 Ok((req, deciding)) => (req, Some(deciding)),
                 Err(status) => {
-                    return Outcome::Answer(crate::pages::error_page(status, self.language));
+                    return Outcome::Answer(crate::pages::error_page(
+                        status,
+                        self.language,
+                        &self.templates,
+                    ));
                 }
             }
         };
@@ -486,6 +499,7 @@ impl Cutover {
             &self.prefix,
             &return_path(canonical),
             self.language,
+            &self.templates,
         )
     }
 }

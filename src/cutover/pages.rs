@@ -5,17 +5,22 @@
 //!
 //! Every refusal carries the reason's stable name (`data-reason`, and in the text) so
 //! the person who calls the help desk can read it out. A group's own `deny_reason` text
-//! ([`Reason::Custom`]) replaces the built-in words and the grades title. No external
-//! assets.
+//! ([`Reason::Custom`]) replaces the built-in words and the grades title. The refusal is
+//! the template `denied.html` (replaceable, see [`crate::pages::templates`]) and leaves
+//! through the page kit like every other page.
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, StatusCode};
+use minijinja::context;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::body::{self, Body};
+use crate::body::Body;
 use crate::inject::banner::escape;
 use crate::language::Language;
+use crate::pages::Templates;
 use crate::policy::{AccountLevel, Reason};
+
+/// The templates of this module: the refusal.
+pub const TEMPLATES: [(&str, &str); 1] = [("denied.html", include_str!("templates/denied.html"))];
 
 /// What the refused person can do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +99,7 @@ pub fn denied(
     prefix: &str,
     return_path: &str,
     lang: Language,
+    templates: &Templates,
 ) -> Response<Body> {
     let ru = lang == Language::Ru;
     let title = match (reason, ru) {
@@ -116,42 +122,25 @@ pub fn denied(
         (Action::None, true) => ("/".to_string(), "На главную"),
         (Action::None, false) => ("/".to_string(), "Home"),
     };
-    let code_label = if ru {
-        "Код причины"
-    } else {
-        "Reason code"
-    };
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head>\
-         <body style=\"font:16px/1.5 Arial,sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#222\">\
-         <main id=\"esia-gw-denied\" data-reason=\"{reason}\"><h1>{title}</h1><p>{text}</p>\
-         <p><a id=\"esia-gw-action\" href=\"{href}\" style=\"display:inline-block;padding:8px 14px;\
-         background:#0d4cd3;color:#fff;text-decoration:none;border-radius:4px\">{label}</a></p>\
-         <p style=\"color:#666;font-size:13px\">{code_label}: {reason}</p></main></body></html>",
-        lang = if ru { "ru" } else { "en" },
-        text = escape(&reason_text(reason, required, lang)),
-        href = escape(&href),
-        reason = escape(reason.as_str()),
+    let html = templates.render(
+        "denied.html",
+        context! {
+            lang => lang.code(),
+            title,
+            text => reason_text(reason, required, lang),
+            // Escaped here, without minijinja's `/` → `&#x2f;`: the link stays readable.
+            action_href => minijinja::Value::from_safe_string(escape(&href)),
+            action_label => label,
+            reason_label => if ru { "Код причины" } else { "Reason code" },
+            reason => reason.as_str(),
+        },
     );
-    let mut resp = Response::new(body::full(Bytes::from(html)));
-    *resp.status_mut() = StatusCode::FORBIDDEN;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    let mut resp = crate::pages::html_response(StatusCode::FORBIDDEN, html);
     // The stable name for scripts and for HEAD, whose answer has no page.
     if let Ok(name) = HeaderValue::from_str(reason.as_str()) {
-        h.insert(REASON_HEADER, name);
+        resp.headers_mut().insert(REASON_HEADER, name);
     }
-    resp
+    crate::pages::into_body(resp)
 }
 
 /// The response header naming a refusal's reason.
@@ -195,7 +184,8 @@ mod tests {
                 "Gosuslugi only",
             ),
         ] {
-            let resp = denied(reason, None, Action::Link, "/esia/", "/x", lang);
+            let templates = Templates::shipped(&TEMPLATES).unwrap();
+            let resp = denied(reason, None, Action::Link, "/esia/", "/x", lang, &templates);
             assert_eq!(resp.headers()[REASON_HEADER], "group-posts");
             let body = futures_body(resp);
             assert!(body.contains(title), "{body}");

@@ -79,6 +79,7 @@ async fn an_esia_sessions_pages_are_not_rewritten_unless_it_has_several_accounts
         clock: crate::clock::ManualClock::new(Utc::now()),
         prefix: "/esia/".into(),
         language: Language::Ru,
+        templates: Arc::new(crate::pages::Templates::shipped(&pages::TEMPLATES).unwrap()),
         esia_login: true,
         audit: None,
         metrics: Arc::new(Metrics::new()),

@@ -165,6 +165,12 @@ impl Link {
         })
     }
 
+    /// Renders the pages from `templates` (`[pages] templates`, followed across reloads).
+    pub fn with_templates(mut self, templates: crate::pages::LiveTemplates) -> Self {
+        self.pages = self.pages.with_templates(templates);
+        self
+    }
+
     fn form_mode(&self) -> bool {
         matches!(self.diary.mode, SignInMode::Form)
     }

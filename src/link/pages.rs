@@ -3,14 +3,17 @@
 //! pages' base template (same look, no external assets). Refusals reuse the login
 //! pages' problem page.
 
+use std::sync::Arc;
+
 use http::StatusCode;
-use minijinja::{Environment, context};
+use minijinja::context;
 
 use super::texts::{Texts, level_name, role_name, texts};
 use crate::language::Language;
 use crate::login::pages::{PageResponse, Pages, Problem, html_response};
+use crate::pages::{LiveTemplates, Templates};
 
-const TEMPLATES: [(&str, &str); 5] = [
+pub const TEMPLATES: [(&str, &str); 5] = [
     ("base.html", include_str!("../login/templates/base.html")),
     ("link.html", include_str!("templates/link.html")),
     ("level.html", include_str!("templates/level.html")),
@@ -45,7 +48,7 @@ pub struct FormState<'a> {
 }
 
 pub struct LinkPages {
-    env: Environment<'static>,
+    templates: LiveTemplates,
     problems: Pages,
     language: Language,
     prefix: String,
@@ -61,16 +64,19 @@ impl std::fmt::Debug for LinkPages {
 
 impl LinkPages {
     pub fn new(language: Language, prefix: &str) -> Result<Self, minijinja::Error> {
-        let mut env = crate::pages::kit::environment();
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)?;
-        }
         Ok(Self {
-            env,
+            templates: LiveTemplates::new(Arc::new(Templates::shipped(&TEMPLATES)?)),
             problems: Pages::new(language, prefix)?,
             language,
             prefix: prefix.to_owned(),
         })
+    }
+
+    /// The pages from `templates` (`[pages] templates`, followed across reloads).
+    pub fn with_templates(mut self, templates: LiveTemplates) -> Self {
+        self.problems = self.problems.with_templates(templates.clone());
+        self.templates = templates;
+        self
     }
 
     pub fn texts(&self) -> &'static Texts {
@@ -173,15 +179,7 @@ impl LinkPages {
     }
 
     fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> PageResponse {
-        let body = self
-            .env
-            .get_template(name)
-            .and_then(|tmpl| tmpl.render(ctx))
-            .unwrap_or_else(|err| {
-                tracing::error!(template = name, error = %err, "link page failed to render");
-                "<!doctype html><title>error</title><p>error</p>".to_owned()
-            });
-        html_response(status, body)
+        html_response(status, self.templates.render(name, ctx))
     }
 }
 

@@ -167,6 +167,12 @@ impl Login {
         })
     }
 
+    /// Renders the pages from `templates` (`[pages] templates`, followed across reloads).
+    pub fn with_templates(mut self, templates: crate::pages::LiveTemplates) -> Self {
+        self.pages = self.pages.with_templates(templates);
+        self
+    }
+
     /// Lets ESIA callbacks of link flows finish in the link service (issue 5).
     pub fn with_link(mut self, link: Arc<dyn ports::LinkCallback>) -> Self {
         self.link = Some(link);

@@ -4,11 +4,14 @@
 //! forbids scripts and framing: these pages hold CSRF tokens and decide where a
 //! signed-in browser goes next.
 
+use std::sync::Arc;
+
 use http::StatusCode;
-use minijinja::{Environment, context};
+use minijinja::context;
 
 use super::texts::{Texts, texts};
 use crate::language::Language;
+use crate::pages::{LiveTemplates, Templates};
 
 /// What every login handler answers with, through the page kit.
 pub use crate::pages::kit::{PageResponse, html_response, redirect};
@@ -47,9 +50,9 @@ impl Problem {
     }
 }
 
-/// Template registry for one language and one reserved prefix.
+/// The login pages for one language and one reserved prefix.
 pub struct Pages {
-    env: Environment<'static>,
+    templates: LiveTemplates,
     language: Language,
     prefix: String,
 }
@@ -64,7 +67,7 @@ impl std::fmt::Debug for Pages {
 }
 
 /// Template names and sources; `.html` names make minijinja escape every value.
-const TEMPLATES: [(&str, &str); 4] = [
+pub const TEMPLATES: [(&str, &str); 4] = [
     ("base.html", include_str!("templates/base.html")),
     ("start.html", include_str!("templates/start.html")),
     ("message.html", include_str!("templates/message.html")),
@@ -72,16 +75,20 @@ const TEMPLATES: [(&str, &str); 4] = [
 ];
 
 impl Pages {
+    /// The pages from the shipped templates.
     pub fn new(language: Language, prefix: &str) -> Result<Self, minijinja::Error> {
-        let mut env = crate::pages::kit::environment();
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)?;
-        }
+        let templates = Templates::shipped(&TEMPLATES)?;
         Ok(Self {
-            env,
+            templates: LiveTemplates::new(Arc::new(templates)),
             language,
             prefix: prefix.to_owned(),
         })
+    }
+
+    /// The pages from `templates` (`[pages] templates`, followed across reloads).
+    pub fn with_templates(mut self, templates: LiveTemplates) -> Self {
+        self.templates = templates;
+        self
     }
 
     /// The prefix as a template value; it is validated config (`[A-Za-z0-9_.-/]`), so it
@@ -150,16 +157,7 @@ impl Pages {
     }
 
     fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> PageResponse {
-        let body = self
-            .env
-            .get_template(name)
-            .and_then(|tmpl| tmpl.render(ctx))
-            .unwrap_or_else(|err| {
-                // Templates are compiled in; failing here is a bug, not user input.
-                tracing::error!(template = name, error = %err, "login page failed to render");
-                "<!doctype html><title>error</title><p>error</p>".to_owned()
-            });
-        html_response(status, body)
+        html_response(status, self.templates.render(name, ctx))
     }
 }
 

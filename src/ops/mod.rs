@@ -1,5 +1,5 @@
-//! The operator's commands after day one: `esia-gateway bindings`, `audit`, `keys` and
-//! `report`.
+//! The operator's commands after day one: `esia-gateway bindings`, `audit`, `keys`,
+//! `report`, and `pages export` (the shipped page templates, for a region's own).
 //!
 //! They are short-lived processes beside the running gateway: each loads the same
 //! `gateway.toml`, opens the same store (SQLite or PostgreSQL) and does its work in
@@ -16,6 +16,7 @@ mod bindings_io;
 pub mod diary_check;
 pub mod keys;
 mod keys_jars;
+pub mod pages;
 pub mod reload;
 pub mod report;
 

@@ -13,18 +13,9 @@ use crate::body::{self, Body};
 /// A page the gateway answers itself, whole.
 pub type PageResponse = Response<Full<Bytes>>;
 
-/// The one stylesheet of every gateway page, inlined (the CSP allows no other).
+/// The shipped stylesheet of every gateway page, inlined (the CSP allows no other);
+/// `style.css` in `[pages] templates` replaces it (see [`super::templates`]).
 pub const STYLE: &str = include_str!("style.css");
-
-/// A template environment with what every gateway page template uses: `style`.
-pub fn environment() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    env.add_global(
-        "style",
-        minijinja::Value::from_safe_string(STYLE.to_owned()),
-    );
-    env
-}
 
 /// The content security policy of every gateway page.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \

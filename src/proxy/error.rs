@@ -54,7 +54,7 @@ impl ProxyError {
     /// error page for [`Self::status`].
     pub fn into_response(
         self,
-        language: crate::language::Language,
+        pages: &crate::config::PagesConfig,
     ) -> http::Response<crate::body::Body> {
         match self {
             Self::OtherHost {
@@ -65,7 +65,7 @@ impl ProxyError {
                 *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
                 resp
             }
-            other => crate::pages::error_page(other.status(), language),
+            other => crate::pages::error_page(other.status(), pages.language, &pages.templates),
         }
     }
 }

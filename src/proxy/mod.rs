@@ -54,7 +54,6 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::config::GatewayConfig;
 use crate::cutover::Cutover;
-use crate::language::Language;
 use crate::link::{Finish, Link};
 use crate::login::{Front, Login};
 use crate::metrics::Metrics;
@@ -228,7 +227,7 @@ impl Proxy {
                 } else {
                     tracing::debug!(error = %e, status = status.as_u16(), "request refused");
                 }
-                e.into_response(config.pages.language)
+                e.into_response(&config.pages)
             }
         };
         let mut response = response;
@@ -292,7 +291,7 @@ impl Proxy {
                 Outcome::Answer(page) => return Ok(own_page(page)),
             },
             None => match &self.link {
-                Some(_) => match self.plain_canonical(&req, config.pages.language) {
+                Some(_) => match self.plain_canonical(&req, &config.pages) {
                     Outcome::Continue(c) => Some(c),
                     Outcome::Answer(page) => return Ok(own_page(page)),
                 },
@@ -357,7 +356,7 @@ impl Proxy {
     fn plain_canonical(
         &self,
         req: &Request<Body>,
-        language: Language,
+        pages: &crate::config::PagesConfig,
     ) -> Outcome<crate::policy::CanonicalRequest> {
         let raw = req
             .uri()
@@ -369,7 +368,11 @@ impl Proxy {
             Err(reject) => {
                 tracing::info!(reject = reject.as_str(), "request target refused");
                 self.metrics.rejected(reject.as_str());
-                Outcome::Answer(crate::pages::error_page(StatusCode::BAD_REQUEST, language))
+                Outcome::Answer(crate::pages::error_page(
+                    StatusCode::BAD_REQUEST,
+                    pages.language,
+                    &pages.templates,
+                ))
             }
         }
     }

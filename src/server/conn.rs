@@ -38,7 +38,7 @@ pub enum Handler {
     Redirect(Arc<Redirect>),
     Admin(Arc<Admin>),
     /// A connection past a cap of `[limits]`: one page saying so, then closed.
-    Busy(crate::language::Language),
+    Busy(Arc<ConnSettings>),
 }
 
 impl Handler {
@@ -47,7 +47,7 @@ impl Handler {
             Self::Proxy(p) => p.handle(req, client).await,
             Self::Redirect(r) => r.handle(&req),
             Self::Admin(a) => a.handle(&req).await,
-            Self::Busy(language) => busy(&req, *language),
+            Self::Busy(settings) => busy(&req, settings),
         }
     }
 
@@ -61,8 +61,8 @@ impl Handler {
 /// The answer on a connection past a cap: 503 with `Retry-After`, and the connection
 /// closed after it (HTTP/1 by `Connection: close`; HTTP/2 forbids that header, its
 /// connection ends at the idle deadline).
-fn busy<B>(req: &Request<B>, language: crate::language::Language) -> Response<Body> {
-    let mut resp = crate::pages::busy_page(language);
+fn busy<B>(req: &Request<B>, settings: &ConnSettings) -> Response<Body> {
+    let mut resp = crate::pages::busy_page(settings.language, &settings.templates);
     let h = resp.headers_mut();
     h.insert(
         http::header::RETRY_AFTER,
@@ -86,6 +86,7 @@ pub struct ConnSettings {
     pub caps: super::admission::Caps,
     /// For the refusal page.
     pub language: crate::language::Language,
+    pub templates: Arc<crate::pages::Templates>,
 }
 
 impl ConnSettings {
@@ -129,6 +130,7 @@ impl ConnSettings {
                 exempt: config.forwarding.trusted_proxies.clone(),
             },
             language: config.pages.language,
+            templates: config.pages.templates.clone(),
         }
     }
 }

@@ -147,6 +147,7 @@ impl Gateway {
             store: parts.audit,
             login: parts.login,
             link: parts.link,
+            templates: crate::pages::LiveTemplates::new(config.pages.templates.clone()),
             clocks: Clocks {
                 system: Arc::new(SystemClock),
                 calendar: parts
@@ -169,6 +170,7 @@ impl Gateway {
             login,
             link,
             clocks,
+            templates,
         } = services;
         let config = Arc::new(config);
         let shutdown = Shutdown::new();
@@ -195,7 +197,9 @@ impl Gateway {
             esia_login: login.is_some(),
             store: store.clone(),
             metrics: metrics.clone(),
+            templates: templates.clone(),
         };
+        reload::log_templates(&config.pages);
         if let Some(c) = reloader.cutover(&config) {
             tracing::info!(phase = c.phase().as_str(), "cutover calendar active");
             live.cutover.store(Some(c));
@@ -231,7 +235,12 @@ impl Gateway {
         let mut http_addr = None;
         if let Some(listener) = http {
             http_addr = Some(local_addr(&listener, https_addr)?);
-            let redirect = Redirect::new(&config.listen, https_addr.port(), config.pages.language);
+            let redirect = Redirect::new(
+                &config.listen,
+                https_addr.port(),
+                config.pages.language,
+                templates,
+            );
             tokio::spawn(listeners.clone().accept_plain(
                 listener,
                 Handler::Redirect(Arc::new(redirect)),
@@ -504,7 +513,7 @@ impl Listener {
                 },
             ),
             Admitted::Refuse(slot) => (
-                Handler::Busy(self.settings.load().language),
+                Handler::Busy(self.settings.load_full()),
                 Place {
                     _answering: Some(slot),
                     ..Place::default()

@@ -10,6 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 
 use crate::body::{self, Body};
 use crate::language::Language;
+use crate::pages::LiveTemplates;
 
 #[derive(Debug)]
 pub struct Redirect {
@@ -18,15 +19,23 @@ pub struct Redirect {
     listen: crate::config::Listen,
     https_port: u16,
     language: Language,
+    /// For the 400 page, followed across reloads.
+    templates: LiveTemplates,
 }
 
 impl Redirect {
-    pub fn new(listen: &crate::config::Listen, https_port: u16, language: Language) -> Self {
+    pub fn new(
+        listen: &crate::config::Listen,
+        https_port: u16,
+        language: Language,
+        templates: LiveTemplates,
+    ) -> Self {
         Self {
             public: listen.public_url.clone(),
             listen: listen.clone(),
             https_port,
             language,
+            templates,
         }
     }
 
@@ -43,7 +52,11 @@ impl Redirect {
                 resp.headers_mut().insert(LOCATION, location);
                 resp
             }
-            None => crate::pages::error_page(StatusCode::BAD_REQUEST, self.language),
+            None => crate::pages::error_page(
+                StatusCode::BAD_REQUEST,
+                self.language,
+                &self.templates.current(),
+            ),
         }
     }
 
@@ -80,6 +93,10 @@ impl Redirect {
 mod tests {
     use super::*;
 
+    fn shipped() -> LiveTemplates {
+        LiveTemplates::new(crate::config::PagesConfig::default().templates)
+    }
+
     fn listen(public: Option<&str>, hosts: &[&str]) -> crate::config::Listen {
         crate::config::Listen {
             https: "127.0.0.1:0".parse().unwrap(),
@@ -100,7 +117,7 @@ mod tests {
 
     #[test]
     fn redirects_to_the_same_host_on_the_https_port() {
-        let r = Redirect::new(&listen(None, &[]), 8443, Language::Ru);
+        let r = Redirect::new(&listen(None, &[]), 8443, Language::Ru, shipped());
         let resp = r.handle(&req(Method::GET, "/a?b=1", Some("Dnevnik.example:8080")));
         assert_eq!(resp.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(
@@ -117,6 +134,7 @@ mod tests {
             &listen(Some("https://dnevnik.example"), &[]),
             443,
             Language::Ru,
+            shipped(),
         );
         let resp = r.handle(&req(Method::GET, "/x", Some("evil.example")));
         assert_eq!(resp.headers()[LOCATION], "https://dnevnik.example/x");
@@ -124,7 +142,7 @@ mod tests {
 
     #[test]
     fn bad_hosts_get_400() {
-        let r = Redirect::new(&listen(None, &[]), 443, Language::En);
+        let r = Redirect::new(&listen(None, &[]), 443, Language::En, shipped());
         for host in [None, Some("user@evil.example"), Some("a b"), Some("x/y")] {
             let resp = r.handle(&req(Method::GET, "/", host));
             assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{host:?}");
@@ -133,10 +151,15 @@ mod tests {
 
     #[test]
     fn with_a_host_list_only_listed_names_are_redirected_to() {
-        let r = Redirect::new(&listen(None, &["dnevnik.example"]), 443, Language::Ru);
+        let r = Redirect::new(
+            &listen(None, &["dnevnik.example"]),
+            443,
+            Language::Ru,
+            shipped(),
+        );
         let ok = r.handle(&req(Method::GET, "/x", Some("DNEVNIK.example:80")));
         assert_eq!(ok.headers()[LOCATION], "https://dnevnik.example/x");
-        let v6 = Redirect::new(&listen(None, &["[::1]"]), 443, Language::Ru);
+        let v6 = Redirect::new(&listen(None, &["[::1]"]), 443, Language::Ru, shipped());
         let ok = v6.handle(&req(Method::GET, "/", Some("[::1]:8080")));
         assert_eq!(ok.headers()[LOCATION], "https://[::1]/");
         let no = v6.handle(&req(Method::GET, "/", Some("[::2]:8080")));

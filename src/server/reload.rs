@@ -3,7 +3,8 @@
 //! the swap sees all of the new settings, every request in flight keeps all of the old.
 //!
 //! Live: the calendar, route groups and banner (`[calendar]`, `[[route_group]]`,
-//! `[default_route]`, `[canonical]`, `[banner]`), `[pages]`, `[forwarding]`, `[limits]`
+//! `[default_route]`, `[canonical]`, `[banner]`), `[pages]` (the templates directory is
+//! read again; a broken template refuses the whole file), `[forwarding]`, `[limits]`
 //! and `[timeouts]` (for connections accepted after the swap), and the TLS certificate
 //! files' contents. The sections that hold open sockets, pools or secrets — listeners,
 //! the diary's URL, ESIA, login, sessions, the store, the diary's sign-in, the vault,
@@ -16,9 +17,10 @@ use arc_swap::ArcSwap;
 
 use super::conn::ConnSettings;
 use crate::clock::SharedClock;
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, PagesConfig};
 use crate::cutover::{Cutover, CutoverParts};
 use crate::metrics::Metrics;
+use crate::pages::LiveTemplates;
 use crate::proxy::Live;
 use crate::store::SharedStore;
 
@@ -30,6 +32,8 @@ pub(super) struct Reloader {
     pub esia_login: bool,
     pub store: Option<SharedStore>,
     pub metrics: Arc<Metrics>,
+    /// The templates of the pages built once (login, link, the http listener's).
+    pub templates: LiveTemplates,
 }
 
 /// The sections a reload applied and those that need a restart.
@@ -47,6 +51,7 @@ impl Reloader {
             clock: self.calendar_clock.clone(),
             prefix: config.login.prefix.clone(),
             language: config.pages.language,
+            templates: config.pages.templates.clone(),
             esia_login: self.esia_login,
             audit: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -97,6 +102,8 @@ impl Reloader {
         // see the new calendar with the old limits for an instant, never a calendar the
         // config does not know about.
         self.live.cutover.store(cutover);
+        self.templates.replace(merged.pages.templates.clone());
+        log_templates(&merged.pages);
         self.live.config.store(Arc::new(merged));
         if !report.restart_needed.is_empty() {
             tracing::warn!(sections = ?report.restart_needed,
@@ -104,5 +111,17 @@ impl Reloader {
         }
         tracing::info!(phase = ?phase, "configuration reloaded");
         report
+    }
+}
+
+/// Which of the operator's templates are in use, and what check-config would warn about.
+pub(super) fn log_templates(pages: &PagesConfig) {
+    let Some(dir) = &pages.templates_dir else {
+        return;
+    };
+    let files: Vec<&str> = pages.templates.overrides().keys().copied().collect();
+    tracing::info!(dir = %dir.display(), files = ?files, "page templates from the directory");
+    for warning in &pages.warnings {
+        tracing::warn!(warning = %warning, "page templates");
     }
 }

@@ -352,6 +352,43 @@ impl Stand {
         &self.gws[0]
     }
 
+    /// A gateway.toml that turns the ESIA login on against this stand's mock, as an
+    /// operator writes it (the mock's token certificate and CA saved next to it, the
+    /// signer key `rp.key`): listening on `https`, login pages under `prefix`, with
+    /// `extra` sections after it. Load it from the stand's directory.
+    pub fn gateway_toml(&self, https: std::net::SocketAddr, prefix: &str, extra: &str) -> String {
+        let dir = self.dir.path();
+        std::fs::write(dir.join("cfg-token.pem"), self.mock().token_cert_pem()).unwrap();
+        std::fs::write(dir.join("cfg-ca.pem"), self.mock().ca_pem().unwrap()).unwrap();
+        format!(
+            r#"
+[listen]
+https = "{https}"
+[tls]
+cert = "{cert}"
+key = "{key}"
+[upstream]
+url = "{upstream}"
+[esia]
+base_url = "{base}"
+client_id = "{CLIENT_ID}"
+redirect_uri = "https://localhost:{port}{prefix}callback"
+certificate_hash = "{hash}"
+token_keys = ["cfg-token.pem"]
+ca_bundle = "cfg-ca.pem"
+signer = {{ kind = "demo", key = "rp.key" }}
+[login]
+prefix = "{prefix}"
+{extra}"#,
+            port = https.port(),
+            cert = self.pki.files.cert.display(),
+            key = self.pki.files.key.display(),
+            upstream = self.upstream.url(),
+            base = self.mock().base_url(),
+            hash = esia_gateway::esia::request::certificate_hash(&self.rp.cert_der),
+        )
+    }
+
     pub fn mock(&self) -> &RunningMock {
         self.mock.as_ref().unwrap()
     }
