@@ -16,8 +16,15 @@
 # from /proc, nginx = all its processes) and peak RSS, median of ROUNDS interleaved
 # rounds, and writes the table to bench/RESULTS.md.
 #
+# Then the memory figure: SESSIONS (100,000) copies of the linked session are put in the
+# store (bench/sessions_memory.py) and HOT (10,000) of them are driven by wrk, each
+# signing into the diary once (its jar is its own) and then served from the cache;
+# the gateway's RSS before and after, and the requests that were not answered 200.
+#
 #   bench/real_path.sh                       # 10 s per run, 50 connections, 3 rounds
 #   DURATION=5s ROUNDS=1 bench/real_path.sh  # quick
+#   SESSIONS=0 bench/real_path.sh            # without the memory figure
+#   PROFILE=1 bench/real_path.sh             # + perf profile of the linked target (round 1)
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -152,7 +159,19 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS"
   # shellcheck disable=SC2046
   R[nginx]+="$(measure nginx "$NGX_URL" "$COOKIE_diary" $(nginx_pids));"
+  if [ "$round" = 1 ] && [ -n "${PROFILE:-}" ] && need perf; then
+    # Where the linked path's CPU goes: sampled while round 1's linked run is measured.
+    perf record -q -F 499 -g -p "$GWPID" -o "$WORK/perf.data" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+    PERF=$!
+  fi
   R[linked]+="$(measure linked "$GW_URL" "__Host-esia-gw=$COOKIE_gateway" "$GWPID");"
+  if [ -n "${PERF:-}" ]; then
+    wait "$PERF" || true
+    perf report -i "$WORK/perf.data" --no-children --sort symbol --stdio 2>/dev/null \
+      | grep -v '^#' | grep -v '^$' | grep '%' | head -60 > "${PROFILE_OUT:-/tmp/esia-gateway-linked-profile.txt}" || true
+    echo "   profile: ${PROFILE_OUT:-/tmp/esia-gateway-linked-profile.txt}"
+    PERF=""
+  fi
   LINKED_REQS=$((LINKED_REQS + $(grep -o '[0-9]* requests in' "$WORK/logs/linked.txt" | tail -1 | cut -d' ' -f1)))
   R[legacy]+="$(measure legacy "$GW_URL" "__Host-esia-gw=$COOKIE_legacy" "$GWPID");"
   R[anon]+="$(measure anon "$GW_URL" "" "$GWPID");"
@@ -160,6 +179,38 @@ done
 RSS_GW=$(awk '/VmHWM/ {print $2}' "/proc/$GWPID/status")
 # Session store queries over every round (all targets): a hot session needs none.
 STORE_Q=$(( $(store_queries) - Q0 ))
+
+SESSIONS=${SESSIONS:-100000}; HOT=${HOT:-10000}
+MEM_LINE=""
+if [ "$SESSIONS" -gt 0 ]; then
+  echo "== memory: $SESSIONS sessions in the store, $HOT of them driven"
+  rss() { awk '/VmRSS/ {print $2}' "/proc/$GWPID/status"; }
+  RSS_BEFORE=$(rss)
+  python3 "$ROOT/bench/sessions_memory.py" "$WORK/demo/gateway.db" "$COOKIE_gateway" \
+    "$SESSIONS" "$WORK/hot.txt" "$HOT"
+  cat > "$WORK/hot.lua" <<LUA
+local cookies = {}
+for line in io.lines("$WORK/hot.txt") do cookies[#cookies + 1] = line end
+local i = 0
+request = function()
+  i = i % #cookies + 1
+  return wrk.format("GET", "/marks", { ["Cookie"] = "__Host-esia-gw=" .. cookies[i] })
+end
+LUA
+  # First pass: every hot session signs into the diary from the vault once.
+  FIRST=$(wrk -t1 -c"$CONNS" -d20s -s "$WORK/hot.lua" "https://127.0.0.1:$GW" 2>&1)
+  # Steady state: the same sessions, now from the cache with their own jars.
+  STEADY=$(wrk -t1 -c"$CONNS" -d"$DURATION" -s "$WORK/hot.lua" "https://127.0.0.1:$GW" 2>&1)
+  RSS_AFTER=$(rss)
+  # A hot copy really is signed in: the grades, not a redirect.
+  probe hot "$GW_URL" "__Host-esia-gw=$(head -1 "$WORK/hot.txt")" >/dev/null
+  grep -q 'page-marks' "$WORK/logs/hot.body" || { echo "error: a hot session did not get the grades"; exit 1; }
+  bad() { echo "$1" | awk '/Non-2xx or 3xx/ {print $NF; f=1} END {if (!f) print 0}'; }
+  done_reqs() { echo "$1" | grep -o '[0-9]* requests in' | cut -d' ' -f1; }
+  MEM_LINE="Memory: RSS $((RSS_BEFORE / 1024)) MiB before, $((RSS_AFTER / 1024)) MiB with $SESSIONS sessions in the store and $HOT of them hot (driven through $(done_reqs "$FIRST") + $(done_reqs "$STEADY") requests; answers other than 2xx/3xx: $(bad "$FIRST") + $(bad "$STEADY"))."
+  echo "$MEM_LINE"
+fi
+export MEM_LINE
 
 python3 - "$ROOT/bench/RESULTS.md" "$DURATION" "$CONNS" "$ROUNDS" "$RSS_GW" "$STORE_Q" "$LINKED_REQS" \
   "${R[nginx]}" "${R[linked]}" "${R[legacy]}" "${R[anon]}" <<'PY'
@@ -203,6 +254,7 @@ for n in names:
 lines += ["", f"Peak RSS of the measured gateway: {int(rss)/1024:.1f} MiB. "
           f"Session store queries during all rounds: {store_q} "
           f"(`esia_gateway_session_store_queries_total`; {linked_reqs} linked-session requests).", "",
+          *([os.environ["MEM_LINE"], ""] if os.environ.get("MEM_LINE") else []),
           "Plain proxying (no policy, static nginx upstream) is measured by `bench/run.sh`.", ""]
 text = "\n".join(lines)
 open(out, "w").write(text)

@@ -62,10 +62,11 @@ enum Kind {
     Anonymous {
         pre: Option<super::prelogin::PreLogin>,
     },
-    /// A session with a diary identity and its jar (form mode).
+    /// A session with a diary identity and its jar (form mode), opened once here.
     Jar {
         id: SessionId,
         record: SessionRecord,
+        jar: Jar,
     },
     /// A browser's login POST the gateway could attribute.
     LegacyLogin {
@@ -190,7 +191,7 @@ impl Link {
         let jar = self.jar_of(&record);
         self.keep_browser_cookies(req.headers_mut(), Some(&jar));
         identified.kind = if record.diary_login.is_some() {
-            Kind::Jar { id, record }
+            Kind::Jar { id, record, jar }
         } else {
             Kind::Anonymous { pre: None }
         };
@@ -227,8 +228,7 @@ impl Link {
                     pre,
                 }
             }
-            Kind::Jar { id, record } => {
-                let jar = self.jar_of(&record);
+            Kind::Jar { id, record, jar } => {
                 if let Some(cookies) = jar.header_for(&path, now) {
                     append_cookie(req.headers_mut(), &cookies);
                 }
