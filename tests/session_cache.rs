@@ -238,6 +238,50 @@ async fn cached_sessions_survive_a_store_outage(db: &TestDb) {
     assert!(f.sessions.get(&id).await.unwrap().is_none());
 }
 
+async fn an_outage_costs_one_store_call_a_second_not_one_per_request(db: &TestDb) {
+    // Zero TTL: every get would re-read the store, and during an outage each such read
+    // waits out the pool's acquire timeout (5 s on PostgreSQL) before it fails.
+    let f = fixture(
+        db,
+        SessionPolicy {
+            cache_ttl: Duration::ZERO,
+            ..policy()
+        },
+    );
+    let (id, _) = f.sessions.start(None, esia_user(false)).await.unwrap();
+    f.counting.down.store(true, Ordering::SeqCst);
+    f.clock.advance(TimeDelta::minutes(2));
+    let before = f.counting.calls();
+    assert!(f.sessions.get(&id).await.unwrap().is_some());
+    let first = f.counting.calls();
+    assert_eq!(first, before + 1, "the first request finds the store down");
+    for _ in 0..50 {
+        assert!(
+            f.sessions.get(&id).await.unwrap().is_some(),
+            "served cached"
+        );
+    }
+    // Unknown ids fail at once too (a 503), without a store call each.
+    let cold = f.sessions.get(&SessionId::generate()).await;
+    assert!(matches!(cold, Err(StoreError::Unavailable(_))), "{cold:?}");
+    assert_eq!(
+        f.counting.calls(),
+        first,
+        "no store call while it was just down"
+    );
+    // Back up: after a second one request asks again, and the store is used again.
+    f.counting.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(f.sessions.get(&id).await.unwrap().is_some());
+    let probed = f.counting.calls();
+    assert!(probed > first, "the probe asked the store");
+    assert!(f.sessions.get(&id).await.unwrap().is_some());
+    assert!(
+        f.counting.calls() > probed,
+        "healthy again: zero TTL re-reads"
+    );
+}
+
 async fn no_grace_means_no_stale_sessions(db: &TestDb) {
     let f = fixture(
         db,
@@ -306,6 +350,7 @@ on_both_backends!(
     logout_ends_the_session,
     updates_are_seen_through_the_cache,
     cached_sessions_survive_a_store_outage,
+    an_outage_costs_one_store_call_a_second_not_one_per_request,
     no_grace_means_no_stale_sessions,
     purge_task_removes_expired_sessions_and_flows,
 );

@@ -17,6 +17,7 @@
 //!   retried on a later request. Unknown sessions get the store's error.
 
 mod cookie;
+mod health;
 mod id;
 mod listener;
 mod purge;
@@ -35,8 +36,9 @@ pub use id::{
     SessionId, SessionIdError, hash_token, random_token, token_matches_hash, tokens_equal,
 };
 
+use self::health::{Ask, StoreHealth};
 use crate::clock::SharedClock;
-use crate::store::{AuthMethod, SessionKey, SessionRecord, SharedStore, StoreResult};
+use crate::store::{AuthMethod, SessionKey, SessionRecord, SharedStore, StoreError, StoreResult};
 
 /// Lifetimes and cache behaviour of sessions.
 #[derive(Debug, Clone)]
@@ -100,6 +102,9 @@ pub struct Sessions {
     /// Every store call made here; /metrics shows it so a bench can prove a hot session
     /// costs no store round trip per request.
     store_queries: Counter,
+    /// After a store failure, cached sessions are served without each request waiting
+    /// for the store to time out (see `health`).
+    health: StoreHealth,
 }
 
 /// A cached session and when it was last confirmed by the store.
@@ -148,6 +153,15 @@ impl Sessions {
             unknown,
             audit_retention: None,
             store_queries: Counter::default(),
+            health: StoreHealth::default(),
+        }
+    }
+
+    /// Notes what a store call said about the store's health.
+    fn note<T>(&self, result: &StoreResult<T>) {
+        match result {
+            Err(StoreError::Unavailable(_)) => self.health.failed(),
+            _ => self.health.answered(),
         }
     }
 
@@ -233,10 +247,15 @@ impl Sessions {
             }
             return Ok(None);
         }
-        if now - record.last_seen_at < delta(self.policy.touch_interval) {
+        // While the store fails, activity is not recorded (the probe in the re-read
+        // finds out when it is back): no request waits for the store to time out.
+        if now - record.last_seen_at < delta(self.policy.touch_interval) || self.health.is_failing()
+        {
             return Ok(Some(record));
         }
-        match self.store().touch_session(&key, now).await {
+        let touched = self.store().touch_session(&key, now).await;
+        self.note(&touched);
+        match touched {
             Ok(false) => {
                 // Ended on another replica since we cached it.
                 self.cache.invalidate(&key).await;
@@ -272,7 +291,21 @@ impl Sessions {
         if cached.is_none() && self.unknown.contains_key(key) {
             return Ok(None);
         }
-        match self.store().get_session(key).await {
+        let probe = match self.health.ask() {
+            Ask::Go(probe) => probe,
+            // The store failed a moment ago: the cached copy (within the grace) or a
+            // failure at once, not another wait for the pool's timeout.
+            Ask::Skip => {
+                return match cached {
+                    Some(c) if c.confirmed.elapsed() < self.policy.outage_grace => Ok(Some(c)),
+                    _ => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+                };
+            }
+        };
+        let read = self.store().get_session(key).await;
+        self.note(&read);
+        drop(probe);
+        match read {
             Ok(Some(r)) => {
                 let entry = Cached::now(Arc::new(r));
                 self.cache.insert(*key, entry.clone()).await;
