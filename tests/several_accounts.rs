@@ -24,6 +24,7 @@ on_both_stores!(
     the_cap_on_diary_accounts_refuses_one_more,
     a_password_session_adds_its_account_to_a_linked_person,
     unbinding_one_account_leaves_the_other_signed_in,
+    a_stale_account_picked_on_the_chooser_asks_for_its_password_once,
 );
 
 const SECOND_CHILD: &str = "Иванова Анна Алексеевна";
@@ -327,4 +328,48 @@ async fn unbinding_one_account_leaves_the_other_signed_in(db: Db) {
     stand.esia_login(&b2, "/marks", "confirmed").await;
     let page = marks(&stand, &b2).await;
     assert!(page.contains(PARENTS_CHILD) && !page.contains("esia-gw-switcher"));
+}
+
+async fn a_stale_account_picked_on_the_chooser_asks_for_its_password_once(db: Db) {
+    let stand = stand(db).await;
+    let b = both_linked(&stand).await;
+    // Signed into Анна's account; Дмитрий's diary password changed meanwhile.
+    assert!(stand.store.set_binding_stale("parent", true).await.unwrap());
+    let (_, html) = chooser(&stand, &b).await;
+    assert!(html.contains("пароль изменился"), "{html}");
+    let picked = choose(&stand, &b, "parent").await;
+    let form = location(&picked);
+    assert_eq!(form, "/esia/link?return=%2Fmarks&login=parent");
+    // The form, prefilled — not a bounce back to the page (a dead end).
+    let resp = b.get(&stand.url(&form)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("Пароль от электронного дневника изменился"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"parent\""), "prefilled: {html}");
+    let csrf = field_value(&html, "csrf").unwrap();
+    let relinked = b
+        .post(
+            &stand.url("/esia/link"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("return", "/marks"),
+                ("login", "parent"),
+                ("password", "demo"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&relinked), "/marks");
+    let page = marks(&stand, &b).await;
+    assert!(page.contains(PARENTS_CHILD), "{page}");
+    let held = stand.store.bindings_of_oid(CONFIRMED_OID).await.unwrap();
+    assert!(held.iter().all(|b| !b.stale), "{held:?}");
+    // A login that is not the person's own does not open the form from a signed-in
+    // session (nobody is shown another person's account name).
+    let resp = b
+        .get(&stand.url("/esia/link?return=%2Fmarks&login=teacher"))
+        .await;
+    assert_eq!(location(&resp), "/marks");
 }

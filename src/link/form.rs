@@ -90,15 +90,20 @@ impl Link {
             return redirect(&format!("{}link/start", self.prefix));
         }
         let adding = crate::login::single_param(query, "add").as_deref() == Some("1");
-        if s.diary_login.is_some() && !adding {
-            return redirect(&return_path);
-        }
-        let t = self.pages.texts();
         let asked = crate::login::single_param(query, "login");
         let bindings = match s.esia_oid {
             Some(oid) => self.store.bindings_of_oid(oid).await.unwrap_or_default(),
             None => Vec::new(),
         };
+        // One of the person's own accounts whose password is needed again (a stale one
+        // picked on the chooser) is asked for even from a session signed into another.
+        let relinking = asked
+            .as_deref()
+            .is_some_and(|l| bindings.iter().any(|b| b.diary_login == l));
+        if s.diary_login.is_some() && !adding && !relinking {
+            return redirect(&return_path);
+        }
+        let t = self.pages.texts();
         // Prefilled only with a login this person holds: never another's.
         let known = match asked.as_deref() {
             Some(l) => bindings.iter().find(|b| b.diary_login == l),
@@ -253,6 +258,11 @@ impl Link {
         {
             tracing::error!(error = %e, "cannot store the diary password");
             return self.store_problem();
+        }
+        // Linked from a session signed into another account (add mode): that diary
+        // session ends with the gateway session it belonged to.
+        if s.diary_login.is_some() {
+            self.logout_diary(&s.cookie).await;
         }
         let previous = previous.map(|(id, _)| id);
         let new = esia_session(s.public_computer, oid, level.clone(), &login, role.clone());

@@ -241,8 +241,11 @@ impl Sessions {
         let now = self.clock.now();
         if record.is_expired(now) {
             self.cache.invalidate(&key).await;
-            // Best effort: the purge task deletes it later otherwise.
-            if let Err(e) = self.store().delete_session(&key).await {
+            // Best effort: the purge task deletes it later otherwise (and while the
+            // store fails, nobody waits for it here).
+            if !self.health.is_failing()
+                && let Err(e) = self.store().delete_session(&key).await
+            {
                 tracing::warn!(error = %e, "could not delete an expired session");
             }
             return Ok(None);
