@@ -195,6 +195,8 @@ impl Link {
         pending: PendingLink,
     ) -> PageResponse {
         let legacy = record.key;
+        // Sessions made before the legacy login stored the normal form.
+        let login = self.diary.rules.login_key(&login);
         let role = record.diary_role.clone();
         let (oid, level, flagged) = (pending.oid, Some(pending.level.clone()), pending.flagged);
         let ip = None;

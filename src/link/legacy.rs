@@ -185,7 +185,10 @@ impl Link {
             public_computer: false,
             esia_oid: None,
             account_level: None,
-            diary_login: Some(user.login.clone()),
+            // The bindings' normal form (case-folded on a case-insensitive diary), as
+            // the link form stores it: "Ivanov" from the probe and "ivanov" typed are
+            // one diary account, never two bindings.
+            diary_login: Some(self.diary.rules.login_key(&user.login)),
             diary_role: user.role.clone(),
         };
         match self
