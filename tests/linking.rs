@@ -24,6 +24,7 @@ on_both_stores!(
     diary_session_expiry_is_healed_transparently,
     changed_diary_password_sends_the_user_back_to_the_link_page,
     level_table_refuses_a_simplified_parent_and_admits_a_simplified_student,
+    a_role_the_school_changed_is_checked_against_the_level_at_the_next_sign_in,
     flow_b_asks_first_and_this_is_not_me_binds_nobody,
 );
 
@@ -522,6 +523,32 @@ async fn level_table_refuses_a_simplified_parent_and_admits_a_simplified_student
     assert_eq!(binding.diary_role.as_deref(), Some("student"));
     assert_eq!(binding.account_level.as_deref(), Some("simplified"));
     b.assert_only_gateway_cookies();
+}
+
+/// The school makes a pupil's account a teacher's: when the gateway signs into the diary
+/// again (its session ran out), the new role needs a confirmed account — a simplified
+/// ESIA session no longer gets the pages.
+async fn a_role_the_school_changed_is_checked_against_the_level_at_the_next_sign_in(db: Db) {
+    let stand = stand(db).await;
+    let b = stand.linked_browser("simplified", "student").await;
+    assert_eq!(b.get(&stand.url("/marks")).await.status(), StatusCode::OK);
+    let diary = stand
+        .diary
+        .as_ref()
+        .expect("the demo diary runs in-process");
+    assert!(diary.change_role("student", "teacher"));
+    stand.diary_clock.advance(TimeDelta::minutes(21));
+    let resp = b.get(&stand.url("/marks")).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("«Учитель»") && html.contains("подтвержденная"),
+        "{html}"
+    );
+    // Not a one-off: the next request is refused too, and never gets the grades.
+    let again = b.get(&stand.url("/marks")).await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    assert!(audit_kinds(&stand).await.contains(&AuditKind::LevelRefused));
 }
 
 /// Diary cookies the browser sends are never passed on: a session cookie taken from

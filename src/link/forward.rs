@@ -442,7 +442,29 @@ impl Link {
                 return page(redirect(&link_url(&self.prefix, &return_path)));
             }
         };
-        if role.is_some() {
+        // The diary may answer with another role than at sign-in (the school changed
+        // it): the ESIA level must fit the new one before any page is served with it.
+        if role.is_some() && role != record.diary_role {
+            if let Some(oid) = record.esia_oid
+                && let Err(level_page) = self
+                    .check_level(
+                        oid,
+                        &login,
+                        role.as_deref(),
+                        record.account_level.as_deref(),
+                        plan.client_ip,
+                    )
+                    .await
+            {
+                // No diary identity until a sign-in whose level fits.
+                record.diary_login = None;
+                record.diary_role = None;
+                record.diary_cookies = None;
+                if let Err(e) = self.sessions.update(record).await {
+                    tracing::error!(error = %e, "cannot drop the session's diary identity");
+                }
+                return page(level_page);
+            }
             record.diary_role = role;
         }
         record.diary_cookies = self

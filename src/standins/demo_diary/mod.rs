@@ -139,6 +139,33 @@ impl RunningDiary {
         self.state.sessions.signed_in()
     }
 
+    /// The school gives `login` another role (as `/api/me` names it: `teacher`, …);
+    /// false for an unknown login or role. Signed-in sessions see it at once.
+    pub fn change_role(&self, login: &str, role: &str) -> bool {
+        let all = [
+            school::Role::Student,
+            school::Role::Parent,
+            school::Role::Teacher,
+            school::Role::ClassTeacher,
+            school::Role::HeadTeacher,
+            school::Role::Director,
+            school::Role::Admin,
+        ];
+        let (Some(role), Some(account)) = (
+            all.into_iter().find(|r| r.as_str() == role),
+            self.state.accounts.iter().find(|a| a.login == login),
+        ) else {
+            return false;
+        };
+        match self.state.role_changes.lock() {
+            Ok(mut changes) => {
+                changes.push((account.login, role));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -47,6 +47,9 @@ pub struct State {
     pub clock: SharedClock,
     pub sessions: Sessions,
     pub accounts: Vec<Account>,
+    /// Roles the school changed since start (a parent made a teacher): tests of what
+    /// the gateway does when the diary's answer about a user changes.
+    pub role_changes: Mutex<Vec<(&'static str, school::Role)>>,
     pub messages: Mutex<Vec<Message>>,
     pub registrations: Mutex<Vec<Registration>>,
 }
@@ -66,13 +69,21 @@ impl State {
             sessions: Sessions::new(clock.clone(), session_idle),
             clock,
             accounts: school::accounts(),
+            role_changes: Mutex::new(Vec::new()),
             messages: Mutex::new(school::seed_messages()),
             registrations: Mutex::new(Vec::new()),
         }
     }
 
-    pub fn account(&self, login: &str) -> Option<&Account> {
-        self.accounts.iter().find(|a| a.login == login)
+    /// The account as the school has it now (a changed role applied).
+    pub fn account(&self, login: &str) -> Option<Account> {
+        let mut account = self.accounts.iter().find(|a| a.login == login)?.clone();
+        if let Ok(changes) = self.role_changes.lock()
+            && let Some((_, role)) = changes.iter().rev().find(|(l, _)| *l == account.login)
+        {
+            account.role = *role;
+        }
+        Some(account)
     }
 }
 
@@ -211,7 +222,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
                 form: &form,
                 session_id: session_id.as_deref(),
                 live: live.as_ref(),
-                account,
+                account: account.as_ref(),
                 logout_token: query.as_ref().and_then(|q| q.scalar("token")),
             },
         );
@@ -232,7 +243,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
         body: &body,
         session_id: session_id.as_deref(),
         live: live.as_ref(),
-        account,
+        account: account.as_ref(),
     };
     handlers::dispatch(state, &incoming)
 }
