@@ -22,7 +22,11 @@ async fn the_status_page_shows_the_calendar_shares_and_checks_and_renders_cleanl
     // by choosing the calendar, not the clock.
     let clock = ManualClock::new(chrono::Utc::now());
     let mut cutover = CutoverConfig::seed_004();
-    let today = chrono::Utc::now().date_naive();
+    // The calendar counts days in its own zone: at 21:00 UTC Moscow is already on the
+    // next day, so «today» must be Moscow's, or the count is one short near midnight.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Moscow)
+        .date_naive();
     cutover.policy.calendar = esia_gateway::policy::Calendar::new(
         chrono_tz::Europe::Moscow,
         Some(today - chrono::Days::new(30)),

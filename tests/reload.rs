@@ -38,7 +38,10 @@ impl Drop for Running {
 impl Running {
     /// gateway.toml with the calendar's cutover `cutover_in_days` from today.
     fn write_config(&self, cutover_in_days: i64, upstream: &url::Url) {
-        let today = chrono::Utc::now().date_naive();
+        // The calendar's own zone's day, not UTC's (they differ after 21:00 UTC).
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Europe::Moscow)
+            .date_naive();
         let day = |n: i64| today + chrono::TimeDelta::days(n);
         std::fs::write(
             &self.config,
