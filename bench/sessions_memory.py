@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Fills a running gateway's SQLite store with sessions for the memory figure of
-bench/real_path.sh (standard library only).
+bench/run.sh (standard library only).
 
   sessions_memory.py DB_PATH TEMPLATE_COOKIE COUNT HOT_OUT HOT
 
