@@ -35,6 +35,7 @@
 #   bench/run.sh                        # 8 s per run, 50 connections, 3 rounds (~12 min)
 #   DURATION=3s ROUNDS=1 SESSIONS=0 bench/run.sh   # quick look, no memory figure
 #   PROFILE=1 bench/run.sh              # + perf profiles of the linked and rewrite targets
+#                                       # (PROFILE_TARGETS="plain_1k …" for others)
 #   RESULTS=/tmp/r.md bench/run.sh      # the table somewhere else
 #   ONLY="ngx_20k untouched_20k rewrite_20k" SESSIONS=0 bench/run.sh
 #                                       # some targets only (a before/after of one change);
@@ -305,7 +306,7 @@ profiled() { # NAME: sample the measured gateway with perf while it is measured
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS"
   for name in $ORDER; do
-    if [ "$round" = 1 ] && [ -n "${PROFILE:-}" ] && need perf && { [ "$name" = linked ] || [ "$name" = rewrite_20k ]; }; then
+    if [ "$round" = 1 ] && [ -n "${PROFILE:-}" ] && need perf && [[ " ${PROFILE_TARGETS:-linked rewrite_20k} " == *" $name "* ]]; then
       profiled "$name"
     else
       R[$name]+="$(measure "$name");"

@@ -1,5 +1,8 @@
-//! The diary as seen from the gateway: one pooled keep-alive HTTP/1.1 client over plain
-//! TCP or rustls, with connect and response-head timeouts.
+//! The diary as seen from the gateway: pooled keep-alive HTTP/1.1 clients over plain
+//! TCP or rustls, with connect and response-head timeouts. Each thread has its own pool
+//! (a browser connection and the diary connections it uses stay on one worker thread,
+//! see `server::workers`): a connection pooled by another thread would wake that
+//! thread for every request.
 //!
 //! Everything that talks to the diary goes through [`Upstream::send`] — the proxy, and
 //! later the login-form automation — so timeouts, TLS trust (system roots + the
@@ -67,10 +70,12 @@ pub struct UpstreamSettings {
     pub pool_max_idle: usize,
 }
 
-/// A cheap-to-clone handle on the pooled client.
+type HttpClient = Client<HttpsConnector<HttpConnector>, body::Body>;
+
+/// A cheap-to-clone handle on the pooled clients.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, body::Body>,
+    clients: Arc<PerThread>,
     base: url::Url,
     tls: Arc<rustls::ClientConfig>,
     connect_timeout: Duration,
@@ -95,14 +100,14 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(s.pool_idle_timeout)
-            .pool_max_idle_per_host(s.pool_max_idle)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+        let clients = Arc::new(PerThread {
+            connector,
+            pool_idle_timeout: s.pool_idle_timeout,
+            pool_max_idle: s.pool_max_idle,
+            clients: thread_local::ThreadLocal::new(),
+        });
         Ok(Self {
-            client,
+            clients,
             base: s.url,
             tls: Arc::new(tls),
             connect_timeout: s.connect_timeout,
@@ -146,7 +151,8 @@ impl Upstream {
         parts.uri = self.absolute(&parts.uri)?;
         parts.version = Version::HTTP_11;
         let req = Request::from_parts(parts, body::boxed(body));
-        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+        let client = self.clients.get();
+        match tokio::time::timeout(self.response_timeout, client.request(req)).await {
             Err(_) => Err(UpstreamError::Timeout(self.response_timeout)),
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) if e.is_connect() => Err(UpstreamError::Connect(error_chain(&e))),
@@ -192,6 +198,27 @@ impl Upstream {
         tokio::time::timeout(self.connect_timeout, connect)
             .await
             .map_err(|_| UpstreamError::Connect("connect timed out".into()))?
+    }
+}
+
+/// One client (one pool) per thread that sends to the diary, made on its first request.
+struct PerThread {
+    connector: HttpsConnector<HttpConnector>,
+    pool_idle_timeout: Duration,
+    pool_max_idle: usize,
+    clients: thread_local::ThreadLocal<HttpClient>,
+}
+
+impl PerThread {
+    fn get(&self) -> &HttpClient {
+        self.clients.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(self.pool_idle_timeout)
+                .pool_max_idle_per_host(self.pool_max_idle)
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .build(self.connector.clone())
+        })
     }
 }
 

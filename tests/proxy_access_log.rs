@@ -60,9 +60,11 @@ async fn one_line_per_request_with_status_bytes_and_client() {
     let (out, _guard) = capture();
     let pki = Pki::new();
     let up = TestUpstream::start().await;
-    let gw = esia_gateway::server::Gateway::start(config(&pki, &up.url()))
-        .await
-        .unwrap();
+    // The capture is this thread's subscriber: serve the connection here, not on a
+    // worker thread (a deployment logs through the global subscriber from every thread).
+    let mut cfg = config(&pki, &up.url());
+    cfg.listen.workers = Some(0);
+    let gw = esia_gateway::server::Gateway::start(cfg).await.unwrap();
     let client = client(&pki, &gw);
     let r = client
         .get(url(&gw, "/big?bytes=1000&code=SECRET-CODE"))
@@ -94,6 +96,7 @@ async fn no_access_lines_when_disabled() {
     let pki = Pki::new();
     let up = TestUpstream::start().await;
     let mut cfg = config(&pki, &up.url());
+    cfg.listen.workers = Some(0);
     cfg.log.access_log = false;
     let gw = esia_gateway::server::Gateway::start(cfg).await.unwrap();
     let r = client(&pki, &gw).get(url(&gw, "/")).send().await.unwrap();

@@ -70,6 +70,8 @@ pub struct ListenFile {
     pub public_url: Option<String>,
     /// Other names browsers may use (aliases); anything else is sent to `public_url`.
     pub hosts: Option<Vec<String>>,
+    /// Threads serving the browsers' connections (absent: one per core; 0: none apart).
+    pub workers: Option<u64>,
 }
 
 /// `[tls]`

@@ -81,6 +81,9 @@ pub struct Listen {
     /// Further names browsers may reach the gateway by, besides `public_url`'s host
     /// (lowercase, no port). Both absent: any well-formed `Host` (check-config warns).
     pub hosts: Vec<String>,
+    /// Worker threads serving the browsers' connections, a single-threaded runtime each
+    /// (`None`: one per core; `Some(0)`: on the main runtime).
+    pub workers: Option<usize>,
 }
 
 impl Listen {
@@ -259,6 +262,7 @@ impl GatewayConfig {
                 admin: None,
                 public_url: None,
                 hosts: Vec::new(),
+                workers: None,
             },
             tls: TlsConfig {
                 cert,

@@ -84,6 +84,9 @@ fn origin_url(
     }
 }
 
+/// More worker threads than this is a typo, not a machine.
+const MAX_WORKERS: u64 = 256;
+
 pub fn listen(f: &ListenFile, cx: &mut Ctx) -> Option<Listen> {
     let https = cx
         .required(&f.https, "listen.https", ADDR_HINT)
@@ -98,12 +101,20 @@ pub fn listen(f: &ListenFile, cx: &mut Ctx) -> Option<Listen> {
     };
     let public_url = public_url.ok()?;
     let hosts = allowed_hosts(f.hosts.as_deref().unwrap_or_default(), cx);
+    let workers = match f.workers {
+        None => Ok(None),
+        Some(n) => bounded(n, 0, MAX_WORKERS, "listen.workers", cx)
+            .and_then(|n| usize::try_from(n).ok())
+            .map(Some)
+            .ok_or(()),
+    };
     Some(Listen {
         https: https?,
         http: http.ok()?,
         admin: admin.ok()?,
         public_url,
         hosts: hosts?,
+        workers: workers.ok()?,
     })
 }
 

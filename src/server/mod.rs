@@ -10,6 +10,7 @@ pub mod redirect;
 mod reload;
 pub use crate::shutdown;
 pub mod tls;
+mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub use self::reload::ReloadReport;
 use self::reload::Reloader;
 use self::shutdown::{Shutdown, ShutdownSignal, TaskGuard};
 use self::tls::CertStore;
+use self::workers::Workers;
 use crate::admin::Admin;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::GatewayConfig;
@@ -49,6 +51,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start the worker threads: {0}")]
+    Workers(std::io::Error),
 }
 
 /// The optional parts of the pipeline, for [`Gateway::start_parts`].
@@ -78,6 +82,8 @@ pub struct RunningGateway {
     grace: Duration,
     /// What SIGHUP replaces, and how.
     reloader: Reloader,
+    /// The threads serving connections; they stop when the gateway is dropped.
+    _workers: Arc<Workers>,
 }
 
 /// How a shutdown went.
@@ -224,12 +230,13 @@ impl Gateway {
             admission: admission::Admission::new(&metrics),
         };
         let tls_timeout = config.timeouts.header_read;
+        let workers = Arc::new(Workers::start(config.listen.workers).map_err(StartError::Workers)?);
         tokio::spawn(listeners.clone().accept_tls(
             https,
             acceptor,
             tls_timeout,
             Handler::Proxy(proxy),
-            shutdown.signal().track(),
+            (shutdown.signal().track(), workers.clone()),
         ));
 
         let mut http_addr = None;
@@ -270,7 +277,7 @@ impl Gateway {
         }
 
         tracing::info!(https = %https_addr, http = ?http_addr, admin = ?admin_addr,
-            upstream = %config.upstream.url, "gateway listening");
+            upstream = %config.upstream.url, workers = workers.count(), "gateway listening");
         Ok(RunningGateway {
             https_addr,
             http_addr,
@@ -280,6 +287,7 @@ impl Gateway {
             shutdown,
             grace: config.timeouts.shutdown_grace,
             reloader,
+            _workers: workers,
         })
     }
 }
@@ -399,7 +407,7 @@ impl Listener {
         acceptor: TlsAcceptor,
         handshake_timeout: Duration,
         handler: Handler,
-        running: TaskGuard,
+        (running, workers): (TaskGuard, Arc<Workers>),
     ) {
         loop {
             let (tcp, peer) = tokio::select! {
@@ -414,7 +422,7 @@ impl Listener {
             let acceptor = acceptor.clone();
             let handler = handler.clone();
             let guard = self.signal.track();
-            tokio::spawn(async move {
+            workers.serve(tcp, move |tcp| async move {
                 let _guard = guard;
                 let _open = OpenConnection::new(&this.metrics);
                 let (handler, _place) = this.handler_for(handler, admitted);
@@ -448,6 +456,7 @@ impl Listener {
         // The port is closed before shutdown can count this loop as finished.
         drop(listener);
         drop(running);
+        drop(workers);
     }
 
     /// Plain TCP: the redirect listener (public: `running` tracks it, it stops at once)

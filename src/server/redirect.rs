@@ -104,6 +104,7 @@ mod tests {
             admin: None,
             public_url: public.map(|u| url::Url::parse(u).unwrap()),
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            workers: None,
         }
     }
 
