@@ -257,6 +257,33 @@ async fn the_banner_is_in_html_pages_and_nowhere_else() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.bytes().await.unwrap().is_empty());
 
+    // A script loading a piece of HTML gets the diary's bytes; a navigation the banner.
+    for (name, value) in [
+        ("sec-fetch-dest", "empty"),
+        ("x-requested-with", "XMLHttpRequest"),
+    ] {
+        let resp = b
+            .client
+            .get(stand.url("/homework"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("page-homework") && !html.contains("esia-gw"),
+            "{name}: {html}"
+        );
+    }
+    let resp = b
+        .client
+        .get(stand.url("/homework"))
+        .header("sec-fetch-dest", "document")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.text().await.unwrap().contains(BANNER));
+
     // After the cutover: the transition's notice gives way to the post-cutover one.
     stand.set_date("2019-01-01T00:00:00+03:00");
     let html = page(&stand, &b, "/homework").await.1;

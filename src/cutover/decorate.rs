@@ -6,6 +6,11 @@
 //! read: gzip, deflate, identity. Non-HTML answers, HEAD, 204/304 and codings the
 //! injector cannot read pass through untouched ([`crate::inject::plan_for`]).
 //!
+//! Only answers a browser shows as a page are decorated: a script's request (`fetch`, an
+//! XMLHttpRequest loading a piece of HTML into the page) gets the diary's bytes as they
+//! are — a banner inside a fragment would land in the middle of the page, and the
+//! script may parse what it asked for — and costs no rewriting ([`shown_as_page`]).
+//!
 //! A rewrite holds one of `[limits] max_rewrites` places until its body ends (each may
 //! inflate and buffer a page); when none is free the page passes through unmodified —
 //! it loses its banner, never its content — and `rewrites_skipped_total` counts it.
@@ -70,6 +75,22 @@ impl Decorate {
         inject::inject(resp, plan, self.rules.clone(), self.gzip_out)
             .map(|b| body::boxed(body::Holding::new(b, place)))
     }
+}
+
+/// False when the request says a script, not the browser's navigation, will read the
+/// answer: `Sec-Fetch-Dest` other than a document or frame (every current browser sends
+/// it), or the `X-Requested-With: XMLHttpRequest` of jQuery-era scripts (old browsers).
+pub fn shown_as_page(headers: &HeaderMap) -> bool {
+    if let Some(dest) = headers.get("sec-fetch-dest") {
+        let dest = dest.to_str().unwrap_or("").trim();
+        return ["document", "iframe", "frame"]
+            .iter()
+            .any(|d| dest.eq_ignore_ascii_case(d));
+    }
+    !headers
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("xmlhttprequest"))
 }
 
 /// The browser's codings that the injector can decode (gzip, deflate), or `identity`.
@@ -189,6 +210,42 @@ mod tests {
         assert!(text(first).await.contains("<p>banner</p>"));
         // The place came back with the first body's end.
         assert!(text(d.apply(page())).await.contains("<p>banner</p>"));
+    }
+
+    #[test]
+    fn only_what_the_browser_shows_as_a_page_is_decorated() {
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, HeaderValue::from_static(v));
+            }
+            shown_as_page(&h)
+        };
+        // Navigations and frames, and requests that say nothing (old browsers, curl).
+        assert!(with(&[]));
+        assert!(with(&[("sec-fetch-dest", "document")]));
+        assert!(with(&[("sec-fetch-dest", "IFRAME")]));
+        assert!(with(&[("sec-fetch-dest", "frame")]));
+        assert!(with(&[("x-requested-with", "com.android.browser")]));
+        // Scripts, and every other destination (images, styles, workers…).
+        assert!(!with(&[("sec-fetch-dest", "empty")]));
+        assert!(!with(&[("sec-fetch-dest", "script")]));
+        assert!(!with(&[("sec-fetch-dest", "style")]));
+        assert!(!with(&[("sec-fetch-dest", "")]));
+        assert!(!with(&[("sec-fetch-dest", "document-ish")]));
+        assert!(!with(&[("x-requested-with", "XMLHttpRequest")]));
+        assert!(!with(&[("x-requested-with", " xmlhttprequest ")]));
+        // The fetch metadata decides when both are sent.
+        assert!(with(&[
+            ("sec-fetch-dest", "document"),
+            ("x-requested-with", "XMLHttpRequest")
+        ]));
+        let mut bad = HeaderMap::new();
+        bad.insert(
+            "sec-fetch-dest",
+            HeaderValue::from_bytes(b"docu\xffment").unwrap(),
+        );
+        assert!(!shown_as_page(&bad));
     }
 
     #[test]

@@ -387,7 +387,7 @@ impl Cutover {
                 .chain(rules.iter().cloned())
                 .collect();
         }
-        let decorate = (!rules.is_empty())
+        let decorate = (!rules.is_empty() && decorate::shown_as_page(req.headers()))
             .then(|| Decorate::prepare(&canonical.method, req.headers_mut(), rules))
             .map(|d| d.with_slots(self.rewrites.clone(), self.metrics.clone()));
         let discover = match (&self.routes, verdict.group, &view) {
