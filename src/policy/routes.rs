@@ -174,12 +174,7 @@ impl Matcher {
         if req.path == "*" {
             return false;
         }
-        let path: Vec<&str> = req
-            .match_path(cfg)
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        segs_match(&self.segs, &path)
+        path_fits(&self.segs, req.match_path(cfg))
     }
 
     /// `Some(ambiguous)` when the request matches; `ambiguous` says a query condition
@@ -250,6 +245,24 @@ impl fmt::Display for Matcher {
 
 /// Dynamic programming over (pattern, path) suffixes: linear in both, whatever the
 /// number of `**` (the path is client-controlled, so no backtracking).
+/// [`segs_match`] on a path as written. Every request runs this for every matcher, so
+/// the usual patterns — no `**`, or one at the end (each `prefix=`) — are matched in one
+/// pass over the path without allocating; only a `**` elsewhere needs the general match.
+pub(super) fn path_fits(pat: &[Seg], path: &str) -> bool {
+    let mut segs = path.split('/').filter(|s| !s.is_empty());
+    match pat.iter().position(|s| matches!(s, Seg::Any)) {
+        None => {
+            pat.iter()
+                .all(|p| segs.next().is_some_and(|s| seg_matches(p, s)))
+                && segs.next().is_none()
+        }
+        Some(last) if last + 1 == pat.len() => pat[..last]
+            .iter()
+            .all(|p| segs.next().is_some_and(|s| seg_matches(p, s))),
+        Some(_) => segs_match(pat, &segs.collect::<Vec<_>>()),
+    }
+}
+
 pub(super) fn segs_match(pat: &[Seg], path: &[&str]) -> bool {
     // row[j]: does pat[i..] match path[j..]? Computed from the last pattern segment up.
     let mut row: Vec<bool> = (0..=path.len()).map(|j| j == path.len()).collect();

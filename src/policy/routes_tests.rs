@@ -211,6 +211,24 @@ proptest::proptest! {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         proptest::prop_assert_eq!(segs_match(&m.segs, &path), naive(&m.segs, &path));
     }
+
+    #[test]
+    fn one_pass_path_matching_agrees_with_backtracking(
+        kind in proptest::prop_oneof![
+            proptest::strategy::Just(PatternKind::Glob),
+            proptest::strategy::Just(PatternKind::Prefix),
+            proptest::strategy::Just(PatternKind::Path),
+        ],
+        pattern in proptest::collection::vec(proptest::prop_oneof!["a", "b", "\\*", "\\*\\*", "a\\*"], 0..6),
+        path in proptest::collection::vec(proptest::prop_oneof!["a", "b", "ab", ""], 0..8),
+        trailing in proptest::bool::ANY,
+    ) {
+        let m = Matcher::compile(kind, &format!("/{}", pattern.join("/")), vec![]);
+        // Written as a request has it: empty segments (`//`) and a trailing slash too.
+        let written = format!("/{}{}", path.join("/"), if trailing { "/" } else { "" });
+        let segs: Vec<&str> = written.split('/').filter(|s| !s.is_empty()).collect();
+        proptest::prop_assert_eq!(path_fits(&m.segs, &written), naive(&m.segs, &segs));
+    }
 }
 
 #[test]
