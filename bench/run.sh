@@ -300,8 +300,13 @@ profiled() { # NAME: sample the measured gateway with perf while it is measured
   R[$name]+="$(measure "$name");"
   wait "$perf" || true
   perf report -i "$WORK/perf-$name.data" --no-children --sort symbol --stdio 2>/dev/null \
-    | grep -v '^#' | grep -v '^$' | grep '%' | head -60 > "$out" || true
-  echo "   profile of $name: $out"
+    | grep -v '^#' | grep -v '^$' | grep '%' | sed -E 's/[[:space:]]+$//' | head -60 > "$out" || true
+  # Inclusive time of the gateway's own functions (deep only in a build with frame
+  # pointers: RUSTFLAGS="-C force-frame-pointers=yes").
+  perf report -i "$WORK/perf-$name.data" --children --sort symbol --stdio -g none 2>/dev/null \
+    | grep -E '^ +[0-9.]+% +[0-9.]+% +\[\.\] +(esia_gateway|<esia_gateway)' \
+    | sed -E 's/([[:space:]]+-)*[[:space:]]*$//' | head -80 > "${out%.txt}-inclusive.txt" || true
+  echo "   profile of $name: $out, ${out%.txt}-inclusive.txt"
 }
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS"
