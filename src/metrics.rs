@@ -23,6 +23,9 @@ type Labels = Vec<(&'static str, &'static str)>;
 pub struct Metrics {
     registry: Mutex<Registry>,
     requests: Family<Labels, Counter>,
+    /// The counters every request and decision bumps, looked up once each: a family
+    /// lookup allocates its label set and hashes it under a lock, on every request.
+    hot: HotCounters,
     upstream_errors: Family<Labels, Counter>,
     request_duration: Histogram,
     open_connections: Gauge,
@@ -137,6 +140,7 @@ impl Metrics {
             phase.clone(),
         );
         Self {
+            hot: HotCounters::default(),
             denied,
             decisions,
             rejected,
@@ -161,8 +165,16 @@ impl Metrics {
 
     /// One answered request: its status class and total duration.
     pub fn observe_request(&self, status: StatusCode, seconds: f64) {
-        self.requests
-            .get_or_create(&vec![("class", status_class(status))])
+        let class = status_class(status);
+        let slot = match class {
+            "1xx" => 0,
+            "2xx" => 1,
+            "3xx" => 2,
+            "4xx" => 3,
+            _ => 4,
+        };
+        self.hot.requests[slot]
+            .get_or_init(|| self.requests.get_or_create(&vec![("class", class)]).clone())
             .inc();
         self.request_duration.observe(seconds);
     }
@@ -211,8 +223,23 @@ impl Metrics {
     }
 
     pub fn decision(&self, decision: &'static str) {
-        self.decisions
-            .get_or_create(&vec![("decision", decision)])
+        let slot = match decision {
+            "allow" => 0,
+            "need-login" => 1,
+            "deny" => 2,
+            _ => {
+                self.decisions
+                    .get_or_create(&vec![("decision", decision)])
+                    .inc();
+                return;
+            }
+        };
+        self.hot.decisions[slot]
+            .get_or_init(|| {
+                self.decisions
+                    .get_or_create(&vec![("decision", decision)])
+                    .clone()
+            })
             .inc();
     }
 
@@ -249,6 +276,16 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Counters resolved from their families on first use (a series appears in /metrics only
+/// once it counted something, as before).
+#[derive(Default)]
+struct HotCounters {
+    /// By status class: 1xx, 2xx, 3xx, 4xx, 5xx.
+    requests: [std::sync::OnceLock<Counter>; 5],
+    /// allow, need-login, deny.
+    decisions: [std::sync::OnceLock<Counter>; 3],
 }
 
 fn status_class(status: StatusCode) -> &'static str {

@@ -77,6 +77,8 @@ type HttpClient = Client<HttpsConnector<HttpConnector>, body::Body>;
 pub struct Upstream {
     clients: Arc<PerThread>,
     base: url::Url,
+    /// `base`'s scheme and authority, parsed once: every request's URI is built from them.
+    origin: Option<(http::uri::Scheme, http::uri::Authority)>,
     tls: Arc<rustls::ClientConfig>,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -106,8 +108,19 @@ impl Upstream {
             pool_max_idle: s.pool_max_idle,
             clients: thread_local::ThreadLocal::new(),
         });
+        let origin = s
+            .url
+            .origin()
+            .ascii_serialization()
+            .parse::<Uri>()
+            .ok()
+            .and_then(|u| {
+                let parts = u.into_parts();
+                Some((parts.scheme?, parts.authority?))
+            });
         Ok(Self {
             clients,
+            origin,
             base: s.url,
             tls: Arc::new(tls),
             connect_timeout: s.connect_timeout,
@@ -161,11 +174,25 @@ impl Upstream {
     }
 
     fn absolute(&self, uri: &Uri) -> Result<Uri, UpstreamError> {
-        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let origin = self.base.origin().ascii_serialization();
-        format!("{origin}{path}")
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| UpstreamError::Request(e.to_string()))
+        let (scheme, authority) = self
+            .origin
+            .clone()
+            .ok_or_else(|| UpstreamError::Request(format!("{} has no origin", self.base)))?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme);
+        parts.authority = Some(authority);
+        let path = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        // `OPTIONS *` and other forms without a path are not forwarded.
+        if !path.as_str().starts_with('/') {
+            return Err(UpstreamError::Request(format!(
+                "{path} is not a path on the diary"
+            )));
+        }
+        parts.path_and_query = Some(path);
+        Uri::from_parts(parts).map_err(|e| UpstreamError::Request(e.to_string()))
     }
 
     /// Readiness probe: can a TCP (and, for https, TLS) connection be opened right now?
@@ -232,4 +259,52 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(url: &str) -> Upstream {
+        let settings = UpstreamSettings {
+            url: url::Url::parse(url).unwrap(),
+            outgoing_ca: None,
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+            pool_idle_timeout: Duration::from_secs(1),
+            pool_max_idle: 1,
+        };
+        Upstream::new(settings, Arc::new(Metrics::new())).unwrap()
+    }
+
+    #[test]
+    fn every_request_goes_to_the_diary_origin_with_its_own_path_and_query() {
+        let cases = [
+            (
+                "http://10.0.0.5:8080",
+                "/marks?id=5&x=%20",
+                "http://10.0.0.5:8080/marks?id=5&x=%20",
+            ),
+            (
+                "https://diary.example.ru/base/",
+                "/a/b.php/c?q",
+                "https://diary.example.ru/a/b.php/c?q",
+            ),
+            ("http://[::1]:81", "/x", "http://[::1]:81/x"),
+            // An absolute-form target names another host: only its path and query count.
+            (
+                "http://127.0.0.1:9",
+                "http://evil.example/steal?x=1",
+                "http://127.0.0.1:9/steal?x=1",
+            ),
+            ("http://127.0.0.1:80", "/", "http://127.0.0.1/"),
+        ];
+        for (base, target, want) in cases {
+            let uri: Uri = target.parse().unwrap();
+            let got = upstream(base).absolute(&uri).unwrap();
+            assert_eq!(got.to_string(), want, "{base} + {target}");
+        }
+        let star: Uri = "*".parse().unwrap();
+        assert!(upstream("http://10.0.0.5:8080").absolute(&star).is_err());
+    }
 }

@@ -202,7 +202,12 @@ impl Proxy {
         );
         let mut record = finish::Record {
             method: req.method().clone(),
-            path: req.uri().path().to_owned(),
+            // Only the access log reads it: no copy per request when it is off.
+            path: if config.log.access_log {
+                req.uri().path().to_owned()
+            } else {
+                String::new()
+            },
             status: StatusCode::OK,
             client_ip,
             upstream_status: None,
