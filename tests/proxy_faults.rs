@@ -243,11 +243,14 @@ async fn slowloris_is_disconnected_after_header_read() {
         .unwrap();
     let read = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await;
     assert_eq!(read.expect("closed after header_read").unwrap_or(0), 0);
-    assert!(
-        gw.metrics()
-            .render()
-            .contains(r#"esia_gateway_tls_handshake_failures_total{cause="timeout"} 1"#)
-    );
+    // The connection's worker thread counts it just after closing the socket: the close
+    // can reach this test first.
+    let counted = r#"esia_gateway_tls_handshake_failures_total{cause="timeout"} 1"#;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gw.metrics().render().contains(counted) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gw.metrics().render().contains(counted));
     assert!(up.seen().is_empty());
 }
 
