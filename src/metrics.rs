@@ -166,16 +166,7 @@ impl Metrics {
     /// One answered request: its status class and total duration.
     pub fn observe_request(&self, status: StatusCode, seconds: f64) {
         let class = status_class(status);
-        let slot = match class {
-            "1xx" => 0,
-            "2xx" => 1,
-            "3xx" => 2,
-            "4xx" => 3,
-            _ => 4,
-        };
-        self.hot.requests[slot]
-            .get_or_init(|| self.requests.get_or_create(&vec![("class", class)]).clone())
-            .inc();
+        bump(&self.requests, &self.hot.requests, CLASSES, "class", class);
         self.request_duration.observe(seconds);
     }
 
@@ -223,24 +214,13 @@ impl Metrics {
     }
 
     pub fn decision(&self, decision: &'static str) {
-        let slot = match decision {
-            "allow" => 0,
-            "need-login" => 1,
-            "deny" => 2,
-            _ => {
-                self.decisions
-                    .get_or_create(&vec![("decision", decision)])
-                    .inc();
-                return;
-            }
-        };
-        self.hot.decisions[slot]
-            .get_or_init(|| {
-                self.decisions
-                    .get_or_create(&vec![("decision", decision)])
-                    .clone()
-            })
-            .inc();
+        bump(
+            &self.decisions,
+            &self.hot.decisions,
+            DECISIONS,
+            "decision",
+            decision,
+        );
     }
 
     /// A target refused with 400; `reject` is the canonicaliser's stable name.
@@ -279,13 +259,35 @@ impl Metrics {
 }
 
 /// Counters resolved from their families on first use (a series appears in /metrics only
-/// once it counted something, as before).
+/// once it counted something, as before), one slot per value of [`CLASSES`]/[`DECISIONS`].
 #[derive(Default)]
 struct HotCounters {
-    /// By status class: 1xx, 2xx, 3xx, 4xx, 5xx.
-    requests: [std::sync::OnceLock<Counter>; 5],
-    /// allow, need-login, deny.
-    decisions: [std::sync::OnceLock<Counter>; 3],
+    requests: [std::sync::OnceLock<Counter>; CLASSES.len()],
+    decisions: [std::sync::OnceLock<Counter>; DECISIONS.len()],
+}
+
+const CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx"];
+const DECISIONS: &[&str] = &["allow", "need-login", "deny"];
+
+/// Counts `label=value` in `family`, through its slot when `value` is one of `values`.
+fn bump(
+    family: &Family<Labels, Counter>,
+    slots: &[std::sync::OnceLock<Counter>],
+    values: &[&str],
+    label: &'static str,
+    value: &'static str,
+) {
+    let labels = || vec![(label, value)];
+    match values
+        .iter()
+        .position(|v| *v == value)
+        .and_then(|i| slots.get(i))
+    {
+        Some(slot) => slot
+            .get_or_init(|| family.get_or_create(&labels()).clone())
+            .inc(),
+        None => family.get_or_create(&labels()).inc(),
+    };
 }
 
 fn status_class(status: StatusCode) -> &'static str {
